@@ -1,0 +1,68 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append new
+ * steps at the end and never edit a released one: existing stores replay only what they lack.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE events (
+    position INTEGER PRIMARY KEY,
+    stream_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    metadata TEXT,
+    tags TEXT,
+    causation_id TEXT,
+    correlation_id TEXT,
+    data_content_type TEXT,
+    metadata_content_type TEXT,
+    epoch_us INTEGER NOT NULL
+  );
+  CREATE UNIQUE INDEX events_by_stream ON events (stream_id, version);
+  CREATE UNIQUE INDEX events_by_id ON events (event_id);
+  CREATE INDEX events_by_type ON events (event_type, position);
+  CREATE TABLE event_tags (
+    tag TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (tag, position)
+  ) WITHOUT ROWID;
+  CREATE TABLE streams (
+    stream_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    last_position INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE store_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    store_id TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    last_position INTEGER NOT NULL,
+    event_count INTEGER NOT NULL,
+    stream_count INTEGER NOT NULL
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings a store file up to the current schema. Runs under the write lock, so two processes
+ * opening the same new file at once migrate it exactly once.
+ */
+export function migrate(db: Database.Database, path: string): void {
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(
+        `${path} has schema version ${current}, newer than this evdb supports (${SCHEMA_VERSION}); upgrade evdb`,
+      );
+    }
+    for (let step = current; step < SCHEMA_VERSION; step++) {
+      db.exec(MIGRATIONS[step] as string);
+    }
+    if (current !== SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

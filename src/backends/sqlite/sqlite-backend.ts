@@ -1,0 +1,440 @@
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { EvdbError } from '../../core/errors.js';
+import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
+import {
+  decodeEvent,
+  encodeDataContentType,
+  encodeMetadataContentType,
+  encodeTags,
+} from '../event-codec.js';
+import type {
+  Backend,
+  BackendCapabilities,
+  CommitKeys,
+  CommitPlan,
+  CommitView,
+  EventLocation,
+  IndexQuery,
+  LogBackend,
+  LogStatus,
+  StreamHead,
+} from '../log-backend.js';
+import { migrate } from './schema.js';
+
+/** SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit. */
+export type SqliteSynchronous = 'off' | 'normal' | 'full' | 'extra';
+
+export interface SqliteBackendOptions {
+  /** Directory holding one `<storeId>.sqlite` file per store. Default `./evdb-data`. */
+  dataDir?: string;
+  /**
+   * Durability of commits. `full` (default): an acknowledged append survives a crash of the
+   * process and of the machine. `normal`: survives a process crash, may lose the last commits
+   * on power loss. `off`: for throwaway data only.
+   */
+  synchronous?: SqliteSynchronous;
+}
+
+const FILE_SUFFIX = '.sqlite';
+const EVENT_COLUMNS =
+  'position, stream_id, version, event_id, event_type, data, metadata, tags, causation_id, ' +
+  'correlation_id, data_content_type, metadata_content_type, epoch_us';
+const JOINED_EVENT_COLUMNS = EVENT_COLUMNS.split(', ')
+  .map((column) => `e.${column}`)
+  .join(', ');
+
+type EventRow = [
+  number,
+  string,
+  number,
+  string,
+  string,
+  string | Buffer,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  number,
+];
+
+function toRecord(row: EventRow): EventRecord {
+  return decodeEvent(...row);
+}
+
+/**
+ * The default backend: one SQLite database file per store, in WAL mode.
+ *
+ * @example
+ * const evdb = await openEvdb({ backend: sqlite({ dataDir: './data', synchronous: 'full' }) });
+ */
+export function sqlite(options: SqliteBackendOptions = {}): Backend {
+  return new SqliteBackend(options.dataDir ?? './evdb-data', options.synchronous ?? 'full');
+}
+
+class SqliteBackend implements Backend {
+  readonly name = 'sqlite';
+  readonly capabilities: BackendCapabilities;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly synchronous: SqliteSynchronous,
+  ) {
+    this.capabilities = {
+      multiProcess: false,
+      pushNotifications: false,
+      durable: synchronous !== 'off',
+    };
+  }
+
+  private pathOf(storeId: string): string {
+    return join(this.dataDir, storeId + FILE_SUFFIX);
+  }
+
+  listStores(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = readdirSync(this.dataDir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve([]);
+      throw error;
+    }
+    return Promise.resolve(
+      names
+        .filter((name) => name.endsWith(FILE_SUFFIX))
+        .map((name) => name.slice(0, -FILE_SUFFIX.length))
+        .sort(),
+    );
+  }
+
+  createStore(storeId: string, settings: JsonObject): Promise<LogBackend | undefined> {
+    mkdirSync(this.dataDir, { recursive: true });
+    const path = this.pathOf(storeId);
+    try {
+      // Exclusive creation decides which of two racing creators owns the new store.
+      closeSync(openSync(path, 'wx'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Promise.resolve(undefined);
+      throw error;
+    }
+    return Promise.resolve(
+      SqliteLog.open(path, this.synchronous, {
+        storeId,
+        createdAt: new Date().toISOString(),
+        settings,
+      }),
+    );
+  }
+
+  openStore(storeId: string): Promise<LogBackend | undefined> {
+    const path = this.pathOf(storeId);
+    try {
+      statSync(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve(undefined);
+      throw error;
+    }
+    return Promise.resolve(SqliteLog.open(path, this.synchronous, undefined));
+  }
+
+  removeStore(storeId: string): Promise<boolean> {
+    const path = this.pathOf(storeId);
+    let existed = true;
+    try {
+      statSync(path);
+    } catch {
+      existed = false;
+    }
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+    return Promise.resolve(existed);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class SqliteLog implements LogBackend {
+  readonly capabilities: BackendCapabilities;
+  private readonly statements;
+  private readonly tagQueries = new Map<string, Database.Statement>();
+
+  static open(
+    path: string,
+    synchronous: SqliteSynchronous,
+    newStore: StoreConfig | undefined,
+  ): SqliteLog {
+    const db = new Database(path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${synchronous}`);
+      db.pragma('busy_timeout = 5000');
+      db.pragma('cache_size = -65536');
+      db.pragma('temp_store = memory');
+      migrate(db, path);
+      if (newStore !== undefined) {
+        db.prepare(
+          'INSERT INTO store_state (id, store_id, created_at, settings, last_position, event_count, stream_count) ' +
+            'VALUES (1, ?, ?, ?, -1, 0, 0)',
+        ).run(newStore.storeId, newStore.createdAt, JSON.stringify(newStore.settings));
+      }
+      return new SqliteLog(db, synchronous);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  private constructor(
+    private readonly db: Database.Database,
+    synchronous: SqliteSynchronous,
+  ) {
+    this.capabilities = {
+      multiProcess: false,
+      pushNotifications: false,
+      durable: synchronous !== 'off',
+    };
+    const select = (where: string): Database.Statement =>
+      db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ${where}`).raw();
+    this.statements = {
+      state: db.prepare(
+        'SELECT store_id AS storeId, created_at AS createdAt, settings, last_position AS lastPosition, ' +
+          'event_count AS totalEvents, stream_count AS streamCount FROM store_state WHERE id = 1',
+      ),
+      updateState: db.prepare(
+        'UPDATE store_state SET last_position = ?, event_count = event_count + ?, ' +
+          'stream_count = stream_count + ? WHERE id = 1',
+      ),
+      head: db.prepare(
+        'SELECT version, last_position AS lastPosition FROM streams WHERE stream_id = ?',
+      ),
+      upsertHead: db.prepare(
+        'INSERT INTO streams (stream_id, version, last_position) VALUES (?, ?, ?) ' +
+          'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position',
+      ),
+      deleteHead: db.prepare('DELETE FROM streams WHERE stream_id = ?'),
+      findEvent: db.prepare(
+        'SELECT stream_id AS streamId, version, position FROM events WHERE event_id = ?',
+      ),
+      insertEvent: db.prepare(
+        `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      insertTag: db.prepare('INSERT INTO event_tags (tag, position) VALUES (?, ?)'),
+      deleteStreamTags: db.prepare(
+        'DELETE FROM event_tags WHERE position IN (SELECT position FROM events WHERE stream_id = ? AND tags IS NOT NULL)',
+      ),
+      deleteStreamEvents: db.prepare('DELETE FROM events WHERE stream_id = ?'),
+      readForward: select('WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?'),
+      readBackward: select('WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?'),
+      readAll: select('WHERE position >= ? ORDER BY position LIMIT ?'),
+      readType: select('WHERE event_type = ? AND position >= ? ORDER BY position LIMIT ?'),
+      readTag: db
+        .prepare(
+          `SELECT ${JOINED_EVENT_COLUMNS} FROM event_tags t JOIN events e ON e.position = t.position ` +
+            'WHERE t.tag = ? AND t.position >= ? ORDER BY t.position LIMIT ?',
+        )
+        .raw(),
+      listStreams: db.prepare('SELECT stream_id FROM streams ORDER BY stream_id').pluck(),
+    };
+  }
+
+  /** The view reads lazily inside the transaction, so the keys need no prefetch here. */
+  commit<T>(
+    _keys: CommitKeys,
+    plan: (view: CommitView) => { plan: CommitPlan; result: T },
+  ): Promise<T> {
+    const s = this.statements;
+    const run = this.db.transaction(() => {
+      const state = s.state.get() as { lastPosition: number };
+      const view: CommitView = {
+        lastPosition: state.lastPosition,
+        head: (streamId) => s.head.get(streamId) as StreamHead | undefined,
+        findEvent: (eventId) => s.findEvent.get(eventId) as EventLocation | undefined,
+      };
+      const decided = plan(view);
+      const { events, heads, createdStreams } = decided.plan;
+      for (const e of events) {
+        s.insertEvent.run(
+          e.position,
+          e.streamId,
+          e.version,
+          e.eventId,
+          e.eventType,
+          typeof e.data === 'string'
+            ? e.data
+            : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+          e.metadata,
+          encodeTags(e.tags),
+          e.causationId,
+          e.correlationId,
+          encodeDataContentType(e.data, e.dataContentType),
+          encodeMetadataContentType(e.metadataContentType),
+          e.epochUs,
+        );
+        for (const tag of e.tags) s.insertTag.run(tag, e.position);
+      }
+      for (const [streamId, head] of heads)
+        s.upsertHead.run(streamId, head.version, head.lastPosition);
+      if (events.length > 0) {
+        const last = events[events.length - 1] as { position: number };
+        s.updateState.run(last.position, events.length, createdStreams);
+      }
+      return decided.result;
+    });
+    return this.guard(() => run.immediate());
+  }
+
+  streamHead(streamId: string): Promise<StreamHead | undefined> {
+    return this.guard(() => this.statements.head.get(streamId) as StreamHead | undefined);
+  }
+
+  readStream(
+    streamId: string,
+    fromVersion: number,
+    count: number,
+    direction: 'forward' | 'backward',
+  ): Promise<EventRecord[]> {
+    const statement =
+      direction === 'forward' ? this.statements.readForward : this.statements.readBackward;
+    return this.guard(() =>
+      (statement.all(streamId, fromVersion, count) as EventRow[]).map(toRecord),
+    );
+  }
+
+  readAll(fromPosition: number, count: number): Promise<EventRecord[]> {
+    return this.guard(() =>
+      (this.statements.readAll.all(fromPosition, count) as EventRow[]).map(toRecord),
+    );
+  }
+
+  readIndex(query: IndexQuery, fromPosition: number, count: number): Promise<EventRecord[]> {
+    return this.guard(() => {
+      if (query.kind === 'type') {
+        return mergeByPosition(
+          query.eventTypes.map(
+            (type) => this.statements.readType.all(type, fromPosition, count) as EventRow[],
+          ),
+          count,
+        );
+      }
+      if (query.match === 'any' || query.tags.length === 1) {
+        return mergeByPosition(
+          query.tags.map(
+            (tag) => this.statements.readTag.all(tag, fromPosition, count) as EventRow[],
+          ),
+          count,
+        );
+      }
+      const [driver, ...others] = query.tags as [string, ...string[]];
+      const rows = this.allTagsQuery(others.length).all(driver, fromPosition, ...others, count);
+      return (rows as EventRow[]).map(toRecord);
+    });
+  }
+
+  /** Walks the first tag's index in position order, keeping events that carry every other tag. */
+  private allTagsQuery(otherCount: number): Database.Statement {
+    const key = String(otherCount);
+    let statement = this.tagQueries.get(key);
+    if (statement === undefined) {
+      const checks = Array.from(
+        { length: otherCount },
+        () => 'EXISTS (SELECT 1 FROM event_tags o WHERE o.tag = ? AND o.position = t.position)',
+      ).join(' AND ');
+      statement = this.db
+        .prepare(
+          `SELECT ${JOINED_EVENT_COLUMNS} FROM event_tags t JOIN events e ON e.position = t.position ` +
+            `WHERE t.tag = ? AND t.position >= ? AND ${checks} ORDER BY t.position LIMIT ?`,
+        )
+        .raw();
+      this.tagQueries.set(key, statement);
+    }
+    return statement;
+  }
+
+  listStreams(): Promise<string[]> {
+    return this.guard(() => this.statements.listStreams.all() as string[]);
+  }
+
+  deleteStream(streamId: string): Promise<number> {
+    const s = this.statements;
+    const run = this.db.transaction(() => {
+      if (s.head.get(streamId) === undefined) return 0;
+      s.deleteStreamTags.run(streamId);
+      const deleted = s.deleteStreamEvents.run(streamId).changes;
+      s.deleteHead.run(streamId);
+      const state = s.state.get() as { lastPosition: number };
+      s.updateState.run(state.lastPosition, -deleted, -1);
+      return deleted;
+    });
+    return this.guard(() => run.immediate());
+  }
+
+  status(): Promise<LogStatus> {
+    return this.guard(() => {
+      const { lastPosition, totalEvents, streamCount } = this.statements.state.get() as LogStatus;
+      return { lastPosition, totalEvents, streamCount };
+    });
+  }
+
+  config(): Promise<StoreConfig> {
+    return this.guard(() => {
+      const row = this.statements.state.get() as {
+        storeId: string;
+        createdAt: string;
+        settings: string;
+      };
+      return {
+        storeId: row.storeId,
+        createdAt: row.createdAt,
+        settings: JSON.parse(row.settings) as JsonObject,
+      };
+    });
+  }
+
+  close(): Promise<void> {
+    this.db.close();
+    return Promise.resolve();
+  }
+
+  /** Runs a synchronous database call, turning SQLite failures into `EvdbError`s. */
+  private guard<T>(work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(work());
+    } catch (error) {
+      return Promise.reject(toEvdbError(error));
+    }
+  }
+}
+
+function mergeByPosition(lists: EventRow[][], count: number): EventRecord[] {
+  if (lists.length === 1) return (lists[0] as EventRow[]).map(toRecord);
+  const seen = new Set<number>();
+  const merged: EventRow[] = [];
+  for (const list of lists) {
+    for (const row of list) {
+      if (!seen.has(row[0])) {
+        seen.add(row[0]);
+        merged.push(row);
+      }
+    }
+  }
+  merged.sort((a, b) => a[0] - b[0]);
+  return merged.slice(0, count).map(toRecord);
+}
+
+function toEvdbError(error: unknown): Error {
+  if (!(error instanceof Error))
+    return new EvdbError('internal', `SQLite failed: ${String(error)}`);
+  if (error instanceof EvdbError || !(error instanceof Database.SqliteError)) return error;
+  const busy = error.code.startsWith('SQLITE_BUSY') || error.code.startsWith('SQLITE_LOCKED');
+  return new EvdbError(
+    busy ? 'unavailable' : 'internal',
+    `SQLite: ${error.message} (${error.code})`,
+    {
+      cause: error,
+    },
+  );
+}

@@ -1,0 +1,47 @@
+export { openEvdb, Evdb } from './store/evdb.js';
+export type { OpenEvdbOptions } from './store/evdb.js';
+export { memory } from './backends/memory/memory-backend.js';
+export { sqlite } from './backends/sqlite/sqlite-backend.js';
+export type { SqliteBackendOptions, SqliteSynchronous } from './backends/sqlite/sqlite-backend.js';
+export { EvdbError, ERROR_CODES, isEvdbError, isRetriableCode } from './core/errors.js';
+export type { ErrorCode, EvdbErrorOptions } from './core/errors.js';
+export { uuidv7 } from './core/ids.js';
+export { LIMITS } from './store/validation.js';
+export {
+  NO_STREAM,
+  ANY_VERSION,
+  STREAM_EXISTS,
+  JSON_CONTENT_TYPE,
+  BYTES_CONTENT_TYPE,
+} from './core/types.js';
+export type {
+  AppendResult,
+  BatchAppendResult,
+  DeleteStreamResult,
+  Direction,
+  EventRecord,
+  ExpectedVersion,
+  JsonObject,
+  JsonValue,
+  NewEvent,
+  ReadByTagsOptions,
+  ReadPageOptions,
+  StoreConfig,
+  StoreStatus,
+  StreamWrite,
+} from './core/types.js';
+export type { EventStoreApi } from './core/api.js';
+export type {
+  Backend,
+  BackendCapabilities,
+  LogBackend,
+  CommitView,
+  CommitPlan,
+  CommitKeys,
+  IndexQuery,
+  LogStatus,
+  StreamHead,
+  EventLocation,
+  PreparedEvent,
+  PlannedEvent,
+} from './backends/log-backend.js';

@@ -1,0 +1,156 @@
+import { EvdbError } from '../core/errors.js';
+import type { AppendResult, EventRecord } from '../core/types.js';
+import type { IndexQuery, LogBackend, StreamHead } from '../backends/log-backend.js';
+import { commitKeys, planGroupCommit, type AppendUnit } from './append-planner.js';
+
+/** A group commit takes queued appends until one of these is reached; the rest wait for the next. */
+const MAX_UNITS_PER_COMMIT = 2_000;
+const MAX_EVENTS_PER_COMMIT = 20_000;
+
+interface PendingAppend {
+  unit: AppendUnit;
+  resolve: (results: AppendResult[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * One open store: its log and the group commit in front of it. Appends that arrive while the
+ * store is busy (or in the same event-loop turn) are committed together in one transaction with
+ * one fsync; each keeps its own checks and result.
+ */
+export class Store {
+  private queue: PendingAppend[] = [];
+  private scheduled = false;
+  private committing: Promise<void> | undefined;
+  private lastEpochUs = 0;
+  private closed = false;
+
+  constructor(
+    readonly storeId: string,
+    readonly log: LogBackend,
+  ) {}
+
+  append(unit: AppendUnit): Promise<AppendResult[]> {
+    if (this.closed) return Promise.reject(closedError(this.storeId));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ unit, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.committing !== undefined) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: appenders woken by the previous commit get to queue their
+    // next append first, so they share the next commit.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.committing = this.commitQueued().finally(() => {
+        this.committing = undefined;
+        if (this.queue.length > 0) this.schedule();
+      });
+    });
+  }
+
+  private async commitQueued(): Promise<void> {
+    const group = this.takeGroup();
+    const units = group.map((pending) => pending.unit);
+    try {
+      const epochUs = this.nextEpochUs();
+      const outcomes = await this.log.commit(commitKeys(units), (view) =>
+        planGroupCommit(view, units, epochUs),
+      );
+      group.forEach((pending, i) => {
+        const outcome = outcomes[i];
+        if (outcome === undefined)
+          pending.reject(new EvdbError('internal', 'group commit lost an outcome'));
+        else if (outcome.ok) pending.resolve(outcome.results);
+        else pending.reject(outcome.error);
+      });
+    } catch (error) {
+      for (const pending of group) pending.reject(error);
+    }
+  }
+
+  private takeGroup(): PendingAppend[] {
+    let events = 0;
+    let taken = 0;
+    while (taken < this.queue.length && taken < MAX_UNITS_PER_COMMIT) {
+      const unit = (this.queue[taken] as PendingAppend).unit;
+      const size = unit.writes.reduce((sum, write) => sum + write.events.length, 0);
+      if (taken > 0 && events + size > MAX_EVENTS_PER_COMMIT) break;
+      events += size;
+      taken += 1;
+    }
+    return this.queue.splice(0, taken);
+  }
+
+  /** Wall-clock microseconds, never repeating or going back within this process. */
+  private nextEpochUs(): number {
+    this.lastEpochUs = Math.max(Date.now() * 1000, this.lastEpochUs + 1);
+    return this.lastEpochUs;
+  }
+
+  async head(streamId: string): Promise<StreamHead | undefined> {
+    this.assertOpen();
+    return this.log.streamHead(streamId);
+  }
+
+  async readStream(
+    streamId: string,
+    startVersion: number,
+    count: number,
+    direction: 'forward' | 'backward',
+  ): Promise<EventRecord[]> {
+    const head = await this.head(streamId);
+    if (head === undefined) {
+      throw new EvdbError(
+        'stream_not_found',
+        `stream '${streamId}' does not exist in store '${this.storeId}'`,
+        {
+          details: { storeId: this.storeId, streamId },
+        },
+      );
+    }
+    if (count === 0) return [];
+    if (direction === 'forward') {
+      if (startVersion > head.version) return [];
+      return this.log.readStream(streamId, startVersion, count, 'forward');
+    }
+    const from = startVersion === -1 ? head.version : Math.min(startVersion, head.version);
+    return this.log.readStream(streamId, from, count, 'backward');
+  }
+
+  readAll(fromPosition: number, count: number): Promise<EventRecord[]> {
+    this.assertOpen();
+    return count === 0 ? Promise.resolve([]) : this.log.readAll(fromPosition, count);
+  }
+
+  readIndex(query: IndexQuery, fromPosition: number, count: number): Promise<EventRecord[]> {
+    this.assertOpen();
+    const keys = query.kind === 'type' ? query.eventTypes : query.tags;
+    if (count === 0 || keys.length === 0) return Promise.resolve([]);
+    return this.log.readIndex(query, fromPosition, count);
+  }
+
+  /** Finishes queued appends, then closes the log. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.committing !== undefined || this.scheduled || this.queue.length > 0) {
+      await (this.committing ?? new Promise((resolve) => setImmediate(resolve)));
+    }
+    await this.log.close();
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw closedError(this.storeId);
+  }
+}
+
+function closedError(storeId: string): EvdbError {
+  return new EvdbError('unavailable', `store '${storeId}' is closed`, {
+    retriable: false,
+    details: { storeId },
+  });
+}

@@ -1,0 +1,330 @@
+import { invalidArgument } from '../core/errors.js';
+import { isUuid, uuidv7 } from '../core/ids.js';
+import {
+  ANY_VERSION,
+  BYTES_CONTENT_TYPE,
+  JSON_CONTENT_TYPE,
+  NO_STREAM,
+  STREAM_EXISTS,
+  type NewEvent,
+  type StreamWrite,
+} from '../core/types.js';
+import type { PreparedEvent } from '../backends/log-backend.js';
+import type { PreparedWrite } from './append-planner.js';
+
+/**
+ * The limits evdb enforces at its boundary. Exceeding one is an `invalid_argument` error that
+ * names the limit; nothing is truncated silently.
+ */
+export const LIMITS = Object.freeze({
+  storeIdPattern: /^[a-z0-9][a-z0-9_-]{0,47}$/,
+  maxStreamIdBytes: 1024,
+  maxEventTypeLength: 256,
+  maxTagsPerEvent: 64,
+  maxTagLength: 256,
+  maxIdLength: 256,
+  maxContentTypeLength: 256,
+  maxEventsPerAppend: 10_000,
+  maxWritesPerBatch: 1_000,
+  /** Serialised data plus metadata of one event. */
+  maxEventBytes: 4 * 1024 * 1024,
+  /** Serialised data plus metadata of all events of one append or batch. */
+  maxAppendBytes: 64 * 1024 * 1024,
+  maxReadCount: 100_000,
+  maxJsonDepth: 100,
+  maxQueryKeys: 100,
+});
+
+export const DEFAULT_PAGE_SIZE = 1000;
+
+export function assertStoreId(storeId: unknown): asserts storeId is string {
+  if (typeof storeId !== 'string' || !LIMITS.storeIdPattern.test(storeId)) {
+    throw invalidArgument(
+      `invalid store id ${JSON.stringify(storeId)}: use 1-48 characters a-z, 0-9, '_' or '-', starting with a letter or digit`,
+      { storeId },
+    );
+  }
+}
+
+/** A stream id that may be read: any non-empty string up to 1 KiB of UTF-8. */
+export function assertStreamId(streamId: unknown): asserts streamId is string {
+  if (typeof streamId !== 'string' || streamId.length === 0) {
+    throw invalidArgument(`stream id must be a non-empty string, got ${describe(streamId)}`);
+  }
+  if (Buffer.byteLength(streamId) > LIMITS.maxStreamIdBytes) {
+    throw invalidArgument(`stream id is longer than ${LIMITS.maxStreamIdBytes} bytes of UTF-8`);
+  }
+  if (streamId.includes('\u0000'))
+    throw invalidArgument('stream id must not contain NUL characters');
+}
+
+/** A stream id that applications may write: ids starting with `$` belong to evdb itself. */
+export function assertWritableStreamId(streamId: unknown): asserts streamId is string {
+  assertStreamId(streamId);
+  if (streamId.startsWith('$')) {
+    throw invalidArgument(
+      `stream id '${streamId}' is reserved: ids starting with '$' belong to evdb`,
+    );
+  }
+}
+
+export function assertExpectedVersion(value: unknown): asserts value is number {
+  const ok =
+    Number.isSafeInteger(value) &&
+    ((value as number) >= NO_STREAM || value === ANY_VERSION || value === STREAM_EXISTS);
+  if (!ok) {
+    throw invalidArgument(
+      `expected version must be an exact version (>= 0), NO_STREAM (-1), ANY_VERSION (-2) or STREAM_EXISTS (-4); got ${describe(value)}`,
+    );
+  }
+}
+
+export function assertInteger(
+  name: string,
+  value: unknown,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
+    throw invalidArgument(
+      `${name} must be an integer from ${min} to ${max}, got ${describe(value)}`,
+    );
+  }
+  return value as number;
+}
+
+export function assertCount(value: unknown): number {
+  return assertInteger('count', value, 0, LIMITS.maxReadCount);
+}
+
+export function assertKeyList(name: string, keys: unknown): string[] {
+  if (!Array.isArray(keys)) throw invalidArgument(`${name} must be an array of strings`);
+  if (keys.length > LIMITS.maxQueryKeys) {
+    throw invalidArgument(
+      `${name} has ${keys.length} entries; at most ${LIMITS.maxQueryKeys} are allowed`,
+    );
+  }
+  for (const key of keys) {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw invalidArgument(`${name} must hold non-empty strings, got ${describe(key)}`);
+    }
+  }
+  return [...new Set(keys as string[])];
+}
+
+export interface PreparedAppend {
+  writes: PreparedWrite[];
+}
+
+/** Validates the writes of one append or batch and fixes their event ids. */
+export function prepareWrites(writes: readonly StreamWrite[]): PreparedAppend {
+  const seenIds = new Set<string>();
+  const seenStreams = new Set<string>();
+  let totalBytes = 0;
+  const prepared = writes.map((write, w) => {
+    const where = writes.length === 1 ? '' : `writes[${w}].`;
+    if (typeof write !== 'object' || write === null) {
+      throw invalidArgument(`${where || 'write '}must be an object with streamId and events`);
+    }
+    assertWritableStreamId(write.streamId);
+    if (seenStreams.has(write.streamId)) {
+      throw invalidArgument(
+        `stream '${write.streamId}' appears twice in one batch; merge its events into one write`,
+      );
+    }
+    seenStreams.add(write.streamId);
+    const expectedVersion = write.expectedVersion ?? ANY_VERSION;
+    assertExpectedVersion(expectedVersion);
+    if (!Array.isArray(write.events)) throw invalidArgument(`${where}events must be an array`);
+    if (write.events.length > LIMITS.maxEventsPerAppend) {
+      throw invalidArgument(
+        `${where}events has ${write.events.length} events; one append takes at most ${LIMITS.maxEventsPerAppend}`,
+      );
+    }
+    const events = write.events.map((event, i) => {
+      const { prepared: p, bytes } = prepareEvent(event, `${where}events[${i}]`);
+      if (seenIds.has(p.eventId)) {
+        throw invalidArgument(
+          `${where}events[${i}].eventId ${p.eventId} appears twice in one append`,
+        );
+      }
+      seenIds.add(p.eventId);
+      totalBytes += bytes;
+      return p;
+    });
+    if (totalBytes > LIMITS.maxAppendBytes) {
+      throw invalidArgument(
+        `the append is larger than ${LIMITS.maxAppendBytes} bytes of event data`,
+      );
+    }
+    return { streamId: write.streamId, expectedVersion, events };
+  });
+  return { writes: prepared };
+}
+
+function prepareEvent(event: NewEvent, path: string): { prepared: PreparedEvent; bytes: number } {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw invalidArgument(`${path} must be an event object, got ${describe(event)}`);
+  }
+  const { eventType, data, metadata, tags } = event;
+  if (typeof eventType !== 'string' || eventType.length === 0) {
+    throw invalidArgument(
+      `${path}.eventType must be a non-empty string, got ${describe(eventType)}`,
+    );
+  }
+  if (eventType.length > LIMITS.maxEventTypeLength) {
+    throw invalidArgument(
+      `${path}.eventType is longer than ${LIMITS.maxEventTypeLength} characters`,
+    );
+  }
+  if (!('data' in event)) throw invalidArgument(`${path}.data is required (use null for no data)`);
+
+  let storedData: string | Uint8Array;
+  if (data instanceof Uint8Array) {
+    storedData = data.slice();
+  } else {
+    assertJson(data, `${path}.data`, 0);
+    storedData = JSON.stringify(data);
+  }
+  let storedMetadata: string | null = null;
+  if (metadata !== undefined) {
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw invalidArgument(`${path}.metadata must be a JSON object, got ${describe(metadata)}`);
+    }
+    assertJson(metadata, `${path}.metadata`, 0);
+    if (Object.keys(metadata).length > 0) storedMetadata = JSON.stringify(metadata);
+  }
+  const bytes =
+    (typeof storedData === 'string' ? Buffer.byteLength(storedData) : storedData.byteLength) +
+    (storedMetadata === null ? 0 : Buffer.byteLength(storedMetadata));
+  if (bytes > LIMITS.maxEventBytes) {
+    throw invalidArgument(
+      `${path} is ${bytes} bytes; one event's data and metadata may take at most ${LIMITS.maxEventBytes}`,
+    );
+  }
+
+  const prepared: PreparedEvent = {
+    eventId: prepareEventId(event.eventId, path),
+    eventType,
+    data: storedData,
+    metadata: storedMetadata,
+    tags: prepareTags(tags, path),
+    causationId: optionalId(event.causationId, `${path}.causationId`),
+    correlationId: optionalId(event.correlationId, `${path}.correlationId`),
+    dataContentType: contentType(
+      event.dataContentType,
+      typeof storedData === 'string' ? JSON_CONTENT_TYPE : BYTES_CONTENT_TYPE,
+      `${path}.dataContentType`,
+    ),
+    metadataContentType: contentType(
+      event.metadataContentType,
+      JSON_CONTENT_TYPE,
+      `${path}.metadataContentType`,
+    ),
+  };
+  return { prepared, bytes };
+}
+
+function prepareEventId(eventId: unknown, path: string): string {
+  if (eventId === undefined) return uuidv7();
+  if (typeof eventId !== 'string' || !isUuid(eventId)) {
+    throw invalidArgument(`${path}.eventId must be a UUID, got ${describe(eventId)}`);
+  }
+  return eventId.toLowerCase();
+}
+
+function prepareTags(tags: unknown, path: string): string[] {
+  if (tags === undefined) return [];
+  if (!Array.isArray(tags)) throw invalidArgument(`${path}.tags must be an array of strings`);
+  if (tags.length > LIMITS.maxTagsPerEvent) {
+    throw invalidArgument(
+      `${path}.tags has ${tags.length} tags; at most ${LIMITS.maxTagsPerEvent} are allowed`,
+    );
+  }
+  for (const tag of tags) {
+    if (typeof tag !== 'string' || tag.length === 0 || tag.length > LIMITS.maxTagLength) {
+      throw invalidArgument(
+        `${path}.tags must hold non-empty strings of at most ${LIMITS.maxTagLength} characters, got ${describe(tag)}`,
+      );
+    }
+  }
+  return [...new Set(tags as string[])];
+}
+
+function optionalId(value: unknown, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > LIMITS.maxIdLength) {
+    throw invalidArgument(
+      `${path} must be a non-empty string of at most ${LIMITS.maxIdLength} characters`,
+    );
+  }
+  return value;
+}
+
+function contentType(value: unknown, fallback: string, path: string): string {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > LIMITS.maxContentTypeLength
+  ) {
+    throw invalidArgument(
+      `${path} must be a non-empty string of at most ${LIMITS.maxContentTypeLength} characters`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Accepts only values that come back unchanged from a JSON round trip, so that what a reader
+ * gets is what the writer stored. `undefined` object properties are allowed (JSON drops them).
+ */
+function assertJson(value: unknown, path: string, depth: number): void {
+  if (depth > LIMITS.maxJsonDepth) {
+    throw invalidArgument(`${path} is nested deeper than ${LIMITS.maxJsonDepth} levels`);
+  }
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value))
+        throw invalidArgument(`${path} is ${value}, which JSON cannot represent`);
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (value[i] === undefined)
+            throw invalidArgument(`${path}[${i}] is undefined, which JSON cannot represent`);
+          assertJson(value[i], `${path}[${i}]`, depth + 1);
+        }
+        return;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) {
+        const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+        const hint = kind === 'Date' ? ' (store dates as ISO strings: date.toISOString())' : '';
+        throw invalidArgument(`${path} is a ${kind}, not a plain JSON object${hint}`);
+      }
+      for (const [key, item] of Object.entries(value)) {
+        if (item !== undefined) assertJson(item, `${path}.${key}`, depth + 1);
+      }
+      return;
+    }
+    default:
+      throw invalidArgument(`${path} is a ${typeof value}, which JSON cannot represent`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'object' && value !== null)
+    return Array.isArray(value) ? 'an array' : 'an object';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return value.toString();
+  return `${value as number | boolean | null}`;
+}

@@ -161,6 +161,8 @@ class SqliteLog implements LogBackend {
   readonly capabilities: BackendCapabilities;
   private readonly statements;
   private readonly tagQueries = new Map<string, Database.Statement>();
+  /** Built once: better-sqlite3 transaction functions are costly to create per commit. */
+  private readonly commitTransaction;
 
   static open(
     path: string,
@@ -199,6 +201,7 @@ class SqliteLog implements LogBackend {
     };
     const select = (where: string): Database.Statement =>
       db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ${where}`).raw();
+    this.commitTransaction = db.transaction(this.runCommit.bind(this));
     this.statements = {
       state: db.prepare(
         'SELECT store_id AS storeId, created_at AS createdAt, settings, last_position AS lastPosition, ' +
@@ -246,45 +249,47 @@ class SqliteLog implements LogBackend {
     _keys: CommitKeys,
     plan: (view: CommitView) => { plan: CommitPlan; result: T },
   ): Promise<T> {
+    return this.guard(() => this.commitTransaction.immediate(plan) as T);
+  }
+
+  private runCommit(plan: (view: CommitView) => { plan: CommitPlan; result: unknown }): unknown {
     const s = this.statements;
-    const run = this.db.transaction(() => {
-      const state = s.state.get() as { lastPosition: number };
-      const view: CommitView = {
-        lastPosition: state.lastPosition,
-        head: (streamId) => s.head.get(streamId) as StreamHead | undefined,
-        findEvent: (eventId) => s.findEvent.get(eventId) as EventLocation | undefined,
-      };
-      const decided = plan(view);
-      const { events, heads, createdStreams } = decided.plan;
-      for (const e of events) {
-        s.insertEvent.run(
-          e.position,
-          e.streamId,
-          e.version,
-          e.eventId,
-          e.eventType,
-          typeof e.data === 'string'
-            ? e.data
-            : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
-          e.metadata,
-          encodeTags(e.tags),
-          e.causationId,
-          e.correlationId,
-          encodeDataContentType(e.data, e.dataContentType),
-          encodeMetadataContentType(e.metadataContentType),
-          e.epochUs,
-        );
-        for (const tag of e.tags) s.insertTag.run(tag, e.position);
-      }
-      for (const [streamId, head] of heads)
-        s.upsertHead.run(streamId, head.version, head.lastPosition);
-      if (events.length > 0) {
-        const last = events[events.length - 1] as { position: number };
-        s.updateState.run(last.position, events.length, createdStreams);
-      }
-      return decided.result;
-    });
-    return this.guard(() => run.immediate());
+    const state = s.state.get() as { lastPosition: number };
+    const view: CommitView = {
+      lastPosition: state.lastPosition,
+      head: (streamId) => s.head.get(streamId) as StreamHead | undefined,
+      findEvent: (eventId) => s.findEvent.get(eventId) as EventLocation | undefined,
+    };
+    const decided = plan(view);
+    const { events, heads, createdStreams } = decided.plan;
+    for (const e of events) {
+      s.insertEvent.run(
+        e.position,
+        e.streamId,
+        e.version,
+        e.eventId,
+        e.eventType,
+        typeof e.data === 'string'
+          ? e.data
+          : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+        e.metadata,
+        encodeTags(e.tags),
+        e.causationId,
+        e.correlationId,
+        encodeDataContentType(e.data, e.dataContentType),
+        encodeMetadataContentType(e.metadataContentType),
+        e.epochUs,
+      );
+      for (const tag of e.tags) s.insertTag.run(tag, e.position);
+    }
+    for (const [streamId, head] of heads) {
+      s.upsertHead.run(streamId, head.version, head.lastPosition);
+    }
+    if (events.length > 0) {
+      const last = events[events.length - 1] as { position: number };
+      s.updateState.run(last.position, events.length, createdStreams);
+    }
+    return decided.result;
   }
 
   streamHead(streamId: string): Promise<StreamHead | undefined> {

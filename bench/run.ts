@@ -1,0 +1,48 @@
+import { parseArgs } from 'node:util';
+import { formatTable, progress, type BenchOptions, type Row } from './lib.js';
+import { runSqliteBench } from './sqlite.js';
+
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite]
+
+Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
+  --quick     small sizes, to check that the benchmarks themselves work
+  --runs N    runs per workload (default 5); the table shows median and spread
+  --only X    run one suite`;
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runs: { type: 'string' },
+    only: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const runs = values.runs === undefined ? 5 : Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`--runs must be a positive integer\n\n${USAGE}`);
+  process.exit(2);
+}
+const options: BenchOptions = { scale: values.quick ? 0.02 : 1, runs };
+
+const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
+  sqlite: runSqliteBench,
+};
+if (values.only !== undefined && !(values.only in suites)) {
+  console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+
+const rows: Row[] = [];
+for (const [name, run] of Object.entries(suites)) {
+  if (values.only !== undefined && values.only !== name) continue;
+  progress(`suite ${name}`);
+  rows.push(...(await run(options)));
+}
+console.log(
+  `\nnode ${process.version}, ${runs} runs per workload${values.quick ? ', --quick sizes' : ''}\n`,
+);
+console.log(formatTable(rows));

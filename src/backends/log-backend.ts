@@ -120,6 +120,13 @@ export interface LogBackend {
   deleteStream(streamId: string): Promise<number>;
   status(): Promise<LogStatus>;
   config(): Promise<StoreConfig>;
+  /**
+   * Optional, for backends with `capabilities.pushNotifications`: calls `listener` when commits
+   * (from any process) are seen, with the store's new last position, strictly increasing from
+   * one call to the next. A wake-up hint, not a delivery: readers read from their own position.
+   * Returns the function that stops watching.
+   */
+  watchCommits?(listener: (lastPosition: number) => void): () => void;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,756 @@
+import pg from 'pg';
+import { EvdbError, invalidArgument } from '../../core/errors.js';
+import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
+import {
+  decodeEvent,
+  encodeDataContentType,
+  encodeMetadataContentType,
+  encodeTags,
+} from '../event-codec.js';
+import type {
+  Backend,
+  BackendCapabilities,
+  CommitKeys,
+  CommitPlan,
+  CommitView,
+  EventLocation,
+  IndexQuery,
+  LogBackend,
+  LogStatus,
+  StreamHead,
+} from '../log-backend.js';
+import { CommitWatcher } from './commit-watcher.js';
+import { toEvdbError, type PostgresErrorContext } from './errors.js';
+import { STORE_SCHEMA_VERSION, inTransaction, migrateCatalog, migrateStore } from './schema.js';
+import {
+  TYPE_PARSERS,
+  arrayLiteral,
+  bytesLiteral,
+  ident,
+  integer,
+  literal,
+  lockKey,
+  nullableLiteral,
+} from './sql.js';
+
+export interface PostgresBackendOptions {
+  /** Connection URL, e.g. `postgres://user:pass@host:5432/db`. */
+  url: string;
+  /**
+   * Name of evdb's catalog schema (the list of stores), default `evdb`. Each store lives in its
+   * own schema named `<schema>-<storeId>` (e.g. `evdb-shop`), so several evdb deployments can
+   * share one database under different names. 1-14 characters a-z, 0-9 and `_`, not starting
+   * with a digit.
+   */
+  schema?: string;
+  /** Connections in the pool, default 10. Commits of one store use one at a time. */
+  poolSize?: number;
+  /**
+   * Use LISTEN/NOTIFY to learn about other processes' commits (default true). Set false behind
+   * a transaction-mode pooler, where LISTEN does not work: readers then poll.
+   */
+  listen?: boolean;
+  /** Poll period for commit watchers while notifications are unavailable, default 250 ms. */
+  pollIntervalMs?: number;
+}
+
+const CAPABILITIES: BackendCapabilities = {
+  multiProcess: true,
+  pushNotifications: true,
+  durable: true,
+};
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,13}$/;
+
+const EVENT_COLUMNS =
+  'position, stream_id, version, event_id, event_type, data, data_bytes, metadata, tags, ' +
+  'causation_id, correlation_id, data_content_type, metadata_content_type, epoch_us';
+const SELECT_EVENT = EVENT_COLUMNS.split(', ')
+  .map((column) => (column === 'event_id' ? 'e.event_id::text' : `e.${column}`))
+  .join(', ');
+
+type EventRow = [
+  number,
+  string,
+  number,
+  string,
+  string,
+  string | null,
+  Buffer | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  number,
+];
+
+function toRecord(row: EventRow): EventRecord {
+  const [position, streamId, version, eventId, eventType, data, bytes, ...rest] = row;
+  return decodeEvent(
+    position,
+    streamId,
+    version,
+    eventId,
+    eventType,
+    data ?? (bytes as Buffer),
+    ...rest,
+  );
+}
+
+/**
+ * Stores on a PostgreSQL server, shared by any number of processes: one schema per store,
+ * positions assigned under a per-store advisory lock, LISTEN/NOTIFY to wake readers.
+ * See docs/postgres.md for the design.
+ *
+ * @example
+ * import { openEvdb } from 'evdb';
+ * import { postgres } from 'evdb/postgres';
+ * const evdb = await openEvdb({ backend: postgres({ url: 'postgres://localhost/app' }) });
+ */
+export function postgres(options: PostgresBackendOptions): Backend {
+  if (typeof options !== 'object' || options === null) {
+    throw invalidArgument('postgres() takes an options object: { url, schema?, poolSize? }');
+  }
+  if (typeof options.url !== 'string' || options.url.length === 0) {
+    throw invalidArgument('postgres({ url }) needs a connection URL');
+  }
+  const schema = options.schema ?? 'evdb';
+  if (typeof schema !== 'string' || !SCHEMA_PATTERN.test(schema)) {
+    throw invalidArgument(
+      `invalid schema ${JSON.stringify(schema)}: use 1-14 characters a-z, 0-9 or '_', not starting with a digit`,
+    );
+  }
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isSafeInteger(poolSize) || poolSize < 1) {
+    throw invalidArgument(`poolSize must be a positive integer, got ${String(poolSize)}`);
+  }
+  const pollIntervalMs = options.pollIntervalMs ?? 250;
+  if (!Number.isFinite(pollIntervalMs) || pollIntervalMs < 1) {
+    throw invalidArgument(
+      `pollIntervalMs must be a positive number, got ${String(pollIntervalMs)}`,
+    );
+  }
+  return new PostgresBackend({
+    url: options.url,
+    schema,
+    poolSize,
+    listen: options.listen ?? true,
+    pollIntervalMs,
+  });
+}
+
+interface ResolvedOptions {
+  url: string;
+  schema: string;
+  poolSize: number;
+  listen: boolean;
+  pollIntervalMs: number;
+}
+
+class PostgresBackend implements Backend {
+  readonly name = 'postgres';
+  readonly capabilities = CAPABILITIES;
+  readonly pool: pg.Pool;
+  /** First key of every advisory lock this catalog takes. */
+  readonly lockKey: number;
+  private catalogReady: Promise<void> | undefined;
+  private readonly logs = new Set<PostgresLog>();
+  private closed = false;
+
+  constructor(readonly options: ResolvedOptions) {
+    this.lockKey = lockKey(`evdb:${options.schema}`);
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize,
+      types: TYPE_PARSERS,
+      application_name: 'evdb',
+      keepAlive: true,
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle connection that breaks (server restart) is dropped by the pool and the next
+    // query opens a new one; the error itself reaches no caller, so there is nothing to report.
+    this.pool.on('error', () => undefined);
+  }
+
+  get catalog(): string {
+    return this.options.schema;
+  }
+
+  storeSchema(storeId: string): string {
+    return `${this.options.schema}-${storeId}`;
+  }
+
+  /** Creates or migrates the catalog once per backend (again after a failure). */
+  private ready(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    this.catalogReady ??= this.withClient({ doing: 'catalog migration' }, (client) =>
+      migrateCatalog(client, this.catalog, this.lockKey),
+    ).catch((error: unknown) => {
+      this.catalogReady = undefined;
+      throw error;
+    });
+    return this.catalogReady;
+  }
+
+  /**
+   * Runs `work` on one pooled connection. A connection on which anything failed is destroyed,
+   * never pooled again: it may be broken or inside an aborted transaction.
+   */
+  async withClient<T>(
+    context: PostgresErrorContext,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    if (this.closed) throw closedError();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw toEvdbError(error, context);
+    }
+    // Without a listener, a connection error between queries would crash the process.
+    const onError = (): void => undefined;
+    client.on('error', onError);
+    let failure: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      throw toEvdbError(error, context);
+    } finally {
+      client.off('error', onError);
+      client.release(failure);
+    }
+  }
+
+  /** One statement on any pooled connection. */
+  async query<R extends pg.QueryResultRow>(
+    context: PostgresErrorContext,
+    config: pg.QueryConfig,
+  ): Promise<pg.QueryResult<R>> {
+    if (this.closed) throw closedError();
+    try {
+      return await this.pool.query<R>(config);
+    } catch (error) {
+      throw toEvdbError(error, context);
+    }
+  }
+
+  /** One statement on any pooled connection, rows as arrays (the fast path for reads). */
+  async queryArray<R extends unknown[]>(
+    context: PostgresErrorContext,
+    config: pg.QueryArrayConfig,
+  ): Promise<pg.QueryArrayResult<R>> {
+    if (this.closed) throw closedError();
+    try {
+      return await this.pool.query<R>(config);
+    } catch (error) {
+      throw toEvdbError(error, context);
+    }
+  }
+
+  async listStores(): Promise<string[]> {
+    await this.ready();
+    const { rows } = await this.query<{ store_id: string }>(
+      { doing: 'listStores' },
+      { text: `SELECT store_id FROM ${ident(this.catalog)}.stores ORDER BY store_id` },
+    );
+    return rows.map((row) => row.store_id);
+  }
+
+  async createStore(storeId: string, settings: JsonObject): Promise<LogBackend | undefined> {
+    await this.ready();
+    const config: StoreConfig = { storeId, createdAt: new Date().toISOString(), settings };
+    const schema = this.storeSchema(storeId);
+    const storeKey = await this.withClient({ doing: `createStore '${storeId}'` }, (client) =>
+      inTransaction(client, async () => {
+        // The primary key decides between racing creators: the loser's insert waits for the
+        // winner's commit, then inserts nothing.
+        const { rows } = await client.query<{ store_key: number }>(
+          `INSERT INTO ${ident(this.catalog)}.stores (store_id, schema_version) VALUES ($1, $2) ` +
+            'ON CONFLICT (store_id) DO NOTHING RETURNING store_key',
+          [storeId, STORE_SCHEMA_VERSION],
+        );
+        const key = rows[0]?.store_key;
+        if (key === undefined) return undefined;
+        await client.query(`CREATE SCHEMA ${ident(schema)}`);
+        await migrateStore(client, schema, 0);
+        await client.query(
+          `INSERT INTO ${ident(schema)}.store_state (id, store_key, store_id, created_at, settings, ` +
+            'last_position, event_count, stream_count) VALUES (1, $1, $2, $3, $4, -1, 0, 0)',
+          [key, storeId, config.createdAt, JSON.stringify(settings)],
+        );
+        return key;
+      }),
+    );
+    return storeKey === undefined ? undefined : this.track(storeId, storeKey);
+  }
+
+  async openStore(storeId: string): Promise<LogBackend | undefined> {
+    await this.ready();
+    const found = await this.storeRow(storeId);
+    if (found === undefined) return undefined;
+    if (found.schema_version !== STORE_SCHEMA_VERSION) {
+      await this.withClient({ doing: `migrating store '${storeId}'`, storeId }, (client) =>
+        inTransaction(client, async () => {
+          // The store's own lock: no commit runs while its tables change.
+          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
+            this.lockKey,
+            found.store_key,
+          ]);
+          const { rows } = await client.query<{ schema_version: number }>(
+            `SELECT schema_version FROM ${ident(this.catalog)}.stores WHERE store_id = $1 FOR UPDATE`,
+            [storeId],
+          );
+          const current = rows[0]?.schema_version;
+          if (current === undefined) return;
+          await migrateStore(client, this.storeSchema(storeId), current);
+          await client.query(
+            `UPDATE ${ident(this.catalog)}.stores SET schema_version = $2 WHERE store_id = $1`,
+            [storeId, STORE_SCHEMA_VERSION],
+          );
+        }),
+      );
+    }
+    return this.track(storeId, found.store_key);
+  }
+
+  private async storeRow(
+    storeId: string,
+  ): Promise<{ store_key: number; schema_version: number } | undefined> {
+    const { rows } = await this.query<{ store_key: number; schema_version: number }>(
+      { doing: `opening store '${storeId}'` },
+      {
+        text: `SELECT store_key, schema_version FROM ${ident(this.catalog)}.stores WHERE store_id = $1`,
+        values: [storeId],
+      },
+    );
+    return rows[0];
+  }
+
+  async removeStore(storeId: string): Promise<boolean> {
+    await this.ready();
+    const found = await this.storeRow(storeId);
+    if (found === undefined) return false;
+    return this.withClient({ doing: `removeStore '${storeId}'` }, (client) =>
+      inTransaction(client, async () => {
+        // The store's lock first (as commits and migrations take it), so a commit in flight in
+        // another process finishes before the tables go; it then finds the store gone.
+        await client.query('SELECT pg_advisory_xact_lock($1, $2)', [this.lockKey, found.store_key]);
+        const { rowCount } = await client.query(
+          `DELETE FROM ${ident(this.catalog)}.stores WHERE store_id = $1 AND store_key = $2`,
+          [storeId, found.store_key],
+        );
+        if (rowCount === 0) return false;
+        await client.query(`DROP SCHEMA IF EXISTS ${ident(this.storeSchema(storeId))} CASCADE`);
+        return true;
+      }),
+    );
+  }
+
+  private track(storeId: string, storeKey: number): PostgresLog {
+    const log = new PostgresLog(this, storeId, storeKey, () => this.logs.delete(log));
+    this.logs.add(log);
+    return log;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.logs].map((log) => log.close()));
+    await this.pool.end();
+  }
+}
+
+class PostgresLog implements LogBackend {
+  readonly capabilities = CAPABILITIES;
+  private readonly schema: string;
+  private readonly tables: {
+    events: string;
+    tags: string;
+    streams: string;
+    state: string;
+  };
+  private readonly statements;
+  private watcher: CommitWatcher | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly backend: PostgresBackend,
+    private readonly storeId: string,
+    private readonly storeKey: number,
+    private readonly onClose: () => void,
+  ) {
+    this.schema = backend.storeSchema(storeId);
+    const s = ident(this.schema);
+    this.tables = {
+      events: `${s}.events`,
+      tags: `${s}.event_tags`,
+      streams: `${s}.streams`,
+      state: `${s}.store_state`,
+    };
+    const t = this.tables;
+    // Named statements are parsed and planned once per connection. The store key in the name
+    // keeps a store created again under the same id from reusing the old text.
+    let n = 0;
+    const statement = (text: string): { name: string; text: string } => ({
+      name: `evdb_${storeKey}_${n++}`,
+      text,
+    });
+    this.statements = {
+      head: statement(`SELECT version, last_position FROM ${t.streams} WHERE stream_id = $1`),
+      readForward: statement(
+        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.stream_id = $1 AND e.version >= $2 ` +
+          'ORDER BY e.version LIMIT $3',
+      ),
+      readBackward: statement(
+        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.stream_id = $1 AND e.version <= $2 ` +
+          'ORDER BY e.version DESC LIMIT $3',
+      ),
+      readAll: statement(
+        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position >= $1 ORDER BY e.position LIMIT $2`,
+      ),
+      // One index range per type, each cut at `count`, merged: cost follows what is returned.
+      readTypes: statement(
+        `SELECT ${SELECT_EVENT} FROM unnest($1::text[]) AS k(event_type) CROSS JOIN LATERAL ` +
+          `(SELECT * FROM ${t.events} x WHERE x.event_type = k.event_type AND x.position >= $2 ` +
+          'ORDER BY x.position LIMIT $3) e ORDER BY e.position LIMIT $3',
+      ),
+      readTagsAny: statement(
+        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position IN (` +
+          'SELECT DISTINCT m.position FROM unnest($1::text[]) AS k(tag) CROSS JOIN LATERAL ' +
+          `(SELECT x.position FROM ${t.tags} x WHERE x.tag = k.tag AND x.position >= $2 ` +
+          'ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3) ORDER BY e.position',
+      ),
+      // Walks the first tag's index in position order, keeping events that carry every other tag.
+      readTagsAll: statement(
+        `SELECT ${SELECT_EVENT} FROM ${t.tags} d JOIN ${t.events} e ON e.position = d.position ` +
+          'WHERE d.tag = $1 AND d.position >= $2 AND NOT EXISTS (' +
+          'SELECT 1 FROM unnest($3::text[]) AS o(tag) WHERE NOT EXISTS (' +
+          `SELECT 1 FROM ${t.tags} x WHERE x.tag = o.tag AND x.position = d.position)) ` +
+          'ORDER BY d.position LIMIT $4',
+      ),
+      listStreams: statement(`SELECT stream_id FROM ${t.streams} ORDER BY stream_id`),
+      status: statement(
+        `SELECT last_position, event_count, stream_count FROM ${t.state} WHERE id = 1`,
+      ),
+      config: statement(`SELECT store_id, created_at, settings FROM ${t.state} WHERE id = 1`),
+      lastPosition: statement(`SELECT last_position FROM ${t.state} WHERE id = 1`),
+    };
+  }
+
+  /**
+   * Two round trips per group commit. The first begins the transaction, takes the store's
+   * advisory lock and, in later statements (so with a snapshot taken after the lock was
+   * granted), reads the store state, the heads and the event ids the planner will ask about.
+   * The second writes the plan, notifies listeners and commits. Values reach the SQL text only
+   * through the escaping helpers of sql.ts.
+   */
+  async commit<T>(
+    keys: CommitKeys,
+    plan: (view: CommitView) => { plan: CommitPlan; result: T },
+  ): Promise<T> {
+    this.assertOpen();
+    const t = this.tables;
+    const prefetch = [
+      'BEGIN ISOLATION LEVEL READ COMMITTED',
+      `SELECT pg_advisory_xact_lock(${integer(this.backend.lockKey)}, ${integer(this.storeKey)})`,
+      `SELECT store_key, last_position FROM ${t.state} WHERE id = 1`,
+      `SELECT stream_id, version, last_position FROM ${t.streams} ` +
+        `WHERE stream_id = ANY(${arrayLiteral(keys.streamIds, 'text')})`,
+      `SELECT event_id::text, stream_id, version, position FROM ${t.events} ` +
+        `WHERE event_id = ANY(${arrayLiteral(keys.eventIds, 'uuid')})`,
+    ].join(';\n');
+    let sent = false;
+    const context = { doing: `commit to store '${this.storeId}'`, storeId: this.storeId };
+    return this.backend.withClient(context, async (client) => {
+      try {
+        const results = (await client.query({
+          text: prefetch,
+          rowMode: 'array',
+        })) as unknown as pg.QueryResult<unknown[]>[];
+        const state = results[2]?.rows[0] as [number, number] | undefined;
+        if (state === undefined || state[0] !== this.storeKey) throw this.removedError();
+        const view = prefetchedView(
+          state[1],
+          keys,
+          results[3]?.rows as [string, number, number][],
+          results[4]?.rows as [string, string, number, number][],
+        );
+        const decided = plan(view);
+        const write = this.writeSql(decided.plan);
+        sent = true;
+        await client.query(write);
+        return decided.result;
+      } catch (error) {
+        throw toEvdbError(error, { ...context, outcomeUnknown: sent });
+      }
+    });
+  }
+
+  private writeSql(plan: CommitPlan): string {
+    const { events, heads, createdStreams } = plan;
+    const last = events[events.length - 1];
+    // Nothing to write (every append failed its checks or was a replay): just release the lock.
+    if (last === undefined) return 'COMMIT';
+    const t = this.tables;
+    const rows: string[] = [];
+    const tagRows: string[] = [];
+    for (const e of events) {
+      const position = integer(e.position);
+      const isJson = typeof e.data === 'string';
+      rows.push(
+        `(${position},${literal(e.streamId)},${integer(e.version)},${literal(e.eventId)},` +
+          `${literal(e.eventType)},` +
+          `${isJson ? literal(e.data as string) : 'NULL'},` +
+          `${isJson ? 'NULL' : bytesLiteral(e.data as Uint8Array)},` +
+          `${nullableLiteral(e.metadata)},${nullableLiteral(encodeTags(e.tags))},` +
+          `${nullableLiteral(e.causationId)},${nullableLiteral(e.correlationId)},` +
+          `${nullableLiteral(encodeDataContentType(e.data, e.dataContentType))},` +
+          `${nullableLiteral(encodeMetadataContentType(e.metadataContentType))},` +
+          `${integer(e.epochUs)})`,
+      );
+      for (const tag of e.tags) tagRows.push(`(${literal(tag)},${position})`);
+    }
+    const headRows = [...heads].map(
+      ([streamId, head]) =>
+        `(${literal(streamId)},${integer(head.version)},${integer(head.lastPosition)})`,
+    );
+    const statements = [
+      `INSERT INTO ${t.events} (${EVENT_COLUMNS}) VALUES ${rows.join(',')}`,
+      tagRows.length > 0 ? `INSERT INTO ${t.tags} (tag, position) VALUES ${tagRows.join(',')}` : '',
+      `INSERT INTO ${t.streams} (stream_id, version, last_position) VALUES ${headRows.join(',')} ` +
+        'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, ' +
+        'last_position = excluded.last_position',
+      `UPDATE ${t.state} SET last_position = ${integer(last.position)}, ` +
+        `event_count = event_count + ${integer(events.length)}, ` +
+        `stream_count = stream_count + ${integer(createdStreams)} WHERE id = 1`,
+      // Delivered to listeners when (and only if) the transaction commits.
+      `NOTIFY ${ident(this.schema)}, '${integer(last.position)}'`,
+      'COMMIT',
+    ];
+    return statements.filter((statement) => statement !== '').join(';\n');
+  }
+
+  async streamHead(streamId: string): Promise<StreamHead | undefined> {
+    const { rows } = await this.run<[number, number]>('streamHead', this.statements.head, [
+      streamId,
+    ]);
+    const row = rows[0];
+    return row === undefined ? undefined : { version: row[0], lastPosition: row[1] };
+  }
+
+  async readStream(
+    streamId: string,
+    fromVersion: number,
+    count: number,
+    direction: 'forward' | 'backward',
+  ): Promise<EventRecord[]> {
+    const statement =
+      direction === 'forward' ? this.statements.readForward : this.statements.readBackward;
+    const { rows } = await this.run<EventRow>('readStream', statement, [
+      streamId,
+      fromVersion,
+      count,
+    ]);
+    return rows.map(toRecord);
+  }
+
+  async readAll(fromPosition: number, count: number): Promise<EventRecord[]> {
+    const { rows } = await this.run<EventRow>('readAll', this.statements.readAll, [
+      fromPosition,
+      count,
+    ]);
+    return rows.map(toRecord);
+  }
+
+  async readIndex(query: IndexQuery, fromPosition: number, count: number): Promise<EventRecord[]> {
+    // No stored type or tag holds NUL (PostgreSQL text cannot), so such keys match nothing.
+    const usable = (keys: string[]): string[] => keys.filter((key) => !key.includes('\u0000'));
+    let result: pg.QueryArrayResult<EventRow>;
+    if (query.kind === 'type') {
+      const types = usable(query.eventTypes);
+      if (types.length === 0) return [];
+      result = await this.run<EventRow>('readByEventTypes', this.statements.readTypes, [
+        types,
+        fromPosition,
+        count,
+      ]);
+    } else if (query.match === 'any' || query.tags.length === 1) {
+      const tags = usable(query.tags);
+      if (tags.length === 0) return [];
+      result = await this.run<EventRow>('readByTags', this.statements.readTagsAny, [
+        tags,
+        fromPosition,
+        count,
+      ]);
+    } else {
+      if (usable(query.tags).length !== query.tags.length) return [];
+      const [driver, ...others] = query.tags as [string, ...string[]];
+      result = await this.run<EventRow>('readByTags', this.statements.readTagsAll, [
+        driver,
+        fromPosition,
+        others,
+        count,
+      ]);
+    }
+    return result.rows.map(toRecord);
+  }
+
+  async listStreams(): Promise<string[]> {
+    const { rows } = await this.run<[string]>('getStreams', this.statements.listStreams, []);
+    return rows.map((row) => row[0]);
+  }
+
+  async deleteStream(streamId: string): Promise<number> {
+    this.assertOpen();
+    const t = this.tables;
+    return this.backend.withClient(
+      { doing: `deleteStream in store '${this.storeId}'`, storeId: this.storeId },
+      (client) =>
+        inTransaction(client, async () => {
+          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
+            this.backend.lockKey,
+            this.storeKey,
+          ]);
+          const state = await client.query<{ store_key: number }>(
+            `SELECT store_key FROM ${t.state} WHERE id = 1`,
+          );
+          if (state.rows[0]?.store_key !== this.storeKey) throw this.removedError();
+          const head = await client.query(`DELETE FROM ${t.streams} WHERE stream_id = $1`, [
+            streamId,
+          ]);
+          if (head.rowCount === 0) return 0;
+          await client.query(
+            `DELETE FROM ${t.tags} WHERE position IN ` +
+              `(SELECT position FROM ${t.events} WHERE stream_id = $1 AND tags IS NOT NULL)`,
+            [streamId],
+          );
+          const deleted = (
+            await client.query(`DELETE FROM ${t.events} WHERE stream_id = $1`, [streamId])
+          ).rowCount as number;
+          await client.query(
+            `UPDATE ${t.state} SET event_count = event_count - $1, stream_count = stream_count - 1 WHERE id = 1`,
+            [deleted],
+          );
+          return deleted;
+        }),
+    );
+  }
+
+  async status(): Promise<LogStatus> {
+    const { rows } = await this.run<[number, number, number]>('status', this.statements.status, []);
+    const row = rows[0];
+    if (row === undefined) throw this.removedError();
+    return { lastPosition: row[0], totalEvents: row[1], streamCount: row[2] };
+  }
+
+  async config(): Promise<StoreConfig> {
+    const { rows } = await this.run<[string, string, string]>('config', this.statements.config, []);
+    const row = rows[0];
+    if (row === undefined) throw this.removedError();
+    return { storeId: row[0], createdAt: row[1], settings: JSON.parse(row[2]) as JsonObject };
+  }
+
+  watchCommits(listener: (lastPosition: number) => void): () => void {
+    this.assertOpen();
+    const options = this.backend.options;
+    const watcher = (this.watcher ??= new CommitWatcher({
+      connection: { connectionString: options.url, application_name: 'evdb-listen' },
+      channel: this.schema,
+      listen: options.listen,
+      pollIntervalMs: options.pollIntervalMs,
+      readLastPosition: async () => {
+        const { rows } = await this.run<[number]>('poll', this.statements.lastPosition, []);
+        return rows[0]?.[0] ?? -1;
+      },
+    }));
+    watcher.add(listener);
+    return () => {
+      if (watcher.remove(listener) === 0 && this.watcher === watcher) {
+        this.watcher = undefined;
+        void watcher.stop();
+      }
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const watcher = this.watcher;
+    this.watcher = undefined;
+    await watcher?.stop();
+    this.onClose();
+  }
+
+  private run<R extends unknown[]>(
+    doing: string,
+    statement: { name: string; text: string },
+    values: unknown[],
+  ): Promise<pg.QueryArrayResult<R>> {
+    this.assertOpen();
+    return this.backend.queryArray<R>(
+      { doing: `${doing} in store '${this.storeId}'`, storeId: this.storeId },
+      { ...statement, values, rowMode: 'array' },
+    );
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new EvdbError('unavailable', `store '${this.storeId}' is closed`, {
+        retriable: false,
+        details: { storeId: this.storeId },
+      });
+    }
+  }
+
+  private removedError(): EvdbError {
+    return new EvdbError(
+      'not_found',
+      `store '${this.storeId}' no longer exists (removed by another process?)`,
+      { details: { storeId: this.storeId } },
+    );
+  }
+}
+
+/**
+ * The planner's view of the prefetched state. It may only ask for the keys that were fetched;
+ * anything else is a bug, reported as one rather than answered with a silent "absent".
+ */
+function prefetchedView(
+  lastPosition: number,
+  keys: CommitKeys,
+  headRows: [string, number, number][],
+  eventRows: [string, string, number, number][],
+): CommitView {
+  const heads = new Map<string, StreamHead>();
+  for (const [streamId, version, last] of headRows) {
+    heads.set(streamId, { version, lastPosition: last });
+  }
+  const events = new Map<string, EventLocation>();
+  for (const [eventId, streamId, version, position] of eventRows) {
+    events.set(eventId, { streamId, version, position });
+  }
+  const streamKeys = new Set(keys.streamIds);
+  const eventKeys = new Set(keys.eventIds);
+  return {
+    lastPosition,
+    head(streamId) {
+      if (!streamKeys.has(streamId)) throw notPrefetched('stream', streamId);
+      return heads.get(streamId);
+    },
+    findEvent(eventId) {
+      if (!eventKeys.has(eventId)) throw notPrefetched('event id', eventId);
+      return events.get(eventId);
+    },
+  };
+}
+
+function notPrefetched(kind: string, key: string): EvdbError {
+  return new EvdbError('internal', `the commit planner asked for ${kind} ${key}, not prefetched`);
+}
+
+function closedError(): EvdbError {
+  return new EvdbError('unavailable', 'the postgres backend is closed', { retriable: false });
+}

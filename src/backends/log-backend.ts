@@ -30,6 +30,11 @@ export interface EventLocation {
 /** An event ready to store: validated, its id fixed and its data serialised. */
 export interface PreparedEvent {
   eventId: string;
+  /**
+   * True when evdb generated the id (a fresh UUIDv7): it cannot already be stored, so the
+   * planner skips the lookups that idempotent retries need for ids the caller chose.
+   */
+  idGenerated: boolean;
   eventType: string;
   /** JSON text, or raw bytes for binary content. */
   data: string | Uint8Array;

@@ -30,7 +30,7 @@ export function commitKeys(units: readonly AppendUnit[]): CommitKeys {
   for (const unit of units) {
     for (const write of unit.writes) {
       streamIds.add(write.streamId);
-      for (const event of write.events) eventIds.push(event.eventId);
+      for (const event of write.events) if (!event.idGenerated) eventIds.push(event.eventId);
     }
   }
   return { streamIds: [...streamIds], eventIds };
@@ -83,7 +83,7 @@ function planWrite(
     return { version: current, position: head?.lastPosition ?? -1 };
   }
 
-  const found = state.findEvent(first.eventId);
+  const found = first.idGenerated ? undefined : state.findEvent(first.eventId);
   if (found !== undefined) {
     const replay = matchReplay(state, write, found);
     if (replay !== undefined) return replay;
@@ -95,13 +95,15 @@ function planWrite(
   let position = state.lastPosition;
   let version = current;
   for (const event of events) {
-    const existing = state.findEvent(event.eventId);
-    if (existing !== undefined) throw duplicateEventId(event.eventId, existing);
+    if (!event.idGenerated) {
+      const existing = state.findEvent(event.eventId);
+      if (existing !== undefined) throw duplicateEventId(event.eventId, existing);
+    }
     position += 1;
     version += 1;
     const row: PlannedEvent = { ...event, streamId, version, position, epochUs };
     planned.push(row);
-    state.addEvent(row);
+    if (!event.idGenerated) state.addEvent(row);
   }
   state.setHead(streamId, { version, lastPosition: position }, head === undefined);
   state.lastPosition = position;

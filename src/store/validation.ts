@@ -205,6 +205,7 @@ function prepareEvent(event: NewEvent, path: string): { prepared: PreparedEvent;
 
   const prepared: PreparedEvent = {
     eventId: prepareEventId(event.eventId, path),
+    idGenerated: event.eventId === undefined,
     eventType,
     data: storedData,
     metadata: storedMetadata,

@@ -1,0 +1,40 @@
+// The network client: `import { connect } from 'evdb/client'`. Runs in Node and in browsers, so
+// nothing reachable from here may import Node built-ins or native modules.
+export { connect } from './client/evdb-client.js';
+export type { CallOptions, ConnectOptions, EvdbClient } from './client/evdb-client.js';
+export { pickWorker, isLoopbackHost } from './client/routing.js';
+export type { Worker } from './client/routing.js';
+export { backoffDelay, DEFAULT_RETRY } from './client/retry.js';
+export type { RetryOptions } from './client/retry.js';
+export type {
+  WebSocketConstructor,
+  WebSocketLike,
+  FrameListener,
+} from './client/websocket-transport.js';
+export { EvdbError, ERROR_CODES, isEvdbError, isRetriableCode } from './core/errors.js';
+export type { ErrorCode, EvdbErrorOptions } from './core/errors.js';
+export { uuidv7 } from './core/ids.js';
+export {
+  NO_STREAM,
+  ANY_VERSION,
+  STREAM_EXISTS,
+  JSON_CONTENT_TYPE,
+  BYTES_CONTENT_TYPE,
+} from './core/types.js';
+export type {
+  AppendResult,
+  BatchAppendResult,
+  DeleteStreamResult,
+  Direction,
+  EventRecord,
+  ExpectedVersion,
+  JsonObject,
+  JsonValue,
+  NewEvent,
+  ReadByTagsOptions,
+  ReadPageOptions,
+  StoreConfig,
+  StoreStatus,
+  StreamWrite,
+} from './core/types.js';
+export type { EventStoreApi } from './core/api.js';

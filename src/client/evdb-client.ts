@@ -1,0 +1,285 @@
+import type { EventStoreApi } from '../core/api.js';
+import { EvdbError, invalidArgument } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { HttpTransport } from './http-transport.js';
+import {
+  OPERATIONS,
+  OPERATION_NAMES,
+  type OperationName,
+  type OperationSpec,
+} from './protocol/operations.js';
+import { WS_PATH } from './protocol/frames.js';
+import { encodeWire } from './protocol/wire.js';
+import { backoffDelay, failureKind, resolveRetry, sleep, type RetryOptions } from './retry.js';
+import { isLoopbackHost, pickWorker } from './routing.js';
+import type { Transport } from './transport.js';
+import { WebSocketTransport, type WebSocketConstructor } from './websocket-transport.js';
+
+/** Options that can be set per client and overridden per call with `withOptions`. */
+export interface CallOptions {
+  retry?: RetryOptions;
+  /**
+   * The whole budget of one call, retries included; past it the call fails with `timeout`.
+   * Default 120 000 ms, which covers the default retry schedule.
+   */
+  timeoutMs?: number;
+}
+
+export interface ConnectOptions extends CallOptions {
+  /** Sent as `Authorization: Bearer <token>` (or in the WebSocket `auth` frame). */
+  token?: string;
+  /**
+   * `http` (default): one `fetch` per call. `websocket`: calls multiplexed over one WebSocket per
+   * server node; needs a global `WebSocket` (browsers, Node >= 22) or the `WebSocket` option.
+   */
+  transport?: 'http' | 'websocket';
+  /** A WebSocket class, e.g. `import { WebSocket } from 'ws'` on Node 20. */
+  WebSocket?: WebSocketConstructor;
+  /**
+   * The caller's own host, for local-first routing. Servers on loopback addresses always count
+   * as local; in a browser the page's host does too.
+   */
+  node?: string;
+}
+
+/**
+ * The network client: every `EventStoreApi` operation, with the same results and the same
+ * `EvdbError`s as the embedded store.
+ */
+export type EvdbClient = EventStoreApi & {
+  /** The server URLs the client routes over. */
+  readonly urls: readonly string[];
+  /**
+   * The same client (same connections) with other retry or timeout settings, for some calls.
+   *
+   * @example
+   * await client.withOptions({ retry: { retries: 0 }, timeoutMs: 2_000 }).getVersion('shop', 'order-1');
+   */
+  withOptions(options: CallOptions): EvdbClient;
+};
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * Connects to one or more evdb servers. Nothing is sent until the first call; calls go to the
+ * servers in local-first round robin, and transient failures are retried with backoff.
+ *
+ * @example
+ * import { connect } from 'evdb/client';
+ * const evdb = await connect('http://127.0.0.1:2113', { token: process.env.EVDB_TOKEN });
+ * await evdb.appendEvents('shop', 'order-1', [{ eventType: 'OrderPlaced', data: { total: 5 } }]);
+ */
+export function connect(
+  urls: string | string[],
+  options: ConnectOptions = {},
+): Promise<EvdbClient> {
+  return Promise.resolve().then(() => makeClient(new ClientCore(urls, options), options));
+}
+
+interface Worker {
+  url: string;
+  node: string;
+  transport: Transport;
+  /** Set after a connection failure: the worker is skipped while others are up. */
+  downUntil: number;
+}
+
+class ClientCore {
+  readonly urls: string[];
+  private readonly workers: Worker[];
+  private readonly node: string;
+  private nextIndex = 0;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(urls: string | string[], options: ConnectOptions) {
+    const list = typeof urls === 'string' ? [urls] : urls;
+    if (!Array.isArray(list) || list.length === 0) {
+      throw invalidArgument('connect needs at least one server URL');
+    }
+    if (
+      options.token !== undefined &&
+      (typeof options.token !== 'string' || options.token === '')
+    ) {
+      throw invalidArgument('token must be a non-empty string');
+    }
+    resolveRetry(options.retry);
+    const pageHost = (globalThis as { location?: { hostname?: string } }).location?.hostname;
+    this.node = options.node ?? pageHost ?? 'localhost';
+    const transport = options.transport ?? 'http';
+    if (transport !== 'http' && transport !== 'websocket') {
+      throw invalidArgument(`transport must be 'http' or 'websocket', got ${String(transport)}`);
+    }
+    const WebSocketImpl =
+      options.WebSocket ??
+      (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ??
+      undefined;
+    if (transport === 'websocket' && WebSocketImpl === undefined) {
+      throw invalidArgument(
+        "transport 'websocket' needs a WebSocket class: this runtime has no global WebSocket, pass { WebSocket } (e.g. from the ws package)",
+      );
+    }
+    this.workers = list.map((raw) => {
+      const url = parseServerUrl(raw);
+      const base = url.href.replace(/\/+$/, '');
+      const host = url.hostname;
+      return {
+        url: base,
+        node: isLoopbackHost(host) ? this.node : host,
+        transport:
+          transport === 'http'
+            ? new HttpTransport(base, options.token)
+            : new WebSocketTransport(
+                base.replace(/^http/, 'ws') + WS_PATH,
+                options.token,
+                WebSocketImpl as WebSocketConstructor,
+              ),
+        downUntil: 0,
+      };
+    });
+    this.urls = this.workers.map((w) => w.url);
+  }
+
+  call(op: OperationName, args: unknown[], options: CallOptions): Promise<unknown> {
+    if (this.closing !== undefined) {
+      return Promise.reject(
+        new EvdbError('unavailable', 'the client is closed', { retriable: false }),
+      );
+    }
+    const work = this.run(op, args, options);
+    this.inFlight.add(work);
+    const done = (): void => {
+      this.inFlight.delete(work);
+    };
+    work.then(done, done);
+    return work;
+  }
+
+  private async run(op: OperationName, args: unknown[], options: CallOptions): Promise<unknown> {
+    const spec: OperationSpec = OPERATIONS[op];
+    const retry = resolveRetry(options.retry);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // Ids are fixed once, before the first attempt, so that every attempt sends the same events:
+    // a resend of an append that did commit is then a replay, not a duplicate.
+    const params = encodeParams(spec, fixEventIds(op, args));
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(
+        new EvdbError('timeout', `${op} did not finish within ${timeoutMs} ms`, {
+          details: { operation: op, timeoutMs },
+          retriable: spec.idempotent,
+        }),
+      );
+    }, timeoutMs);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        let worker: Worker | undefined;
+        try {
+          worker = this.pick();
+          return await worker.transport.call(op, params, controller.signal);
+        } catch (error) {
+          if (controller.signal.aborted) throw controller.signal.reason;
+          const kind = failureKind(error);
+          const retriable = kind === 'unsent' || (kind === 'unknown' && spec.idempotent);
+          if (!retriable || attempt >= retry.retries) throw error;
+          const delay = backoffDelay(attempt, retry);
+          if (worker !== undefined && isConnectionFailure(error)) {
+            worker.downUntil = Date.now() + delay;
+          }
+          await sleep(delay, controller.signal);
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private pick(): Worker {
+    const now = Date.now();
+    const up = this.workers.filter((w) => w.downUntil <= now);
+    return pickWorker(up.length > 0 ? up : this.workers, this.node, this.nextIndex++);
+  }
+
+  /** Lets calls in flight finish, then closes every connection. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.inFlight]);
+      await Promise.all(this.workers.map((w) => w.transport.close()));
+    })();
+    return this.closing;
+  }
+}
+
+function makeClient(core: ClientCore, options: CallOptions): EvdbClient {
+  const client: Record<string, unknown> = {
+    urls: core.urls,
+    withOptions: (more: CallOptions) =>
+      makeClient(core, {
+        timeoutMs: more.timeoutMs ?? options.timeoutMs,
+        retry: { ...options.retry, ...more.retry },
+      }),
+    close: () => core.close(),
+  };
+  for (const op of OPERATION_NAMES) {
+    client[op] = (...args: unknown[]) => core.call(op, args, options);
+  }
+  // Sound because OPERATIONS has an entry for every EventStoreApi method (its `satisfies`
+  // clause fails to compile otherwise) and every method returns a promise.
+  return client as unknown as EvdbClient;
+}
+
+function parseServerUrl(raw: unknown): URL {
+  let url: URL;
+  try {
+    url = new URL(String(raw));
+  } catch {
+    throw invalidArgument(`not a server URL: ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalidArgument(`server URLs use http: or https:, got ${JSON.stringify(raw)}`);
+  }
+  return url;
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  return error instanceof EvdbError && typeof error.details.transport === 'string';
+}
+
+/** Positional arguments → named wire parameters; refuses what JSON cannot carry faithfully. */
+function encodeParams(spec: OperationSpec, args: unknown[]): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  spec.params.forEach((param, i) => {
+    if (args[i] !== undefined) params[param.name] = encodeWire(args[i], param.name);
+  });
+  return params;
+}
+
+/** Gives every event without an id a UUIDv7, leaving anything malformed for the server to refuse. */
+function fixEventIds(op: OperationName, args: unknown[]): unknown[] {
+  const withIds = (events: unknown): unknown =>
+    Array.isArray(events)
+      ? events.map((event: unknown) =>
+          typeof event === 'object' &&
+          event !== null &&
+          !Array.isArray(event) &&
+          (event as { eventId?: unknown }).eventId === undefined
+            ? { ...event, eventId: uuidv7() }
+            : event,
+        )
+      : events;
+  if (op === 'appendEvents') {
+    const copy = [...args];
+    copy[2] = withIds(copy[2]);
+    return copy;
+  }
+  if (op === 'appendBatch' && Array.isArray(args[1])) {
+    const copy = [...args];
+    copy[1] = (args[1] as unknown[]).map((write: unknown) =>
+      typeof write === 'object' && write !== null && !Array.isArray(write)
+        ? { ...write, events: withIds((write as { events?: unknown }).events) }
+        : write,
+    );
+    return copy;
+  }
+  return args;
+}

@@ -1,0 +1,56 @@
+import type { OperationName } from './operations.js';
+import type { Problem } from './wire.js';
+
+/**
+ * The WebSocket protocol: JSON text frames. The client sends calls with ids it chooses and
+ * matches answers by id, so many calls share one connection.
+ *
+ * - server → client, first: `{type: 'hello', protocol, maxFrameBytes}`;
+ * - client → server: `{type: 'auth', id, token}` (optional; browsers cannot set headers) and
+ *   `{type: 'call', id, op, params}` with the parameters by name, in wire form;
+ * - server → client: `{type: 'result', id, result}` or `{type: 'error', id, problem}`.
+ *
+ * Frame types are open: the gateway dispatches client frames by `type` through a handler table
+ * (`src/gateway/ws-gateway.ts`) and the client hands server frames it does not know to the
+ * listeners registered with `onFrame`, which is where live subscriptions plug in.
+ */
+export const WS_PATH = '/ws';
+export const WS_PROTOCOL = 1;
+
+export interface HelloFrame {
+  type: 'hello';
+  protocol: number;
+  maxFrameBytes: number;
+}
+
+export interface AuthFrame {
+  type: 'auth';
+  id: number;
+  token: string;
+}
+
+export interface CallFrame {
+  type: 'call';
+  id: number;
+  op: OperationName;
+  params: Record<string, unknown>;
+}
+
+export interface ResultFrame {
+  type: 'result';
+  id: number;
+  result?: unknown;
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  /** null when the frame that failed had no readable id. */
+  id: number | null;
+  problem: Problem;
+}
+
+/** Any frame: a `type` and fields that depend on it. */
+export interface Frame {
+  type: string;
+  [field: string]: unknown;
+}

@@ -1,0 +1,489 @@
+import type { EventStoreApi } from '../../core/api.js';
+import type { JsonSchema } from './schema.js';
+
+/**
+ * The one table of evdb's remote API. Every operation of `EventStoreApi` has an entry (the
+ * `satisfies` clause below makes a missing one a compile error); from it the gateway builds its
+ * routes and validates requests, the client builds its calls, and `npm run docs:api` writes
+ * `docs/http-api.md`. Adding an operation to the API means adding one entry here.
+ *
+ * Every operation is reachable as `POST /rpc/{operation}` with its parameters by name in a JSON
+ * body, answering `{"result": ...}`; that is what the client uses. Operations with an `http`
+ * binding also have a resource-style route, for curl and other HTTP clients.
+ */
+export type OperationName = Exclude<keyof EventStoreApi, 'close'>;
+
+/** read ⊂ write ⊂ admin. */
+export type Role = 'read' | 'write' | 'admin';
+
+export interface ParamSpec {
+  /** The parameter's name: the key in an RPC body and in WebSocket call frames. */
+  name: string;
+  schema: JsonSchema;
+  optional?: boolean;
+}
+
+export interface QueryParam {
+  /** The operation parameter this query parameter fills. */
+  param: string;
+  /** Used when the query parameter is absent. */
+  default?: string | number;
+  /** Where a query parameter fills a field of an options object parameter. */
+  field?: string;
+}
+
+export interface HttpBinding {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** `{name}` segments are filled from the parameter of that name (URL-encoded). */
+  path: string;
+  /** Query parameter name → operation parameter. Values are converted by the parameter's schema. */
+  query?: Record<string, QueryParam>;
+  /** Parameters read from the JSON body by their own names. */
+  body?: readonly string[];
+  /** Wraps the result as `{[responseKey]: result}`; without it the result is the body itself. */
+  responseKey?: string;
+  /** Success status; default 200 (204 when the operation returns nothing). */
+  status?: number;
+}
+
+export interface OperationSpec {
+  summary: string;
+  /** The role a token needs. */
+  role: Role;
+  /**
+   * True when sending the call again after an attempt with an unknown outcome (a reset
+   * connection, a timeout) cannot change the result: reads, appends (the client fixes event ids
+   * before the first attempt, so a resend is a replay) and idempotent deletes. Other calls are
+   * retried only when the request provably had no effect.
+   */
+  idempotent: boolean;
+  params: readonly ParamSpec[];
+  /** The schema of the result (what `EventStoreApi` returns). */
+  result: JsonSchema;
+  http?: HttpBinding;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared schemas. Sizes mirror the store's LIMITS (a test checks that they agree); the store
+// still validates everything itself, these catch malformed requests before they reach it.
+
+export const SCHEMA_LIMITS = Object.freeze({
+  maxStreamIdLength: 1024,
+  maxEventsPerAppend: 10_000,
+  maxWritesPerBatch: 1_000,
+  maxTagsPerEvent: 64,
+  maxQueryKeys: 100,
+});
+
+const storeId: JsonSchema = {
+  type: 'string',
+  description: "1-48 characters a-z, 0-9, '_' or '-', starting with a letter or digit",
+  maxLength: 48,
+};
+const streamId: JsonSchema = {
+  type: 'string',
+  description: 'non-empty, at most 1 KiB of UTF-8, no NUL; ids starting with $ are reserved',
+  maxLength: SCHEMA_LIMITS.maxStreamIdLength,
+};
+const integer: JsonSchema = { type: 'integer' };
+const expectedVersion: JsonSchema = {
+  type: 'integer',
+  description:
+    'an exact version (>= 0), -1 NO_STREAM, -2 ANY_VERSION (default) or -4 STREAM_EXISTS',
+};
+const jsonObject: JsonSchema = { type: 'object' };
+const stringList = (max: number): JsonSchema => ({
+  type: 'array',
+  items: { type: 'string' },
+  maxItems: max,
+});
+
+const JsonData: JsonSchema = {
+  title: 'Data',
+  description:
+    'Any JSON value, or binary data as {"$bytes": "<base64>"}. A JSON object whose only key is ' +
+    '"$bytes" or "$literal" is sent wrapped as {"$literal": {...}}.',
+  bytes: true,
+};
+
+export const NewEventSchema: JsonSchema = {
+  title: 'NewEvent',
+  type: 'object',
+  required: ['eventType'],
+  properties: {
+    eventType: { type: 'string' },
+    data: JsonData,
+    metadata: jsonObject,
+    tags: stringList(SCHEMA_LIMITS.maxTagsPerEvent),
+    eventId: { type: 'string', description: 'a UUID; the client fixes a UUIDv7 when absent' },
+    causationId: { type: ['string', 'null'] },
+    correlationId: { type: ['string', 'null'] },
+    dataContentType: { type: 'string' },
+    metadataContentType: { type: 'string' },
+  },
+};
+
+export const EventRecordSchema: JsonSchema = {
+  title: 'EventRecord',
+  type: 'object',
+  required: [
+    'eventId',
+    'eventType',
+    'streamId',
+    'version',
+    'position',
+    'data',
+    'metadata',
+    'tags',
+    'dataContentType',
+    'metadataContentType',
+    'timestamp',
+    'epochUs',
+  ],
+  properties: {
+    eventId: { type: 'string' },
+    eventType: { type: 'string' },
+    streamId: { type: 'string' },
+    version: integer,
+    position: integer,
+    data: JsonData,
+    metadata: jsonObject,
+    tags: { type: 'array', items: { type: 'string' } },
+    causationId: { type: 'string' },
+    correlationId: { type: 'string' },
+    dataContentType: { type: 'string' },
+    metadataContentType: { type: 'string' },
+    timestamp: { type: 'integer', description: 'ms since the Unix epoch' },
+    epochUs: { type: 'integer', description: 'µs since the Unix epoch' },
+  },
+};
+
+const eventList: JsonSchema = { type: 'array', items: EventRecordSchema };
+
+const newEventList: JsonSchema = {
+  type: 'array',
+  items: NewEventSchema,
+  maxItems: SCHEMA_LIMITS.maxEventsPerAppend,
+};
+
+export const AppendResultSchema: JsonSchema = {
+  title: 'AppendResult',
+  type: 'object',
+  required: ['version', 'position'],
+  properties: { version: integer, position: integer },
+};
+
+export const StoreConfigSchema: JsonSchema = {
+  title: 'StoreConfig',
+  type: 'object',
+  required: ['storeId', 'createdAt', 'settings'],
+  properties: { storeId: { type: 'string' }, createdAt: { type: 'string' }, settings: jsonObject },
+};
+
+export const StoreStatusSchema: JsonSchema = {
+  title: 'StoreStatus',
+  type: 'object',
+  required: ['storeId', 'status', 'backend', 'streamCount', 'totalEvents', 'lastPosition'],
+  properties: {
+    storeId: { type: 'string' },
+    status: { enum: ['open', 'closed'] },
+    backend: { type: 'string' },
+    streamCount: integer,
+    totalEvents: integer,
+    lastPosition: integer,
+  },
+};
+
+const pageOptions: JsonSchema = {
+  type: 'object',
+  properties: { fromPosition: integer, count: integer },
+};
+
+const tagOptions: JsonSchema = {
+  type: 'object',
+  properties: { fromPosition: integer, count: integer, match: { enum: ['any', 'all'] } },
+};
+
+const streamWrite: JsonSchema = {
+  title: 'StreamWrite',
+  type: 'object',
+  required: ['streamId', 'events'],
+  properties: { streamId, expectedVersion, events: newEventList },
+};
+
+const nothing: JsonSchema = { type: 'null', description: 'nothing (HTTP 204)' };
+
+const P = {
+  storeId: { name: 'storeId', schema: storeId },
+  streamId: { name: 'streamId', schema: streamId },
+} as const;
+
+const streamRead = (summary: string): OperationSpec => ({
+  summary,
+  role: 'read',
+  idempotent: true,
+  params: [
+    P.storeId,
+    P.streamId,
+    { name: 'startVersion', schema: integer },
+    { name: 'count', schema: integer },
+  ],
+  result: eventList,
+});
+
+export const OPERATIONS = {
+  createStore: {
+    summary: 'Creates a store; `already_exists` if it exists.',
+    role: 'admin',
+    idempotent: false,
+    params: [P.storeId, { name: 'settings', schema: jsonObject, optional: true }],
+    result: StoreConfigSchema,
+    http: { method: 'PUT', path: '/stores/{storeId}', body: ['settings'], status: 201 },
+  },
+  removeStore: {
+    summary: 'Removes a store and all its data; `not_found` if it does not exist.',
+    role: 'admin',
+    idempotent: false,
+    params: [P.storeId],
+    result: nothing,
+    http: { method: 'DELETE', path: '/stores/{storeId}' },
+  },
+  listStores: {
+    summary: 'Store ids, sorted (only those the token may read).',
+    role: 'read',
+    idempotent: true,
+    params: [],
+    result: stringList(Number.MAX_SAFE_INTEGER),
+    http: { method: 'GET', path: '/stores', responseKey: 'stores' },
+  },
+  getStoreConfig: {
+    summary: "The store's id, creation time and settings.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: StoreConfigSchema,
+    http: { method: 'GET', path: '/stores/{storeId}' },
+  },
+  getStoreStatus: {
+    summary: 'Backend, stream and event counts, last position.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: StoreStatusSchema,
+    http: { method: 'GET', path: '/stores/{storeId}/status' },
+  },
+  appendEvents: {
+    summary:
+      'Appends events to one stream atomically; returns the version and position of the last event.',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      P.streamId,
+      { name: 'events', schema: newEventList },
+      { name: 'expectedVersion', schema: expectedVersion, optional: true },
+    ],
+    result: AppendResultSchema,
+    http: {
+      method: 'POST',
+      path: '/stores/{storeId}/streams/{streamId}',
+      body: ['events', 'expectedVersion'],
+    },
+  },
+  appendBatch: {
+    summary: 'Appends to several streams in one atomic step: every write succeeds or none does.',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      {
+        name: 'writes',
+        schema: { type: 'array', items: streamWrite, maxItems: SCHEMA_LIMITS.maxWritesPerBatch },
+      },
+    ],
+    result: {
+      title: 'BatchAppendResult',
+      type: 'object',
+      required: ['results'],
+      properties: {
+        results: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['streamId', 'version', 'position'],
+            properties: { streamId: { type: 'string' }, version: integer, position: integer },
+          },
+        },
+      },
+    },
+    http: { method: 'POST', path: '/stores/{storeId}/batch', body: ['writes'] },
+  },
+  getEvents: {
+    summary: 'Reads a stream forward or backward from `startVersion` (-1 backward = from the end).',
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      P.streamId,
+      { name: 'startVersion', schema: integer },
+      { name: 'count', schema: integer },
+      { name: 'direction', schema: { enum: ['forward', 'backward'] }, optional: true },
+    ],
+    result: eventList,
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/streams/{streamId}',
+      query: {
+        from: { param: 'startVersion', default: 0 },
+        count: { param: 'count', default: 1000 },
+        direction: { param: 'direction', default: 'forward' },
+      },
+      responseKey: 'events',
+    },
+  },
+  streamForward: streamRead('Reads a stream forward from `startVersion`.'),
+  streamBackward: streamRead(
+    'Reads a stream backward from `startVersion`; -1 starts at the last event.',
+  ),
+  getVersion: {
+    summary: "The stream's version; -1 for a missing or empty stream.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, P.streamId],
+    result: integer,
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/streams/{streamId}/version',
+      responseKey: 'version',
+    },
+  },
+  streamExists: {
+    summary: 'Whether the stream has events.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, P.streamId],
+    result: { type: 'boolean' },
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/streams/{streamId}/exists',
+      responseKey: 'exists',
+    },
+  },
+  getStreams: {
+    summary: 'Stream ids, sorted.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'array', items: { type: 'string' } },
+    http: { method: 'GET', path: '/stores/{storeId}/streams', responseKey: 'streams' },
+  },
+  deleteStream: {
+    summary:
+      'Hard-deletes every event of a stream (idempotent: a missing stream answers deleted: false).',
+    role: 'write',
+    idempotent: true,
+    params: [P.storeId, P.streamId],
+    result: {
+      title: 'DeleteStreamResult',
+      type: 'object',
+      required: ['streamId', 'deleted', 'deletedCount'],
+      properties: {
+        streamId: { type: 'string' },
+        deleted: { type: 'boolean' },
+        deletedCount: integer,
+      },
+    },
+    http: { method: 'DELETE', path: '/stores/{storeId}/streams/{streamId}' },
+  },
+  hasEvents: {
+    summary: 'Whether the store holds any event.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'boolean' },
+    http: { method: 'GET', path: '/stores/{storeId}/has-events', responseKey: 'hasEvents' },
+  },
+  readAllGlobal: {
+    summary: 'Events of every stream in global order from `fromPosition` (inclusive).',
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      { name: 'fromPosition', schema: integer },
+      { name: 'count', schema: integer },
+    ],
+    result: eventList,
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/all',
+      query: {
+        from: { param: 'fromPosition', default: 0 },
+        count: { param: 'count', default: 1000 },
+      },
+      responseKey: 'events',
+    },
+  },
+  readByEventTypes: {
+    summary: 'Events of the given types, in global order, from the type index.',
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      { name: 'eventTypes', schema: stringList(SCHEMA_LIMITS.maxQueryKeys) },
+      { name: 'options', schema: pageOptions, optional: true },
+    ],
+    result: eventList,
+  },
+  readByTags: {
+    summary: 'Events with any or all of the tags, in global order, from the tag index.',
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      { name: 'tags', schema: stringList(SCHEMA_LIMITS.maxQueryKeys) },
+      { name: 'options', schema: tagOptions, optional: true },
+    ],
+    result: eventList,
+  },
+} satisfies Record<OperationName, OperationSpec>;
+
+export const OPERATION_NAMES = Object.keys(OPERATIONS) as OperationName[];
+
+export function isOperationName(name: string): name is OperationName {
+  return Object.prototype.hasOwnProperty.call(OPERATIONS, name);
+}
+
+export function operationSpec(name: OperationName): OperationSpec {
+  return OPERATIONS[name];
+}
+
+/** The JSON body schema of `POST /rpc/{operation}`: the parameters by name. */
+export function rpcBodySchema(spec: OperationSpec): JsonSchema {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: spec.params.filter((p) => p.optional !== true).map((p) => p.name),
+    properties: Object.fromEntries(spec.params.map((p) => [p.name, p.schema])),
+  };
+}
+
+/** Named parameters (RPC body, WebSocket frame) → the positional arguments of the method. */
+export function toArgs(spec: OperationSpec, named: Record<string, unknown>): unknown[] {
+  const args = spec.params.map((p) => named[p.name]);
+  while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
+  return args;
+}
+
+/** Positional arguments → named parameters. */
+export function toNamed(spec: OperationSpec, args: readonly unknown[]): Record<string, unknown> {
+  const named: Record<string, unknown> = {};
+  spec.params.forEach((p, i) => {
+    if (args[i] !== undefined) named[p.name] = args[i];
+  });
+  return named;
+}
+
+/** Whether the operation works on one store (its `storeId` parameter), for authorization. */
+export function addressesStore(spec: OperationSpec): boolean {
+  return spec.params.some((p) => p.name === 'storeId');
+}

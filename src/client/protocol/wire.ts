@@ -1,0 +1,181 @@
+import { ERROR_CODES, EvdbError, invalidArgument, type ErrorCode } from '../../core/errors.js';
+import { describe } from './schema.js';
+
+/**
+ * JSON on the wire, with bytes. A `Uint8Array` travels as `{"$bytes": "<base64>"}`. So that a
+ * stored JSON object that happens to look like a marker survives too, any plain object whose
+ * only key is `$bytes` or `$literal` is wrapped as `{"$literal": {...}}`, and unwrapped on the
+ * other side without being read as a marker.
+ */
+export const BYTES_MARKER = '$bytes';
+export const LITERAL_MARKER = '$literal';
+
+/**
+ * Turns a value into its wire form. Values that JSON would silently change (NaN, Infinity,
+ * `undefined` in arrays, dates, functions, bigints, class instances) are refused with
+ * `invalid_argument`, so a remote call fails exactly where the embedded store would.
+ */
+export function encodeWire(value: unknown, path: string, depth = 0): unknown {
+  if (depth > MAX_WIRE_DEPTH) {
+    throw invalidArgument(`${path} is nested deeper than ${MAX_WIRE_DEPTH} levels`);
+  }
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return value;
+    case 'number':
+      if (!Number.isFinite(value))
+        throw invalidArgument(`${path} is ${value}, which JSON cannot represent`);
+      return value;
+    case 'object': {
+      if (value === null) return null;
+      if (value instanceof Uint8Array) return { [BYTES_MARKER]: toBase64(value) };
+      if (Array.isArray(value)) {
+        return value.map((item, i) => {
+          if (item === undefined)
+            throw invalidArgument(`${path}[${i}] is undefined, which JSON cannot represent`);
+          return encodeWire(item, `${path}[${i}]`, depth + 1);
+        });
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) {
+        const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+        const hint = kind === 'Date' ? ' (store dates as ISO strings: date.toISOString())' : '';
+        throw invalidArgument(`${path} is a ${kind}, not a plain JSON object${hint}`);
+      }
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        if (item !== undefined) out[key] = encodeWire(item, `${path}.${key}`, depth + 1);
+      }
+      return looksLikeMarker(out) ? { [LITERAL_MARKER]: out } : out;
+    }
+    default:
+      throw invalidArgument(`${path} is ${describe(value)}, which JSON cannot represent`);
+  }
+}
+
+/** The inverse of {@link encodeWire}, applied to parsed JSON. */
+export function decodeWire(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(decodeWire);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 1) {
+    const marked = record[BYTES_MARKER];
+    if (typeof marked === 'string') return fromBase64(marked);
+    const literal = record[LITERAL_MARKER];
+    if (typeof literal === 'object' && literal !== null && !Array.isArray(literal)) {
+      return decodeObject(literal as Record<string, unknown>);
+    }
+  }
+  return decodeObject(record);
+}
+
+function decodeObject(record: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(record)) out[key] = decodeWire(item);
+  return out;
+}
+
+function looksLikeMarker(record: Record<string, unknown>): boolean {
+  const keys = Object.keys(record);
+  return keys.length === 1 && (keys[0] === BYTES_MARKER || keys[0] === LITERAL_MARKER);
+}
+
+// Deeper than the store's own JSON depth limit, so that the store reports the limit, not us.
+const MAX_WIRE_DEPTH = 200;
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+/** Standard base64 with padding (RFC 4648 §4), without Node's Buffer so browsers can run it. */
+export function toBase64(bytes: Uint8Array): string {
+  const parts: string[] = [];
+  let chunk = '';
+  for (let i = 0; i < bytes.length; i += 3) {
+    const a = bytes[i] ?? 0;
+    const b = bytes[i + 1] ?? 0;
+    const c = bytes[i + 2] ?? 0;
+    const left = bytes.length - i;
+    chunk +=
+      ALPHABET.charAt(a >> 2) +
+      ALPHABET.charAt(((a & 3) << 4) | (b >> 4)) +
+      (left > 1 ? ALPHABET.charAt(((b & 15) << 2) | (c >> 6)) : '=') +
+      (left > 2 ? ALPHABET.charAt(c & 63) : '=');
+    if (chunk.length >= 8192) {
+      parts.push(chunk);
+      chunk = '';
+    }
+  }
+  parts.push(chunk);
+  return parts.join('');
+}
+
+export function fromBase64(text: string): Uint8Array {
+  if (text.length % 4 !== 0) throw invalidArgument('a $bytes value is not padded base64');
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - padding);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const a = sextet(text, i);
+    const b = sextet(text, i + 1);
+    const c = text.charAt(i + 2) === '=' && i + 4 === text.length ? 0 : sextet(text, i + 2);
+    const d = text.charAt(i + 3) === '=' && i + 4 === text.length ? 0 : sextet(text, i + 3);
+    const triple = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = (triple >> 16) & 0xff;
+    if (o < out.length) out[o++] = (triple >> 8) & 0xff;
+    if (o < out.length) out[o++] = triple & 0xff;
+  }
+  return out;
+}
+
+function sextet(text: string, i: number): number {
+  const code = text.charCodeAt(i);
+  const value = code < 128 ? (DECODE[code] ?? -1) : -1;
+  if (value < 0) throw invalidArgument('a $bytes value is not valid base64');
+  return value;
+}
+
+/** The body of an `application/problem+json` error response (RFC 9457) with evdb's fields. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  details: Record<string, unknown>;
+  retriable: boolean;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export function toProblem(error: EvdbError, status: number): Problem {
+  return {
+    type: `urn:evdb:error:${error.code}`,
+    title: error.code,
+    status,
+    detail: error.message,
+    code: error.code,
+    details: error.details,
+    retriable: error.retriable,
+  };
+}
+
+/** Rebuilds the server's `EvdbError` from a problem body: same code, message, details, retriable. */
+export function fromProblem(body: unknown, status: number): EvdbError {
+  const problem = (typeof body === 'object' && body !== null ? body : {}) as Partial<Problem>;
+  const known = (ERROR_CODES as readonly string[]).includes(problem.code ?? '');
+  const code: ErrorCode = known ? (problem.code as ErrorCode) : 'internal';
+  const details =
+    typeof problem.details === 'object' && problem.details !== null ? problem.details : {};
+  return new EvdbError(
+    code,
+    typeof problem.detail === 'string' ? problem.detail : `the server answered ${status}`,
+    {
+      details: known ? details : { ...details, status, code: problem.code },
+      retriable: typeof problem.retriable === 'boolean' ? problem.retriable : undefined,
+    },
+  );
+}

@@ -1,0 +1,231 @@
+import { EvdbError } from '../core/errors.js';
+import type { OperationName } from './protocol/operations.js';
+import { WS_PROTOCOL, type Frame, type HelloFrame } from './protocol/frames.js';
+import { decodeWire, fromProblem, type Problem } from './protocol/wire.js';
+import { connectionError, type Transport } from './transport.js';
+
+/**
+ * The part of the WHATWG `WebSocket` the client uses: browsers' and Node 22's global
+ * `WebSocket` fit, and so does the `ws` package's class (pass it as `connect`'s `WebSocket`
+ * option on Node 20, which has no global one).
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Listener for frames the client does not handle itself (e.g. subscription deliveries). */
+export type FrameListener = (frame: Frame) => void;
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+interface Connection {
+  socket: WebSocketLike;
+  maxFrameBytes: number;
+}
+
+const OPEN = 1;
+const encoder = new TextEncoder();
+
+/** Multiplexes calls over one WebSocket per server node; reconnects on the next call after a drop. */
+export class WebSocketTransport implements Transport {
+  private connecting: Promise<Connection> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private readonly listeners = new Set<FrameListener>();
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly token: string | undefined,
+    private readonly WebSocketImpl: WebSocketConstructor,
+  ) {}
+
+  /** Registers a listener for server frames other than answers; returns its removal. */
+  onFrame(listener: FrameListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async call(
+    op: OperationName,
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const connection = await this.connection(signal);
+    return this.request(connection, { type: 'call', op, params }, signal);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    const connecting = this.connecting;
+    this.connecting = undefined;
+    if (connecting === undefined) return Promise.resolve();
+    return connecting.then(
+      ({ socket }) => socket.close(1000, 'client closed'),
+      () => undefined,
+    );
+  }
+
+  private request(
+    connection: Connection,
+    frame: Omit<Frame, 'id'>,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    const id = this.nextId++;
+    const text = JSON.stringify({ ...frame, id });
+    const bytes = text.length * 3 <= connection.maxFrameBytes ? 0 : encoder.encode(text).length;
+    if (bytes > connection.maxFrameBytes) {
+      return Promise.reject(
+        new EvdbError(
+          'invalid_argument',
+          `the request is ${bytes} bytes; the server takes at most ${connection.maxFrameBytes}`,
+          { details: { reason: 'payload_too_large', limitBytes: connection.maxFrameBytes } },
+        ),
+      );
+    }
+    if (connection.socket.readyState !== OPEN) {
+      return Promise.reject(connectionError(`${this.url} is not connected`, this.url, 'unsent'));
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        this.pending.delete(id);
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, {
+        resolve: (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        reject: (error) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      });
+      connection.socket.send(text);
+    });
+  }
+
+  private connection(signal: AbortSignal): Promise<Connection> {
+    if (this.closed) {
+      return Promise.reject(
+        new EvdbError('unavailable', 'the client is closed', { retriable: false }),
+      );
+    }
+    if (this.connecting === undefined) {
+      const attempt: Promise<Connection> = this.open(() => {
+        if (this.connecting === attempt) this.connecting = undefined;
+      });
+      attempt.catch(() => undefined);
+      this.connecting = attempt;
+    }
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return this.connecting;
+  }
+
+  /** Opens a socket; `onDrop` runs when it fails to open or closes later. */
+  private open(onDrop: () => void): Promise<Connection> {
+    return new Promise<Connection>((resolve, reject) => {
+      let socket: WebSocketLike;
+      try {
+        socket = new this.WebSocketImpl(this.url);
+      } catch (error) {
+        reject(connectionError(`cannot open ${this.url}`, this.url, 'unsent', error));
+        return;
+      }
+      let connection: Connection | undefined;
+      socket.onmessage = (event: { data: unknown }) => {
+        const frame = parseFrame(event.data);
+        if (frame === undefined) return;
+        if (connection === undefined) {
+          if (frame.type !== 'hello') return;
+          const hello = frame as unknown as HelloFrame;
+          if (hello.protocol !== WS_PROTOCOL) {
+            socket.close(1002, 'unsupported protocol');
+            reject(
+              new EvdbError(
+                'internal',
+                `${this.url} speaks WebSocket protocol ${hello.protocol}, this client ${WS_PROTOCOL}`,
+              ),
+            );
+            return;
+          }
+          const ready: Connection = { socket, maxFrameBytes: hello.maxFrameBytes };
+          connection = ready;
+          if (this.token === undefined) {
+            resolve(ready);
+            return;
+          }
+          const never = new AbortController().signal;
+          this.request(ready, { type: 'auth', token: this.token }, never).then(
+            () => resolve(ready),
+            (error: Error) => {
+              socket.close(1000, 'authentication failed');
+              reject(error);
+            },
+          );
+          return;
+        }
+        this.receive(frame);
+      };
+      socket.onclose = (event: { code?: number; reason?: string }) => {
+        const why = `${this.url} closed the connection (${event.code ?? '?'} ${event.reason ?? ''})`;
+        onDrop();
+        if (connection === undefined) reject(connectionError(why, this.url, 'unsent'));
+        // Calls in flight may or may not have run on the server.
+        for (const [id, pending] of this.pending) {
+          this.pending.delete(id);
+          pending.reject(connectionError(why, this.url, 'unknown'));
+        }
+      };
+      socket.onerror = () => {
+        // onclose follows with the details; nothing to do here.
+      };
+    });
+  }
+
+  private receive(frame: Frame): void {
+    if ((frame.type === 'result' || frame.type === 'error') && typeof frame.id === 'number') {
+      const pending = this.pending.get(frame.id);
+      if (pending === undefined) return; // answered after the caller gave up
+      this.pending.delete(frame.id);
+      if (frame.type === 'result') pending.resolve(decodeWire(frame.result));
+      else {
+        const problem = frame.problem as Problem;
+        pending.reject(fromProblem(problem, problem.status));
+      }
+      return;
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(frame);
+      } catch {
+        // A failing listener must not break the connection or other listeners.
+      }
+    }
+  }
+}
+
+function parseFrame(data: unknown): Frame | undefined {
+  if (typeof data !== 'string') return undefined;
+  try {
+    const frame = JSON.parse(data) as unknown;
+    if (typeof frame === 'object' && frame !== null && typeof (frame as Frame).type === 'string') {
+      return frame as Frame;
+    }
+  } catch {
+    // Not JSON: ignore the frame.
+  }
+  return undefined;
+}

@@ -1,0 +1,166 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EvdbError, invalidArgument } from '../core/errors.js';
+import { PROBLEM_CONTENT_TYPE, decodeWire, encodeWire } from '../client/protocol/wire.js';
+import { assertRole, type Authenticator } from './auth.js';
+import type { Dispatcher } from './dispatcher.js';
+import { asEvdbError, httpStatusOf, payloadTooLarge, problemOf } from './problem.js';
+import {
+  matchRoute,
+  methodNotAllowed,
+  pathSegments,
+  restParams,
+  routeResponse,
+  rpcParams,
+  type Route,
+} from './routes.js';
+
+export interface HttpHandlerOptions {
+  routes: readonly Route[];
+  dispatcher: Dispatcher;
+  auth: Authenticator;
+  bodyLimitBytes: number;
+}
+
+/** Serves one HTTP request: route, authenticate, read and validate, run, answer. */
+export function createHttpHandler(
+  options: HttpHandlerOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const { routes, dispatcher, auth, bodyLimitBytes } = options;
+
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://evdb');
+    if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const status = dispatcher.closing ? 'unhealthy' : 'healthy';
+      sendJson(res, dispatcher.closing ? 503 : 200, { status, timestamp: Date.now() });
+      return;
+    }
+    // Everything that can throw runs inside `track`, so a shutdown waits for it and the answer
+    // is always a problem document.
+    dispatcher
+      .track(async () => {
+        const match = matchRoute(routes, req.method ?? 'GET', pathSegments(url.pathname));
+        if (match === undefined) {
+          throw new EvdbError('not_found', `no route for ${req.method} ${url.pathname}`, {
+            details: { reason: 'no_route' },
+          });
+        }
+        if ('allowed' in match) throw methodNotAllowed(match.allowed);
+        const { route, pathParams } = match;
+        // Authentication and the role come first: a body is read only for a caller allowed to
+        // call this operation at all.
+        const principal = auth.authenticateHeader(req.headers.authorization);
+        assertRole(principal, route.op, route.spec);
+        const body = await readJsonBody(req, bodyLimitBytes);
+        const params =
+          route.binding === undefined
+            ? rpcParams(route, body)
+            : restParams(route, route.binding, pathParams, url.searchParams, body);
+        const result = await dispatcher.execute(route.op, params, principal);
+        const answer = routeResponse(route, result);
+        const text =
+          answer.body === undefined ? undefined : JSON.stringify(encodeWire(answer.body, 'result'));
+        return { status: answer.status, text };
+      })
+      .then(
+        ({ status, text }) => {
+          if (text === undefined) res.writeHead(status).end();
+          else sendJsonText(res, status, text);
+        },
+        (error: unknown) => sendProblem(req, res, error),
+      );
+  };
+}
+
+/** Reads a JSON body of at most `limit` bytes; undefined when there is none. */
+function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > limit) return Promise.reject(payloadTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        // Stop buffering; the answer closes the connection, which discards the rest.
+        req.pause();
+        reject(payloadTooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('error', (error) => {
+      if (!failed) reject(error);
+      failed = true;
+    });
+    req.on('end', () => {
+      if (failed) return;
+      if (size === 0) {
+        resolve(undefined);
+        return;
+      }
+      const contentType = req.headers['content-type'] ?? 'application/json';
+      if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+        reject(
+          invalidArgument(
+            `the body must be JSON (content-type application/json), got ${contentType}`,
+          ),
+        );
+        return;
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
+      } catch (error) {
+        reject(
+          invalidArgument(`the body is not valid JSON: ${(error as Error).message}`, {
+            reason: 'malformed_json',
+          }),
+        );
+        return;
+      }
+      try {
+        resolve(decodeWire(parsed));
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
+    });
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendJsonText(res, status, JSON.stringify(body));
+}
+
+function sendJsonText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+function sendProblem(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const evdbError = asEvdbError(error);
+  const problem = problemOf(evdbError);
+  const text = JSON.stringify(problem);
+  const headers: Record<string, string | number> = {
+    'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'content-length': Buffer.byteLength(text),
+  };
+  if (problem.status === 401) headers['www-authenticate'] = 'Bearer';
+  if (problem.status === 405) {
+    headers.allow = ((evdbError.details.allowed as string[] | undefined) ?? []).join(', ');
+  }
+  // A request whose body was not read to the end (too large, refused early) leaves the
+  // connection in an unknown state: close it after the answer.
+  if (!req.complete || httpStatusOf(evdbError) === 413) headers.connection = 'close';
+  res.writeHead(problem.status, headers);
+  res.end(text);
+}

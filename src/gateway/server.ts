@@ -1,0 +1,127 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Backend } from '../backends/log-backend.js';
+import { invalidArgument } from '../core/errors.js';
+import { isLoopbackHost } from '../client/routing.js';
+import { openEvdb } from '../store/evdb.js';
+import { Authenticator, type TokenSpec } from './auth.js';
+import { Dispatcher } from './dispatcher.js';
+import { createHttpHandler } from './http-handler.js';
+import { buildRoutes } from './routes.js';
+import { WsGateway, createFrameHandlers } from './ws-gateway.js';
+
+export interface StartServerOptions {
+  /** Interface to listen on; default `127.0.0.1`. Anything beyond loopback needs `tokens` or `insecure`. */
+  host?: string;
+  /** Default 2113; 0 picks a free port (see the returned `url`). */
+  port?: number;
+  /** For the default SQLite backend; default `./evdb-data`. */
+  dataDir?: string;
+  backend?: Backend;
+  /** Bearer tokens; without any, every caller is admin, which is allowed on loopback only. */
+  tokens?: TokenSpec[];
+  /** Allows listening beyond loopback without tokens. */
+  insecure?: boolean;
+  /** Serve HTTPS (and WSS) with this certificate and key (PEM). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Largest request body (and WebSocket frame); default 16 MiB. Larger ones get 413. */
+  bodyLimitBytes?: number;
+}
+
+export interface EvdbServer {
+  /** e.g. `http://127.0.0.1:2113` */
+  url: string;
+  /**
+   * Graceful shutdown: stops accepting connections, refuses new requests with a retriable
+   * `unavailable`, lets requests in flight (writes included) finish, then closes the store.
+   */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PORT = 2113;
+export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Starts an evdb server: the HTTP API (see docs/http-api.md), the WebSocket endpoint for the
+ * client at `/ws`, and `/health`.
+ *
+ * @example
+ * import { startServer } from 'evdb/server';
+ * const server = await startServer({ port: 2113, dataDir: './data' });
+ * console.log(server.url);
+ * // later: await server.close();
+ */
+export async function startServer(options: StartServerOptions = {}): Promise<EvdbServer> {
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port ?? DEFAULT_PORT;
+  const bodyLimitBytes = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
+    throw invalidArgument(`port must be an integer from 0 to 65535, got ${port}`);
+  }
+  if (!Number.isSafeInteger(bodyLimitBytes) || bodyLimitBytes < 1024) {
+    throw invalidArgument(`bodyLimitBytes must be an integer >= 1024, got ${bodyLimitBytes}`);
+  }
+  const auth = new Authenticator(options.tokens);
+  if (!auth.enabled && !isLoopbackHost(host) && options.insecure !== true) {
+    throw invalidArgument(
+      `refusing to listen on ${host} without tokens: anyone who can reach it could read and write every store. ` +
+        'Give tokens, listen on 127.0.0.1, or pass insecure: true if that is really what you want.',
+      { host },
+    );
+  }
+
+  const api = await openEvdb(
+    options.backend === undefined ? { dataDir: options.dataDir } : { backend: options.backend },
+  );
+  const dispatcher = new Dispatcher(api);
+  const handler = createHttpHandler({ routes: buildRoutes(), dispatcher, auth, bodyLimitBytes });
+  const ws = new WsGateway({
+    dispatcher,
+    auth,
+    maxFrameBytes: bodyLimitBytes,
+    handlers: createFrameHandlers(dispatcher, auth),
+  });
+  const server: Server =
+    options.tls === undefined
+      ? createHttpServer(handler)
+      : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler);
+  server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await api.close();
+    throw error;
+  }
+
+  const address = server.address() as AddressInfo;
+  const scheme = options.tls === undefined ? 'http' : 'https';
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `${scheme}://${shownHost}:${address.port}`,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await dispatcher.drain();
+        await ws.close();
+        server.closeAllConnections();
+        await stopped;
+        await api.close();
+      })();
+      return closing;
+    },
+  };
+}

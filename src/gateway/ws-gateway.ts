@@ -1,0 +1,190 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { EvdbError, invalidArgument } from '../core/errors.js';
+import { isOperationName } from '../client/protocol/operations.js';
+import {
+  WS_PATH,
+  WS_PROTOCOL,
+  type ErrorFrame,
+  type Frame,
+  type HelloFrame,
+  type ResultFrame,
+} from '../client/protocol/frames.js';
+import { decodeWire, encodeWire } from '../client/protocol/wire.js';
+import type { Authenticator, Principal } from './auth.js';
+import type { Dispatcher } from './dispatcher.js';
+import { problemOf } from './problem.js';
+
+/** One client connection. Handlers use it to know the caller and to push frames. */
+export interface WsSession {
+  /** Undefined until the connection authenticated (when the server has tokens). */
+  principal: Principal | undefined;
+  /** Sends a frame to the client (e.g. a subscription delivery). */
+  send(frame: Frame): void;
+  /** Runs `cleanup` when the connection closes (e.g. to stop a subscription). */
+  onClose(cleanup: () => void): void;
+}
+
+/**
+ * Answers one client frame of a given `type`. The value it resolves with is sent back as
+ * `{type: 'result', id, result}`; a rejection as `{type: 'error', id, problem}`.
+ *
+ * This table is the extension point of the protocol: live subscriptions add their frame types
+ * (e.g. `subscribe`, `ack`, `unsubscribe`) here and push deliveries with `session.send`.
+ */
+export type FrameHandler = (frame: Frame, session: WsSession) => Promise<unknown>;
+
+export function createFrameHandlers(
+  dispatcher: Dispatcher,
+  auth: Authenticator,
+): Map<string, FrameHandler> {
+  return new Map<string, FrameHandler>([
+    [
+      'auth',
+      (frame, session) => {
+        if (typeof frame.token !== 'string') throw invalidArgument('auth frames carry a token');
+        session.principal = auth.authenticateToken(frame.token);
+        return Promise.resolve({ role: session.principal.role });
+      },
+    ],
+    [
+      'call',
+      (frame, session) => {
+        const principal = session.principal;
+        if (principal === undefined) {
+          throw new EvdbError('unauthorized', 'send an auth frame with a token first', {
+            details: { reason: 'unauthenticated' },
+          });
+        }
+        const { op, params } = frame;
+        if (typeof op !== 'string' || !isOperationName(op)) {
+          throw new EvdbError('not_found', `unknown operation ${JSON.stringify(op)}`, {
+            details: { reason: 'no_route' },
+          });
+        }
+        if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+          throw invalidArgument('call frames carry params: an object of parameters by name');
+        }
+        return dispatcher.execute(op, decodeWire(params) as Record<string, unknown>, principal);
+      },
+    ],
+  ]);
+}
+
+export interface WsGatewayOptions {
+  dispatcher: Dispatcher;
+  auth: Authenticator;
+  maxFrameBytes: number;
+  handlers: Map<string, FrameHandler>;
+}
+
+/** The WebSocket endpoint at `/ws`: JSON frames with ids, many calls in flight per connection. */
+export class WsGateway {
+  private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<WebSocket>();
+
+  constructor(private readonly options: WsGatewayOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes });
+  }
+
+  /** For the HTTP server's `upgrade` event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const { pathname } = new URL(req.url ?? '/', 'http://evdb');
+    const refuse = (status: number, text: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (pathname !== WS_PATH) return refuse(404, 'Not Found');
+    if (this.options.dispatcher.closing) return refuse(503, 'Service Unavailable');
+    let principal: Principal | undefined;
+    if (req.headers.authorization !== undefined || !this.options.auth.enabled) {
+      try {
+        principal = this.options.auth.authenticateHeader(req.headers.authorization);
+      } catch {
+        return refuse(401, 'Unauthorized');
+      }
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.serve(ws, principal));
+  }
+
+  private serve(ws: WebSocket, principal: Principal | undefined): void {
+    this.sockets.add(ws);
+    const cleanups: (() => void)[] = [];
+    const session: WsSession = {
+      principal,
+      send: (frame) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+      },
+      onClose: (cleanup) => cleanups.push(cleanup),
+    };
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      for (const cleanup of cleanups.splice(0)) {
+        try {
+          cleanup();
+        } catch (error) {
+          console.error('evdb gateway: a WebSocket cleanup failed', error);
+        }
+      }
+    });
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data, isBinary) => {
+      let id: number | null = null;
+      void this.options.dispatcher
+        .track(async () => {
+          if (isBinary) throw invalidArgument('frames are JSON text');
+          let frame: unknown;
+          try {
+            frame = JSON.parse(rawText(data)) as unknown;
+          } catch {
+            throw invalidArgument('the frame is not valid JSON', { reason: 'malformed_json' });
+          }
+          if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+            throw invalidArgument('a frame is a JSON object with a type and an id');
+          }
+          const { type, id: frameId } = frame as Frame;
+          if (typeof frameId === 'number' && Number.isSafeInteger(frameId)) id = frameId;
+          else throw invalidArgument('the frame has no integer id');
+          const handler = typeof type === 'string' ? this.options.handlers.get(type) : undefined;
+          if (handler === undefined) {
+            throw invalidArgument(`unknown frame type ${JSON.stringify(type)}`);
+          }
+          const result = await handler(frame as Frame, session);
+          const answer: ResultFrame = { type: 'result', id };
+          if (result !== undefined) answer.result = encodeWire(result, 'result');
+          return answer;
+        })
+        .then(
+          (answer) => session.send(answer as unknown as Frame),
+          (error: unknown) => {
+            const answer: ErrorFrame = { type: 'error', id, problem: problemOf(error) };
+            session.send(answer as unknown as Frame);
+          },
+        );
+    });
+    const hello: HelloFrame = {
+      type: 'hello',
+      protocol: WS_PROTOCOL,
+      maxFrameBytes: this.options.maxFrameBytes,
+    };
+    session.send(hello as unknown as Frame);
+  }
+
+  /** Closes every connection ("going away"); the clients reconnect elsewhere or later. */
+  close(): Promise<void> {
+    for (const ws of this.sockets) ws.close(1001, 'server shutting down');
+    return new Promise((resolve) => {
+      this.wss.close(() => resolve());
+      // Sockets that do not finish the closing handshake promptly are cut.
+      setTimeout(() => {
+        for (const ws of this.sockets) ws.terminate();
+      }, 1000).unref();
+    });
+  }
+}
+
+function rawText(data: Buffer | ArrayBuffer | Buffer[]): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}

@@ -1,12 +1,7 @@
 import pg from 'pg';
 import { EvdbError, invalidArgument } from '../../core/errors.js';
 import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
-import {
-  decodeEvent,
-  encodeDataContentType,
-  encodeMetadataContentType,
-  encodeTags,
-} from '../event-codec.js';
+import { decodeEvent } from '../event-codec.js';
 import type {
   Backend,
   BackendCapabilities,
@@ -23,15 +18,14 @@ import { CommitWatcher } from './commit-watcher.js';
 import { toEvdbError, type PostgresErrorContext } from './errors.js';
 import { STORE_SCHEMA_VERSION, inTransaction, migrateCatalog, migrateStore } from './schema.js';
 import {
-  TYPE_PARSERS,
-  arrayLiteral,
-  bytesLiteral,
-  ident,
-  integer,
-  literal,
-  lockKey,
-  nullableLiteral,
-} from './sql.js';
+  prefetchSql,
+  readStatements,
+  storeTables,
+  writeSql,
+  type ReadStatements,
+  type StoreTables,
+} from './queries.js';
+import { TYPE_PARSERS, ident, lockKey } from './sql.js';
 
 export interface PostgresBackendOptions {
   /** Connection URL, e.g. `postgres://user:pass@host:5432/db`. */
@@ -61,13 +55,6 @@ const CAPABILITIES: BackendCapabilities = {
 };
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,13}$/;
-
-const EVENT_COLUMNS =
-  'position, stream_id, version, event_id, event_type, data, data_bytes, metadata, tags, ' +
-  'causation_id, correlation_id, data_content_type, metadata_content_type, epoch_us';
-const SELECT_EVENT = EVENT_COLUMNS.split(', ')
-  .map((column) => (column === 'event_id' ? 'e.event_id::text' : `e.${column}`))
-  .join(', ');
 
 type EventRow = [
   number,
@@ -366,13 +353,8 @@ class PostgresBackend implements Backend {
 class PostgresLog implements LogBackend {
   readonly capabilities = CAPABILITIES;
   private readonly schema: string;
-  private readonly tables: {
-    events: string;
-    tags: string;
-    streams: string;
-    state: string;
-  };
-  private readonly statements;
+  private readonly tables: StoreTables;
+  private readonly statements: ReadStatements;
   private watcher: CommitWatcher | undefined;
   private closed = false;
 
@@ -383,61 +365,8 @@ class PostgresLog implements LogBackend {
     private readonly onClose: () => void,
   ) {
     this.schema = backend.storeSchema(storeId);
-    const s = ident(this.schema);
-    this.tables = {
-      events: `${s}.events`,
-      tags: `${s}.event_tags`,
-      streams: `${s}.streams`,
-      state: `${s}.store_state`,
-    };
-    const t = this.tables;
-    // Named statements are parsed and planned once per connection. The store key in the name
-    // keeps a store created again under the same id from reusing the old text.
-    let n = 0;
-    const statement = (text: string): { name: string; text: string } => ({
-      name: `evdb_${storeKey}_${n++}`,
-      text,
-    });
-    this.statements = {
-      head: statement(`SELECT version, last_position FROM ${t.streams} WHERE stream_id = $1`),
-      readForward: statement(
-        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.stream_id = $1 AND e.version >= $2 ` +
-          'ORDER BY e.version LIMIT $3',
-      ),
-      readBackward: statement(
-        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.stream_id = $1 AND e.version <= $2 ` +
-          'ORDER BY e.version DESC LIMIT $3',
-      ),
-      readAll: statement(
-        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position >= $1 ORDER BY e.position LIMIT $2`,
-      ),
-      // One index range per type, each cut at `count`, merged: cost follows what is returned.
-      readTypes: statement(
-        `SELECT ${SELECT_EVENT} FROM unnest($1::text[]) AS k(event_type) CROSS JOIN LATERAL ` +
-          `(SELECT * FROM ${t.events} x WHERE x.event_type = k.event_type AND x.position >= $2 ` +
-          'ORDER BY x.position LIMIT $3) e ORDER BY e.position LIMIT $3',
-      ),
-      readTagsAny: statement(
-        `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position IN (` +
-          'SELECT DISTINCT m.position FROM unnest($1::text[]) AS k(tag) CROSS JOIN LATERAL ' +
-          `(SELECT x.position FROM ${t.tags} x WHERE x.tag = k.tag AND x.position >= $2 ` +
-          'ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3) ORDER BY e.position',
-      ),
-      // Walks the first tag's index in position order, keeping events that carry every other tag.
-      readTagsAll: statement(
-        `SELECT ${SELECT_EVENT} FROM ${t.tags} d JOIN ${t.events} e ON e.position = d.position ` +
-          'WHERE d.tag = $1 AND d.position >= $2 AND NOT EXISTS (' +
-          'SELECT 1 FROM unnest($3::text[]) AS o(tag) WHERE NOT EXISTS (' +
-          `SELECT 1 FROM ${t.tags} x WHERE x.tag = o.tag AND x.position = d.position)) ` +
-          'ORDER BY d.position LIMIT $4',
-      ),
-      listStreams: statement(`SELECT stream_id FROM ${t.streams} ORDER BY stream_id`),
-      status: statement(
-        `SELECT last_position, event_count, stream_count FROM ${t.state} WHERE id = 1`,
-      ),
-      config: statement(`SELECT store_id, created_at, settings FROM ${t.state} WHERE id = 1`),
-      lastPosition: statement(`SELECT last_position FROM ${t.state} WHERE id = 1`),
-    };
+    this.tables = storeTables(this.schema);
+    this.statements = readStatements(this.tables, storeKey);
   }
 
   /**
@@ -452,16 +381,7 @@ class PostgresLog implements LogBackend {
     plan: (view: CommitView) => { plan: CommitPlan; result: T },
   ): Promise<T> {
     this.assertOpen();
-    const t = this.tables;
-    const prefetch = [
-      'BEGIN ISOLATION LEVEL READ COMMITTED',
-      `SELECT pg_advisory_xact_lock(${integer(this.backend.lockKey)}, ${integer(this.storeKey)})`,
-      `SELECT store_key, last_position FROM ${t.state} WHERE id = 1`,
-      `SELECT stream_id, version, last_position FROM ${t.streams} ` +
-        `WHERE stream_id = ANY(${arrayLiteral(keys.streamIds, 'text')})`,
-      `SELECT event_id::text, stream_id, version, position FROM ${t.events} ` +
-        `WHERE event_id = ANY(${arrayLiteral(keys.eventIds, 'uuid')})`,
-    ].join(';\n');
+    const prefetch = prefetchSql(this.tables, this.backend.lockKey, this.storeKey, keys);
     let sent = false;
     const context = { doing: `commit to store '${this.storeId}'`, storeId: this.storeId };
     return this.backend.withClient(context, async (client) => {
@@ -479,7 +399,7 @@ class PostgresLog implements LogBackend {
           results[4]?.rows as [string, string, number, number][],
         );
         const decided = plan(view);
-        const write = this.writeSql(decided.plan);
+        const write = writeSql(this.tables, this.schema, decided.plan);
         sent = true;
         await client.query(write);
         return decided.result;
@@ -487,50 +407,6 @@ class PostgresLog implements LogBackend {
         throw toEvdbError(error, { ...context, outcomeUnknown: sent });
       }
     });
-  }
-
-  private writeSql(plan: CommitPlan): string {
-    const { events, heads, createdStreams } = plan;
-    const last = events[events.length - 1];
-    // Nothing to write (every append failed its checks or was a replay): just release the lock.
-    if (last === undefined) return 'COMMIT';
-    const t = this.tables;
-    const rows: string[] = [];
-    const tagRows: string[] = [];
-    for (const e of events) {
-      const position = integer(e.position);
-      const isJson = typeof e.data === 'string';
-      rows.push(
-        `(${position},${literal(e.streamId)},${integer(e.version)},${literal(e.eventId)},` +
-          `${literal(e.eventType)},` +
-          `${isJson ? literal(e.data as string) : 'NULL'},` +
-          `${isJson ? 'NULL' : bytesLiteral(e.data as Uint8Array)},` +
-          `${nullableLiteral(e.metadata)},${nullableLiteral(encodeTags(e.tags))},` +
-          `${nullableLiteral(e.causationId)},${nullableLiteral(e.correlationId)},` +
-          `${nullableLiteral(encodeDataContentType(e.data, e.dataContentType))},` +
-          `${nullableLiteral(encodeMetadataContentType(e.metadataContentType))},` +
-          `${integer(e.epochUs)})`,
-      );
-      for (const tag of e.tags) tagRows.push(`(${literal(tag)},${position})`);
-    }
-    const headRows = [...heads].map(
-      ([streamId, head]) =>
-        `(${literal(streamId)},${integer(head.version)},${integer(head.lastPosition)})`,
-    );
-    const statements = [
-      `INSERT INTO ${t.events} (${EVENT_COLUMNS}) VALUES ${rows.join(',')}`,
-      tagRows.length > 0 ? `INSERT INTO ${t.tags} (tag, position) VALUES ${tagRows.join(',')}` : '',
-      `INSERT INTO ${t.streams} (stream_id, version, last_position) VALUES ${headRows.join(',')} ` +
-        'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, ' +
-        'last_position = excluded.last_position',
-      `UPDATE ${t.state} SET last_position = ${integer(last.position)}, ` +
-        `event_count = event_count + ${integer(events.length)}, ` +
-        `stream_count = stream_count + ${integer(createdStreams)} WHERE id = 1`,
-      // Delivered to listeners when (and only if) the transaction commits.
-      `NOTIFY ${ident(this.schema)}, '${integer(last.position)}'`,
-      'COMMIT',
-    ];
-    return statements.filter((statement) => statement !== '').join(';\n');
   }
 
   async streamHead(streamId: string): Promise<StreamHead | undefined> {

@@ -177,6 +177,7 @@ function prepareEvent(event: NewEvent, path: string): { prepared: PreparedEvent;
       `${path}.eventType is longer than ${LIMITS.maxEventTypeLength} characters`,
     );
   }
+  assertNoNul(eventType, `${path}.eventType`);
   if (!('data' in event)) throw invalidArgument(`${path}.data is required (use null for no data)`);
 
   let storedData: string | Uint8Array;
@@ -248,6 +249,7 @@ function prepareTags(tags: unknown, path: string): string[] {
         `${path}.tags must hold non-empty strings of at most ${LIMITS.maxTagLength} characters, got ${describe(tag)}`,
       );
     }
+    assertNoNul(tag, `${path}.tags`);
   }
   return [...new Set(tags as string[])];
 }
@@ -259,6 +261,7 @@ function optionalId(value: unknown, path: string): string | null {
       `${path} must be a non-empty string of at most ${LIMITS.maxIdLength} characters`,
     );
   }
+  assertNoNul(value, path);
   return value;
 }
 
@@ -273,6 +276,7 @@ function contentType(value: unknown, fallback: string, path: string): string {
       `${path} must be a non-empty string of at most ${LIMITS.maxContentTypeLength} characters`,
     );
   }
+  assertNoNul(value, path);
   return value;
 }
 
@@ -316,6 +320,11 @@ function assertJson(value: unknown, path: string, depth: number): void {
     default:
       throw invalidArgument(`${path} is a ${typeof value}, which JSON cannot represent`);
   }
+}
+
+/** Stored names and ids never hold NUL: PostgreSQL text cannot, and stream ids already refuse it. */
+function assertNoNul(value: string, path: string): void {
+  if (value.includes('\u0000')) throw invalidArgument(`${path} must not contain NUL characters`);
 }
 
 function describe(value: unknown): string {

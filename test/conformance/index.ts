@@ -19,6 +19,7 @@ export interface ConformanceTarget {
 }
 
 export { event, events, rejectsWith, uniqueStoreId } from './harness.js';
+export { runModelProperties } from './properties.js';
 
 /**
  * Runs the evdb conformance suite against a target. Call it from a `node:test` file.

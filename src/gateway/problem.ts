@@ -6,7 +6,7 @@ import { toProblem, type Problem } from '../client/protocol/wire.js';
  * is not authenticated and 403 when it is but may not do this (`details.reason: 'forbidden'`);
  * `invalid_argument` is 413 when the request body is over the limit.
  */
-const STATUS: Record<ErrorCode, number> = {
+export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   invalid_argument: 400,
   unauthorized: 401,
   signature_required: 401,
@@ -30,7 +30,7 @@ export function httpStatusOf(error: EvdbError): number {
   if (error.code === 'invalid_argument' && error.details.reason === 'payload_too_large') return 413;
   if (error.code === 'invalid_argument' && error.details.reason === 'method_not_allowed')
     return 405;
-  return STATUS[error.code];
+  return STATUS_BY_CODE[error.code];
 }
 
 /** Anything thrown while serving a request, as the `EvdbError` the caller will see. */

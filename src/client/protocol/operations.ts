@@ -76,17 +76,20 @@ export const SCHEMA_LIMITS = Object.freeze({
 });
 
 const storeId: JsonSchema = {
+  title: 'StoreId',
   type: 'string',
   description: "1-48 characters a-z, 0-9, '_' or '-', starting with a letter or digit",
   maxLength: 48,
 };
 const streamId: JsonSchema = {
+  title: 'StreamId',
   type: 'string',
   description: 'non-empty, at most 1 KiB of UTF-8, no NUL; ids starting with $ are reserved',
   maxLength: SCHEMA_LIMITS.maxStreamIdLength,
 };
 const integer: JsonSchema = { type: 'integer' };
 const expectedVersion: JsonSchema = {
+  title: 'ExpectedVersion',
   type: 'integer',
   description:
     'an exact version (>= 0), -1 NO_STREAM, -2 ANY_VERSION (default) or -4 STREAM_EXISTS',

@@ -1,0 +1,366 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ERROR_CODES, EvdbError } from '../src/core/errors.js';
+import { LIMITS } from '../src/store/validation.js';
+import { Evdb, memory, openEvdb } from '../src/index.js';
+import { startServer, httpStatusOf, type EvdbServer } from '../src/server.js';
+import {
+  OPERATIONS,
+  OPERATION_NAMES,
+  SCHEMA_LIMITS,
+  type OperationSpec,
+} from '../src/client/protocol/operations.js';
+import { schemaError } from '../src/client/protocol/schema.js';
+import { decodeWire, encodeWire, fromBase64, toBase64 } from '../src/client/protocol/wire.js';
+import { buildRoutes, matchRoute, pathSegments } from '../src/gateway/routes.js';
+import { HTTP_API_DOC, formattedHttpApiDoc } from '../scripts/http-api-doc.js';
+
+describe('route table', () => {
+  const routes = buildRoutes();
+
+  it('has an operation for every method of the embedded store, and nothing else', () => {
+    const embedded = new Evdb(memory());
+    for (const op of OPERATION_NAMES) {
+      assert.equal(typeof (embedded as unknown as Record<string, unknown>)[op], 'function', op);
+    }
+    const publicMethods = Object.getOwnPropertyNames(Evdb.prototype).filter(
+      (name) => name !== 'constructor' && name !== 'close' && name !== 'store',
+    );
+    assert.deepEqual([...publicMethods].sort(), [...OPERATION_NAMES].sort());
+  });
+
+  it('declares the routes SPEC §0 fixes', () => {
+    const find = (op: string): (typeof routes)[number] | undefined =>
+      routes.find((r) => r.op === op && r.binding !== undefined);
+    const append = find('appendEvents');
+    assert.equal(append?.method, 'POST');
+    assert.equal(append?.path, '/stores/{storeId}/streams/{streamId}');
+    assert.deepEqual(append?.binding?.body, ['events', 'expectedVersion']);
+    const read = find('getEvents');
+    assert.equal(read?.method, 'GET');
+    assert.equal(read?.path, '/stores/{storeId}/streams/{streamId}');
+    assert.deepEqual(Object.keys(read?.binding?.query ?? {}), ['from', 'count', 'direction']);
+    assert.equal(read?.binding?.responseKey, 'events');
+    const all = find('readAllGlobal');
+    assert.equal(all?.method, 'GET');
+    assert.equal(all?.path, '/stores/{storeId}/all');
+    assert.deepEqual(Object.keys(all?.binding?.query ?? {}), ['from', 'count']);
+    assert.equal(all?.binding?.responseKey, 'events');
+  });
+
+  it('gives every operation an RPC route', () => {
+    for (const op of OPERATION_NAMES) {
+      assert.ok(
+        routes.some((r) => r.method === 'POST' && r.path === `/rpc/${op}`),
+        op,
+      );
+    }
+  });
+
+  it('matches literal segments before parameters, and decodes segments', () => {
+    const at = (method: string, path: string): string | undefined => {
+      const match = matchRoute(routes, method, pathSegments(path));
+      return match !== undefined && 'route' in match ? match.route.op : undefined;
+    };
+    assert.equal(at('GET', '/stores/shop/streams'), 'getStreams');
+    assert.equal(at('GET', '/stores/shop/streams/a'), 'getEvents');
+    assert.equal(at('POST', '/stores/shop/streams/a'), 'appendEvents');
+    assert.equal(at('DELETE', '/stores/shop/streams/a'), 'deleteStream');
+    assert.equal(at('GET', '/stores/shop/streams/a/version'), 'getVersion');
+    assert.equal(at('GET', '/stores/shop/status'), 'getStoreStatus');
+    assert.equal(at('GET', '/stores/shop'), 'getStoreConfig');
+    assert.equal(at('POST', '/rpc/readByTags'), 'readByTags');
+    assert.equal(at('GET', '/nowhere'), undefined);
+    const slashed = matchRoute(routes, 'GET', pathSegments('/stores/shop/streams/a%2Fb%20c'));
+    assert.ok(slashed !== undefined && 'route' in slashed);
+    assert.equal(slashed.pathParams.streamId, 'a/b c');
+    assert.deepEqual(matchRoute(routes, 'PATCH', pathSegments('/stores/shop')), {
+      allowed: ['PUT', 'DELETE', 'GET'],
+    });
+  });
+
+  it("mirrors the store's LIMITS in its schemas", () => {
+    assert.equal(SCHEMA_LIMITS.maxStreamIdLength, LIMITS.maxStreamIdBytes);
+    assert.equal(SCHEMA_LIMITS.maxEventsPerAppend, LIMITS.maxEventsPerAppend);
+    assert.equal(SCHEMA_LIMITS.maxWritesPerBatch, LIMITS.maxWritesPerBatch);
+    assert.equal(SCHEMA_LIMITS.maxTagsPerEvent, LIMITS.maxTagsPerEvent);
+    assert.equal(SCHEMA_LIMITS.maxQueryKeys, LIMITS.maxQueryKeys);
+  });
+
+  it('maps every error code to one status, as the HTTP API promises', () => {
+    const expected: Record<string, number> = {
+      invalid_argument: 400,
+      unauthorized: 401,
+      stream_not_found: 404,
+      not_found: 404,
+      wrong_expected_version: 409,
+      already_exists: 409,
+      rate_limited: 429,
+      unavailable: 503,
+      overloaded: 503,
+      internal: 500,
+    };
+    for (const code of ERROR_CODES) {
+      const status = httpStatusOf(new EvdbError(code, 'x'));
+      assert.ok(status >= 400 && status < 600, code);
+      if (expected[code] !== undefined) assert.equal(status, expected[code], code);
+    }
+    const forbidden = new EvdbError('unauthorized', 'x', { details: { reason: 'forbidden' } });
+    assert.equal(httpStatusOf(forbidden), 403);
+    const tooLarge = new EvdbError('invalid_argument', 'x', {
+      details: { reason: 'payload_too_large' },
+    });
+    assert.equal(httpStatusOf(tooLarge), 413);
+  });
+
+  it('docs/http-api.md is generated from the table and up to date (npm run docs:api)', async () => {
+    const committed = readFileSync(HTTP_API_DOC, 'utf8');
+    assert.ok(
+      committed === (await formattedHttpApiDoc()),
+      'docs/http-api.md is stale: run `npm run docs:api` and commit the result',
+    );
+    for (const op of OPERATION_NAMES) assert.ok(committed.includes(`### ${op}\n`), op);
+  });
+});
+
+describe('wire encoding', () => {
+  it('round-trips bytes, marker-shaped objects and plain JSON', () => {
+    const value = {
+      bytes: new Uint8Array([0, 1, 2, 253, 254, 255]),
+      empty: new Uint8Array(0),
+      lookalike: { $bytes: 'AAAA' },
+      literal: { $literal: { $bytes: 'x' } },
+      nested: [{ a: null, b: [1, 'two', true] }, new Uint8Array([7])],
+      two: { $bytes: 'a', other: 1 },
+    };
+    const decoded = decodeWire(JSON.parse(JSON.stringify(encodeWire(value, 'v')))) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(decoded, value);
+    assert.ok(decoded.bytes instanceof Uint8Array);
+  });
+
+  it('base64 agrees with Node for every length and byte', () => {
+    for (let length = 0; length < 70; length++) {
+      const bytes = Uint8Array.from({ length }, (_, i) => (i * 37 + length) & 0xff);
+      const text = toBase64(bytes);
+      assert.equal(text, Buffer.from(bytes).toString('base64'));
+      assert.deepEqual(fromBase64(text), bytes);
+    }
+    assert.throws(() => fromBase64('a*=='), /base64/);
+  });
+
+  it('refuses what JSON would silently change', () => {
+    const bad: unknown[] = [
+      NaN,
+      Infinity,
+      [1, undefined],
+      new Date(),
+      () => 1,
+      1n,
+      new Map(),
+      Symbol('s'),
+    ];
+    for (const value of bad) {
+      assert.throws(
+        () => encodeWire({ data: value }, 'events[0]'),
+        (error: unknown) => error instanceof EvdbError && error.code === 'invalid_argument',
+      );
+    }
+  });
+});
+
+describe('server in-process', () => {
+  let server: EvdbServer;
+  before(async () => {
+    server = await startServer({ port: 0, backend: memory() });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; type: string; json: unknown }> => {
+    const response = await fetch(server.url + path, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      type: response.headers.get('content-type') ?? '',
+      json: text === '' ? undefined : (JSON.parse(text) as unknown),
+    };
+  };
+
+  it('serves the fixed routes with their documented shapes', async () => {
+    assert.equal((await call('PUT', '/stores/shop', { settings: { a: 1 } })).status, 201);
+    const appended = await call('POST', '/stores/shop/streams/order%2F1', {
+      events: [
+        { eventType: 'Placed', data: { total: 5 } },
+        { eventType: 'Blob', data: { $bytes: toBase64(new Uint8Array([1, 2, 3])) } },
+      ],
+      expectedVersion: -1,
+    });
+    assert.deepEqual(appended, {
+      status: 200,
+      type: appended.type,
+      json: { version: 1, position: 1 },
+    });
+    await call('POST', '/stores/shop/streams/other', { events: [{ eventType: 'X', data: 1 }] });
+
+    const stream = await call('GET', '/stores/shop/streams/order%2F1?from=1&count=5');
+    assert.equal(stream.status, 200);
+    const [blob] = (stream.json as { events: Record<string, unknown>[] }).events;
+    assert.equal(blob?.streamId, 'order/1');
+    assert.deepEqual(blob?.data, { $bytes: 'AQID' });
+    const backward = await call('GET', '/stores/shop/streams/order%2F1?from=-1&direction=backward');
+    assert.deepEqual(
+      (backward.json as { events: { version: number }[] }).events.map((e) => e.version),
+      [1, 0],
+    );
+    const all = await call('GET', '/stores/shop/all?from=1&count=10');
+    assert.deepEqual(
+      (all.json as { events: { position: number }[] }).events.map((e) => e.position),
+      [1, 2],
+    );
+    assert.deepEqual((await call('GET', '/stores/shop/streams')).json, {
+      streams: ['order/1', 'other'],
+    });
+    assert.deepEqual((await call('GET', '/stores/shop/streams/other/version')).json, {
+      version: 0,
+    });
+  });
+
+  it('answers errors as problem+json with the code, details and retriable', async () => {
+    const conflict = await call('POST', '/stores/shop/streams/other', {
+      events: [{ eventType: 'X', data: 1 }],
+      expectedVersion: 7,
+    });
+    assert.equal(conflict.status, 409);
+    assert.match(conflict.type, /^application\/problem\+json/);
+    assert.deepEqual(
+      {
+        code: (conflict.json as { code: string }).code,
+        details: (conflict.json as { details: unknown }).details,
+        retriable: (conflict.json as { retriable: boolean }).retriable,
+      },
+      {
+        code: 'wrong_expected_version',
+        details: { streamId: 'other', expected: 7, actual: 0 },
+        retriable: false,
+      },
+    );
+    const missing = await call('GET', '/stores/shop/streams/nope');
+    assert.equal(missing.status, 404);
+    assert.equal((missing.json as { code: string }).code, 'stream_not_found');
+    const noStore = await call('GET', '/stores/nostore/all');
+    assert.equal((noStore.json as { code: string }).code, 'not_found');
+    const unknownQuery = await call('GET', '/stores/shop/all?form=1');
+    assert.equal(unknownQuery.status, 400);
+    assert.match((unknownQuery.json as { detail: string }).detail, /unknown query parameter/);
+    const badCount = await call('GET', '/stores/shop/all?count=ten');
+    assert.equal(badCount.status, 400);
+    const noRoute = await call('GET', '/nowhere');
+    assert.equal(noRoute.status, 404);
+    const wrongMethod = await call('PATCH', '/stores/shop');
+    assert.equal(wrongMethod.status, 405);
+    const unknownParam = await call('POST', '/rpc/getVersion', { storeId: 'shop', stream: 'x' });
+    assert.equal(unknownParam.status, 400);
+  });
+
+  it('answers every RPC operation with a result that matches its declared schema', async () => {
+    await call('PUT', '/stores/rpc', {});
+    const streamArgs = { storeId: 'rpc', streamId: 's' };
+    const samples: Record<string, Record<string, unknown>> = {
+      createStore: { storeId: 'rpc-created', settings: { x: 1 } },
+      removeStore: { storeId: 'rpc-created' },
+      listStores: {},
+      getStoreConfig: { storeId: 'rpc' },
+      getStoreStatus: { storeId: 'rpc' },
+      appendEvents: { ...streamArgs, events: [{ eventType: 'E', data: { $bytes: 'AA==' } }] },
+      appendBatch: {
+        storeId: 'rpc',
+        writes: [{ streamId: 't', events: [{ eventType: 'F', data: 1, tags: ['x'] }] }],
+      },
+      getEvents: { ...streamArgs, startVersion: 0, count: 10, direction: 'backward' },
+      streamForward: { ...streamArgs, startVersion: 0, count: 10 },
+      streamBackward: { ...streamArgs, startVersion: -1, count: 10 },
+      getVersion: streamArgs,
+      streamExists: streamArgs,
+      getStreams: { storeId: 'rpc' },
+      deleteStream: { storeId: 'rpc', streamId: 'gone' },
+      hasEvents: { storeId: 'rpc' },
+      readAllGlobal: { storeId: 'rpc', fromPosition: 0, count: 10 },
+      readByEventTypes: { storeId: 'rpc', eventTypes: ['E'], options: { count: 5 } },
+      readByTags: { storeId: 'rpc', tags: ['x'], options: { match: 'all' } },
+    };
+    for (const op of OPERATION_NAMES) {
+      const params = samples[op];
+      assert.ok(params !== undefined, `no sample call for ${op}: add one`);
+      const answer = await call('POST', `/rpc/${op}`, params);
+      assert.equal(answer.status, 200, `${op}: ${JSON.stringify(answer.json)}`);
+      const spec: OperationSpec = OPERATIONS[op];
+      const result = decodeWire((answer.json as { result?: unknown }).result) ?? null;
+      assert.equal(schemaError(spec.result, result, op), undefined, `${op} result`);
+    }
+  });
+});
+
+describe('graceful close', () => {
+  it('finishes a write in flight, refuses new connections, then closes the store', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'evdb-close-'));
+    const server = await startServer({ port: 0, dataDir });
+    await fetch(`${server.url}/stores/shop`, { method: 'PUT' });
+    const body = JSON.stringify({ events: [{ eventType: 'Late', data: { ok: true } }] });
+    const { port } = new URL(server.url);
+    // Send the headers and half the body, start the shutdown, then send the rest: the request
+    // is in flight while the server closes.
+    const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/stores/shop/streams/s',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => {
+        closed = server.close();
+        setTimeout(() => req.end(body.slice(10)), 50);
+      }, 50);
+    });
+    let closed: Promise<void> | undefined;
+    const { status, text } = await answer;
+    assert.equal(status, 200, text);
+    assert.deepEqual(JSON.parse(text), { version: 0, position: 0 });
+    await closed;
+    await assert.rejects(fetch(`${server.url}/health`));
+    // The store was closed: another process-level open of the same files sees the write.
+    const reopened = await openEvdb({ dataDir });
+    assert.equal(await reopened.getVersion('shop', 's'), 0);
+    await reopened.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+});

@@ -24,7 +24,7 @@ export async function startServerProcess(
   if (options.tokens !== undefined) args.push(JSON.stringify(options.tokens));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
-  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> });
+  const lines = createInterface({ input: child.stdout });
   const first = await Promise.race([
     once(lines, 'line').then(([line]) => line as string),
     exited.then(([code]) => {

@@ -32,14 +32,22 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE streams (
     stream_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
-    last_position INTEGER NOT NULL
+    last_position INTEGER NOT NULL,
+    created_position INTEGER NOT NULL
   ) WITHOUT ROWID;
+  CREATE INDEX streams_by_creation ON streams (created_position);
+  -- The store's counters are folded: event_count and stream_count count what was committed up
+  -- to position counted_through; events and streams after it are counted from the indexes when
+  -- asked. Commits then write no counter row; every few thousand positions a commit folds the
+  -- tail in. last_position is a floor for the position counter, raised when events are removed
+  -- (so a delete never lets positions move back); otherwise max(events.position) is the counter.
   CREATE TABLE store_state (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     store_id TEXT NOT NULL,
     created_at TEXT NOT NULL,
     settings TEXT NOT NULL,
     last_position INTEGER NOT NULL,
+    counted_through INTEGER NOT NULL,
     event_count INTEGER NOT NULL,
     stream_count INTEGER NOT NULL
   );

@@ -38,6 +38,18 @@ export interface SqliteBackendOptions {
 }
 
 const FILE_SUFFIX = '.sqlite';
+/**
+ * How far the store's counters may lag behind the log before a commit folds the tail in. The
+ * tail is counted from indexes on every status read, so this bounds that read's cost.
+ */
+const FOLD_EVERY_POSITIONS = 4096;
+
+interface Counters {
+  lastPosition: number;
+  countedThrough: number;
+  eventCount: number;
+  streamCount: number;
+}
 const EVENT_COLUMNS =
   'position, stream_id, version, event_id, event_type, data, metadata, tags, causation_id, ' +
   'correlation_id, data_content_type, metadata_content_type, epoch_us';
@@ -179,8 +191,8 @@ class SqliteLog implements LogBackend {
       migrate(db, path);
       if (newStore !== undefined) {
         db.prepare(
-          'INSERT INTO store_state (id, store_id, created_at, settings, last_position, event_count, stream_count) ' +
-            'VALUES (1, ?, ?, ?, -1, 0, 0)',
+          'INSERT INTO store_state (id, store_id, created_at, settings, last_position, counted_through, ' +
+            'event_count, stream_count) VALUES (1, ?, ?, ?, -1, -1, 0, 0)',
         ).run(newStore.storeId, newStore.createdAt, JSON.stringify(newStore.settings));
       }
       return new SqliteLog(db, synchronous);
@@ -203,19 +215,29 @@ class SqliteLog implements LogBackend {
       db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ${where}`).raw();
     this.commitTransaction = db.transaction(this.runCommit.bind(this));
     this.statements = {
-      state: db.prepare(
-        'SELECT store_id AS storeId, created_at AS createdAt, settings, last_position AS lastPosition, ' +
-          'event_count AS totalEvents, stream_count AS streamCount FROM store_state WHERE id = 1',
+      config: db.prepare(
+        'SELECT store_id AS storeId, created_at AS createdAt, settings FROM store_state WHERE id = 1',
       ),
-      updateState: db.prepare(
-        'UPDATE store_state SET last_position = ?, event_count = event_count + ?, ' +
-          'stream_count = stream_count + ? WHERE id = 1',
+      counters: db.prepare(
+        'SELECT max(last_position, coalesce((SELECT max(position) FROM events), -1)) AS lastPosition, ' +
+          'counted_through AS countedThrough, event_count AS eventCount, stream_count AS streamCount ' +
+          'FROM store_state WHERE id = 1',
       ),
+      tailEvents: db.prepare('SELECT count(*) FROM events WHERE position > ?').pluck(),
+      tailStreams: db.prepare('SELECT count(*) FROM streams WHERE created_position > ?').pluck(),
+      foldCounters: db.prepare(
+        'UPDATE store_state SET last_position = ?, counted_through = ?, ' +
+          'event_count = event_count + ?, stream_count = stream_count + ? WHERE id = 1',
+      ),
+      countedEventsOfStream: db
+        .prepare('SELECT count(*) FROM events WHERE stream_id = ? AND position <= ?')
+        .pluck(),
       head: db.prepare(
-        'SELECT version, last_position AS lastPosition FROM streams WHERE stream_id = ?',
+        'SELECT version, last_position AS lastPosition, created_position AS createdPosition ' +
+          'FROM streams WHERE stream_id = ?',
       ),
       upsertHead: db.prepare(
-        'INSERT INTO streams (stream_id, version, last_position) VALUES (?, ?, ?) ' +
+        'INSERT INTO streams (stream_id, version, last_position, created_position) VALUES (?, ?, ?, ?) ' +
           'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position',
       ),
       deleteHead: db.prepare('DELETE FROM streams WHERE stream_id = ?'),
@@ -254,14 +276,14 @@ class SqliteLog implements LogBackend {
 
   private runCommit(plan: (view: CommitView) => { plan: CommitPlan; result: unknown }): unknown {
     const s = this.statements;
-    const state = s.state.get() as { lastPosition: number };
+    const counters = s.counters.get() as Counters;
     const view: CommitView = {
-      lastPosition: state.lastPosition,
+      lastPosition: counters.lastPosition,
       head: (streamId) => s.head.get(streamId) as StreamHead | undefined,
       findEvent: (eventId) => s.findEvent.get(eventId) as EventLocation | undefined,
     };
     const decided = plan(view);
-    const { events, heads, createdStreams } = decided.plan;
+    const { events, heads } = decided.plan;
     for (const e of events) {
       s.insertEvent.run(
         e.position,
@@ -282,12 +304,14 @@ class SqliteLog implements LogBackend {
       );
       for (const tag of e.tags) s.insertTag.run(tag, e.position);
     }
+    // created_position of a new stream: a position its creating commit wrote, enough to tell
+    // whether the stream was created after the counters' fold point.
     for (const [streamId, head] of heads) {
-      s.upsertHead.run(streamId, head.version, head.lastPosition);
+      s.upsertHead.run(streamId, head.version, head.lastPosition, head.lastPosition);
     }
-    if (events.length > 0) {
-      const last = events[events.length - 1] as { position: number };
-      s.updateState.run(last.position, events.length, createdStreams);
+    const last = events[events.length - 1];
+    if (last !== undefined && last.position - counters.countedThrough >= FOLD_EVERY_POSITIONS) {
+      this.foldCounters(counters, last.position);
     }
     return decided.result;
   }
@@ -366,12 +390,17 @@ class SqliteLog implements LogBackend {
   deleteStream(streamId: string): Promise<number> {
     const s = this.statements;
     const run = this.db.transaction(() => {
-      if (s.head.get(streamId) === undefined) return 0;
+      const head = s.head.get(streamId) as (StreamHead & { createdPosition: number }) | undefined;
+      if (head === undefined) return 0;
+      const counters = s.counters.get() as Counters;
+      const counted = s.countedEventsOfStream.get(streamId, counters.countedThrough) as number;
       s.deleteStreamTags.run(streamId);
       const deleted = s.deleteStreamEvents.run(streamId).changes;
       s.deleteHead.run(streamId);
-      const state = s.state.get() as { lastPosition: number };
-      s.updateState.run(state.lastPosition, -deleted, -1);
+      // Keep the position counter where it was (the deleted stream may have held the highest
+      // position), and take out of the folded counters what they had counted.
+      const streamCounted = head.createdPosition <= counters.countedThrough ? 1 : 0;
+      s.foldCounters.run(counters.lastPosition, counters.countedThrough, -counted, -streamCounted);
       return deleted;
     });
     return this.guard(() => run.immediate());
@@ -379,14 +408,27 @@ class SqliteLog implements LogBackend {
 
   status(): Promise<LogStatus> {
     return this.guard(() => {
-      const { lastPosition, totalEvents, streamCount } = this.statements.state.get() as LogStatus;
-      return { lastPosition, totalEvents, streamCount };
+      const s = this.statements;
+      const counters = s.counters.get() as Counters;
+      return {
+        lastPosition: counters.lastPosition,
+        totalEvents: counters.eventCount + (s.tailEvents.get(counters.countedThrough) as number),
+        streamCount: counters.streamCount + (s.tailStreams.get(counters.countedThrough) as number),
+      };
     });
+  }
+
+  /** Adds what was committed after the fold point to the counters, and moves the point. */
+  private foldCounters(counters: Counters, through: number): void {
+    const s = this.statements;
+    const events = s.tailEvents.get(counters.countedThrough) as number;
+    const streams = s.tailStreams.get(counters.countedThrough) as number;
+    s.foldCounters.run(through, through, events, streams);
   }
 
   config(): Promise<StoreConfig> {
     return this.guard(() => {
-      const row = this.statements.state.get() as {
+      const row = this.statements.config.get() as {
         storeId: string;
         createdAt: string;
         settings: string;

@@ -55,6 +55,8 @@ const CAPABILITIES: BackendCapabilities = {
 };
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,13}$/;
+/** Most index entries one round trip of an all-tags query walks. */
+const MAX_TAG_CHUNK = 20_000;
 
 type EventRow = [
   number,
@@ -464,14 +466,40 @@ class PostgresLog implements LogBackend {
     } else {
       if (usable(query.tags).length !== query.tags.length) return [];
       const [driver, ...others] = query.tags as [string, ...string[]];
-      result = await this.run<EventRow>('readByTags', this.statements.readTagsAll, [
-        driver,
-        fromPosition,
-        others,
-        count,
-      ]);
+      return this.readAllTags(driver, others, fromPosition, count);
     }
     return result.rows.map(toRecord);
+  }
+
+  /**
+   * Events carrying every tag: walks the first tag's entries in chunks (growing, so a rare
+   * combination costs few round trips) until `count` match or the entries run out. The work
+   * grows with the entries walked, as on SQLite, never with the size of the store.
+   */
+  private async readAllTags(
+    driver: string,
+    others: string[],
+    fromPosition: number,
+    count: number,
+  ): Promise<EventRecord[]> {
+    const found: EventRecord[] = [];
+    let from = fromPosition;
+    let chunk = Math.min(Math.max(2 * count, 256), MAX_TAG_CHUNK);
+    for (;;) {
+      const { rows } = await this.run<[number, number | null, ...EventRow]>(
+        'readByTags',
+        this.statements.readTagsAll,
+        [driver, from, others, chunk],
+      );
+      for (const row of rows) {
+        if (row[2] !== null) found.push(toRecord(row.slice(2) as EventRow));
+      }
+      const [scanned, last] = rows[0] ?? [0, null];
+      if (found.length >= count || scanned < chunk || last === null) break;
+      from = last + 1;
+      chunk = Math.min(chunk * 2, MAX_TAG_CHUNK);
+    }
+    return found.slice(0, count);
   }
 
   async listStreams(): Promise<string[]> {
@@ -498,6 +526,11 @@ class PostgresLog implements LogBackend {
             streamId,
           ]);
           if (head.rowCount === 0) return 0;
+          await client.query(
+            `DELETE FROM ${t.types} WHERE position IN ` +
+              `(SELECT position FROM ${t.events} WHERE stream_id = $1)`,
+            [streamId],
+          );
           await client.query(
             `DELETE FROM ${t.tags} WHERE position IN ` +
               `(SELECT position FROM ${t.events} WHERE stream_id = $1 AND tags IS NOT NULL)`,

@@ -13,6 +13,7 @@ const SELECT_EVENT = EVENT_COLUMNS.split(', ')
 
 export interface StoreTables {
   events: string;
+  types: string;
   tags: string;
   streams: string;
   state: string;
@@ -23,6 +24,7 @@ export function storeTables(schema: string): StoreTables {
   const s = ident(schema);
   return {
     events: `${s}.events`,
+    types: `${s}.event_types`,
     tags: `${s}.event_tags`,
     streams: `${s}.streams`,
     state: `${s}.store_state`,
@@ -60,26 +62,38 @@ export function readStatements(t: StoreTables, storeKey: number) {
     readAll: statement(
       `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position >= $1 ORDER BY e.position LIMIT $2`,
     ),
-    // One index range per type, each cut at `count`, then merged: the cost follows what is
-    // returned, not how many events of those types exist.
+    // One index range per type (or tag), each cut at `count`, merged and cut again; then the
+    // events are fetched by primary key. The cost follows what is returned, not how many
+    // events of those types exist. (The positions are gathered into an array first so that
+    // the planner cannot turn the fetch into a scan of all events.)
     readTypes: statement(
-      `SELECT ${SELECT_EVENT} FROM unnest($1::text[]) AS k(event_type) CROSS JOIN LATERAL ` +
-        `(SELECT * FROM ${t.events} x WHERE x.event_type = k.event_type AND x.position >= $2 ` +
-        'ORDER BY x.position LIMIT $3) e ORDER BY e.position LIMIT $3',
+      `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position = ANY (ARRAY(` +
+        'SELECT m.position FROM unnest($1::text[]) AS k(event_type) CROSS JOIN LATERAL ' +
+        `(SELECT x.position FROM ${t.types} x WHERE x.event_type = k.event_type ` +
+        'AND x.position >= $2 ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3)) ' +
+        'ORDER BY e.position',
     ),
     readTagsAny: statement(
-      `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position IN (` +
+      `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position = ANY (ARRAY(` +
         'SELECT DISTINCT m.position FROM unnest($1::text[]) AS k(tag) CROSS JOIN LATERAL ' +
         `(SELECT x.position FROM ${t.tags} x WHERE x.tag = k.tag AND x.position >= $2 ` +
-        'ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3) ORDER BY e.position',
+        'ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3)) ORDER BY e.position',
     ),
-    // Walks the first tag's index in position order, keeping events that carry every other tag.
+    /**
+     * One chunk of an all-tags query: walks the first tag's index in position order for at most
+     * `$4` entries, checks each against the other tags (`$3`) with primary-key probes, and
+     * returns the matching events plus, on every row, how many entries it walked and the last
+     * position (so the caller knows where to go on). Rows have `scanned, last` first; a chunk
+     * with no match returns one row whose event columns are null.
+     */
     readTagsAll: statement(
-      `SELECT ${SELECT_EVENT} FROM ${t.tags} d JOIN ${t.events} e ON e.position = d.position ` +
-        'WHERE d.tag = $1 AND d.position >= $2 AND NOT EXISTS (' +
-        'SELECT 1 FROM unnest($3::text[]) AS o(tag) WHERE NOT EXISTS (' +
-        `SELECT 1 FROM ${t.tags} x WHERE x.tag = o.tag AND x.position = d.position)) ` +
-        'ORDER BY d.position LIMIT $4',
+      'WITH c AS MATERIALIZED (SELECT d.position, (SELECT count(*) FROM ' +
+        `${t.tags} x WHERE x.tag = ANY($3::text[]) AND x.position = d.position) = ` +
+        `cardinality($3::text[]) AS hit FROM ${t.tags} d WHERE d.tag = $1 AND d.position >= $2 ` +
+        'ORDER BY d.position LIMIT $4) ' +
+        `SELECT s.scanned, s.last, ${SELECT_EVENT} FROM (SELECT count(*) AS scanned, ` +
+        'max(position) AS last, array_agg(position) FILTER (WHERE hit) AS hits FROM c) s ' +
+        `LEFT JOIN ${t.events} e ON e.position = ANY(s.hits) ORDER BY e.position`,
     ),
     listStreams: statement(`SELECT stream_id FROM ${t.streams} ORDER BY stream_id`),
     status: statement(
@@ -125,6 +139,7 @@ export function writeSql(t: StoreTables, channel: string, plan: CommitPlan): str
   // Nothing to write (every append failed its checks or was a replay): just release the lock.
   if (last === undefined) return 'COMMIT';
   const rows: string[] = [];
+  const typeRows: string[] = [];
   const tagRows: string[] = [];
   for (const e of events) {
     const position = integer(e.position);
@@ -139,6 +154,7 @@ export function writeSql(t: StoreTables, channel: string, plan: CommitPlan): str
         `${nullableLiteral(encodeMetadataContentType(e.metadataContentType))},` +
         `${integer(e.epochUs)})`,
     );
+    typeRows.push(`(${literal(e.eventType)},${position})`);
     for (const tag of e.tags) tagRows.push(`(${literal(tag)},${position})`);
   }
   const headRows = [...heads].map(
@@ -147,6 +163,7 @@ export function writeSql(t: StoreTables, channel: string, plan: CommitPlan): str
   );
   const statements = [
     `INSERT INTO ${t.events} (${EVENT_COLUMNS}) VALUES ${rows.join(',')}`,
+    `INSERT INTO ${t.types} (event_type, position) VALUES ${typeRows.join(',')}`,
     `INSERT INTO ${t.streams} (stream_id, version, last_position) VALUES ${headRows.join(',')} ` +
       'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, ' +
       'last_position = excluded.last_position',
@@ -157,7 +174,7 @@ export function writeSql(t: StoreTables, channel: string, plan: CommitPlan): str
     'COMMIT',
   ];
   if (tagRows.length > 0) {
-    statements.splice(1, 0, `INSERT INTO ${t.tags} (tag, position) VALUES ${tagRows.join(',')}`);
+    statements.splice(2, 0, `INSERT INTO ${t.tags} (tag, position) VALUES ${tagRows.join(',')}`);
   }
   return statements.join(';\n');
 }

@@ -47,7 +47,14 @@ const STORE_MIGRATIONS: readonly string[] = [
   );
   CREATE UNIQUE INDEX events_by_stream ON events (stream_id, version);
   CREATE UNIQUE INDEX events_by_id ON events (event_id);
-  CREATE INDEX events_by_type ON events (event_type, position);
+  -- Types and tags are indexed in narrow tables of their own (not in indexes on events): a
+  -- query by type then has one access path, the (type, position) range, and PostgreSQL cannot
+  -- prefer walking all events in position order with a filter, whose cost grows with the store.
+  CREATE TABLE event_types (
+    event_type text COLLATE "C" NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (event_type, position)
+  );
   CREATE TABLE event_tags (
     tag text COLLATE "C" NOT NULL,
     position bigint NOT NULL,

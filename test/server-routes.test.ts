@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { ERROR_CODES, EvdbError } from '../src/core/errors.js';
 import { LIMITS } from '../src/store/validation.js';
@@ -363,4 +365,42 @@ describe('graceful close', () => {
     await reopened.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
+});
+
+const hasCurl = spawnSync('curl', ['--version']).status === 0;
+
+describe('README', () => {
+  it(
+    "the Server and client section's curl commands work as shown",
+    { skip: hasCurl ? false : 'curl is not installed' },
+    async () => {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const section = readme.slice(readme.indexOf('## Server and client'));
+      const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+      const commands = block.split('\n').filter((line) => line.startsWith('curl '));
+      assert.equal(commands.length, 4);
+      const server = await startServer({ port: 0, backend: memory() });
+      try {
+        const outputs: string[] = [];
+        for (const command of commands) {
+          const { stdout } = await promisify(execFile)('sh', [
+            '-c',
+            `${command.replaceAll('http://127.0.0.1:2113', server.url)} --fail --silent --show-error`,
+          ]);
+          outputs.push(stdout);
+        }
+        assert.equal((JSON.parse(outputs[0] as string) as { storeId: string }).storeId, 'shop');
+        assert.deepEqual(JSON.parse(outputs[1] as string), { version: 0, position: 0 });
+        for (const output of outputs.slice(2)) {
+          const { events } = JSON.parse(output) as { events: { data: unknown }[] };
+          assert.deepEqual(
+            events.map((e) => e.data),
+            [{ total: 5 }],
+          );
+        }
+      } finally {
+        await server.close();
+      }
+    },
+  );
 });

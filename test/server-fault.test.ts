@@ -182,17 +182,28 @@ describe('what the client retries', () => {
     await proxy.stop();
   });
 
-  it('caller errors return at once: one request, in well under 50 ms', async () => {
-    proxy.counts.clear();
-    const started = performance.now();
-    await rejectsWith(
-      client.appendEvents('retries', 's', [{ eventType: 'E', data: 2 }], 5),
-      'wrong_expected_version',
-      { expected: 5, actual: 0 },
+  it('caller errors return at once: one request, in under 50 ms', async () => {
+    // With a 1 s backoff base, a retry would take over a second: the time shows it too.
+    const slowRetries = client.withOptions({ retry: { base: 1_000 } });
+    const timings: number[] = [];
+    for (let trial = 0; trial < 3; trial++) {
+      proxy.counts.clear();
+      const started = performance.now();
+      await rejectsWith(
+        slowRetries.appendEvents('retries', 's', [{ eventType: 'E', data: 2 }], 5),
+        'wrong_expected_version',
+        { expected: 5, actual: 0 },
+      );
+      timings.push(performance.now() - started);
+      assert.equal(proxy.count('/rpc/appendEvents'), 1, 'the server saw one request');
+    }
+    // The fastest of three, so that a scheduling hiccup on a busy machine is not a failure.
+    const fastest = Math.min(...timings);
+    assert.ok(
+      fastest < 50,
+      `wrong_expected_version took ${timings.map((t) => t.toFixed(1)).join(', ')} ms`,
     );
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed < 50, `wrong_expected_version took ${elapsed.toFixed(1)} ms`);
-    assert.equal(proxy.count('/rpc/appendEvents'), 1);
+    assert.ok(Math.max(...timings) < 1_000, 'no attempt waited for a retry');
     for (const [call, code] of [
       [() => client.streamForward('retries', 'missing', 0, 1), 'stream_not_found'],
       [() => client.getVersion('no-such-store', 's'), 'not_found'],

@@ -399,3 +399,68 @@ describe('TLS', () => {
     },
   );
 });
+
+describe('browser origins', () => {
+  let server: EvdbServer;
+  before(async () => {
+    server = await startServer({
+      port: 0,
+      backend: memory(),
+      corsOrigins: ['http://app.example'],
+    });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  const upgrade = (origin: string): Promise<number> => {
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/ws`, { origin });
+    return new Promise<number>((resolve) => {
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => {
+        socket.close();
+        resolve(101);
+      });
+      socket.on('error', () => undefined);
+    });
+  };
+
+  const get = (path: string, headers: Record<string, string>, method = 'GET') =>
+    new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
+      httpRequest(`${server.url}${path}`, { method, headers }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      })
+        .on('error', reject)
+        .end();
+    });
+
+  it('refuses WebSocket upgrades from pages of other origins', async () => {
+    assert.equal(await upgrade('http://evil.example'), 403);
+    assert.equal(await upgrade('http://app.example'), 101);
+    assert.equal(await upgrade(server.url), 101, 'same origin');
+  });
+
+  it('answers CORS for allowed origins only, and refuses the others', async () => {
+    const preflight = await get(
+      '/rpc/listStores',
+      { origin: 'http://app.example', 'access-control-request-method': 'POST' },
+      'OPTIONS',
+    );
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers['access-control-allow-origin'], 'http://app.example');
+    assert.match(String(preflight.headers['access-control-allow-headers']), /authorization/);
+    const evilPreflight = await get(
+      '/rpc/listStores',
+      { origin: 'http://evil.example', 'access-control-request-method': 'POST' },
+      'OPTIONS',
+    );
+    assert.equal(evilPreflight.headers['access-control-allow-origin'], undefined);
+    const allowed = await get('/stores', { origin: 'http://app.example' });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers['access-control-allow-origin'], 'http://app.example');
+    const refused = await get('/stores', { origin: 'http://evil.example' });
+    assert.equal(refused.status, 403);
+    assert.equal((await get('/stores', {})).status, 200, 'no Origin: not a browser');
+  });
+});

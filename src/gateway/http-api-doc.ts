@@ -40,6 +40,11 @@ export function renderHttpApiDoc(): string {
       '`read` ⊂ `write` ⊂ `admin`; a token may be limited to some stores. `GET /health` needs no token.',
   );
   line(
+    "- Browsers: pages of the server's own origin and of the origins given as `corsOrigins` may " +
+      'call (CORS headers, preflight answered); requests and WebSocket upgrades from other ' +
+      'origins are refused with 403.',
+  );
+  line(
     '- Binary event data travels as `{"$bytes": "<base64>"}`; a JSON object whose only key is ' +
       '`$bytes` or `$literal` travels wrapped as `{"$literal": {...}}`. Both are undone on the other side.',
   );

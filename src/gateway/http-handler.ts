@@ -3,6 +3,7 @@ import { EvdbError, invalidArgument } from '../core/errors.js';
 import { PROBLEM_CONTENT_TYPE, decodeWire, encodeWire } from '../client/protocol/wire.js';
 import { assertRole, type Authenticator } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { OriginPolicy } from './origins.js';
 import { asEvdbError, httpStatusOf, payloadTooLarge, problemOf } from './problem.js';
 import {
   matchRoute,
@@ -19,16 +20,22 @@ export interface HttpHandlerOptions {
   dispatcher: Dispatcher;
   auth: Authenticator;
   bodyLimitBytes: number;
+  origins: OriginPolicy;
 }
 
 /** Serves one HTTP request: route, authenticate, read and validate, run, answer. */
 export function createHttpHandler(
   options: HttpHandlerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const { routes, dispatcher, auth, bodyLimitBytes } = options;
+  const { routes, dispatcher, auth, bodyLimitBytes, origins } = options;
 
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://evdb');
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+      origins.preflight(req, res);
+      return;
+    }
+    origins.decorate(req, res);
     if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
       const status = dispatcher.closing ? 'unhealthy' : 'healthy';
       sendJson(res, dispatcher.closing ? 503 : 200, { status, timestamp: Date.now() });
@@ -38,6 +45,11 @@ export function createHttpHandler(
     // is always a problem document.
     dispatcher
       .track(async () => {
+        if (!origins.allows(req)) {
+          throw new EvdbError('unauthorized', `calls from ${req.headers.origin} are not allowed`, {
+            details: { reason: 'forbidden', origin: req.headers.origin },
+          });
+        }
         const match = matchRoute(routes, req.method ?? 'GET', pathSegments(url.pathname));
         if (match === undefined) {
           throw new EvdbError('not_found', `no route for ${req.method} ${url.pathname}`, {

@@ -8,6 +8,7 @@ import { openEvdb } from '../store/evdb.js';
 import { Authenticator, type TokenSpec } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
 import { createHttpHandler } from './http-handler.js';
+import { OriginPolicy } from './origins.js';
 import { buildRoutes } from './routes.js';
 import { WsGateway, createFrameHandlers } from './ws-gateway.js';
 
@@ -27,6 +28,11 @@ export interface StartServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Largest request body (and WebSocket frame); default 16 MiB. Larger ones get 413. */
   bodyLimitBytes?: number;
+  /**
+   * Web page origins (e.g. `https://app.example.com`, or `'*'`) allowed to call from a browser:
+   * CORS for HTTP, and the origin check of WebSocket upgrades. Default: same origin only.
+   */
+  corsOrigins?: string[];
 }
 
 export interface EvdbServer {
@@ -75,12 +81,20 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     options.backend === undefined ? { dataDir: options.dataDir } : { backend: options.backend },
   );
   const dispatcher = new Dispatcher(api);
-  const handler = createHttpHandler({ routes: buildRoutes(), dispatcher, auth, bodyLimitBytes });
+  const origins = new OriginPolicy(options.corsOrigins);
+  const handler = createHttpHandler({
+    routes: buildRoutes(),
+    dispatcher,
+    auth,
+    bodyLimitBytes,
+    origins,
+  });
   const ws = new WsGateway({
     dispatcher,
     auth,
     maxFrameBytes: bodyLimitBytes,
     handlers: createFrameHandlers(dispatcher, auth),
+    origins,
   });
   const server: Server =
     options.tls === undefined

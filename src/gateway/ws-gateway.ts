@@ -14,6 +14,7 @@ import {
 import { decodeWire, encodeWire } from '../client/protocol/wire.js';
 import type { Authenticator, Principal } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
+import type { OriginPolicy } from './origins.js';
 import { problemOf } from './problem.js';
 
 /** One client connection. Handlers use it to know the caller and to push frames. */
@@ -77,6 +78,7 @@ export interface WsGatewayOptions {
   auth: Authenticator;
   maxFrameBytes: number;
   handlers: Map<string, FrameHandler>;
+  origins: OriginPolicy;
 }
 
 /** The WebSocket endpoint at `/ws`: JSON frames with ids, many calls in flight per connection. */
@@ -95,6 +97,7 @@ export class WsGateway {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
     if (pathname !== WS_PATH) return refuse(404, 'Not Found');
+    if (!this.options.origins.allows(req)) return refuse(403, 'Forbidden');
     if (this.options.dispatcher.closing) return refuse(503, 'Service Unavailable');
     let principal: Principal | undefined;
     if (req.headers.authorization !== undefined || !this.options.auth.enabled) {

@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createContext, runInContext } from 'node:vm';
+import { build } from 'esbuild';
 import { after, before, describe, it } from 'node:test';
 import {
   DEFAULT_RETRY,
@@ -197,6 +199,73 @@ describe('browser safety', () => {
         assert.ok(!new RegExp(`\\b${name}\\b`).test(code), `${relative(root, file)} uses ${name}`);
       }
     }
+  });
+});
+
+describe('the client bundled for browsers', () => {
+  let server: EvdbServer;
+  before(async () => {
+    server = await startServer({ port: 0, backend: memory() });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  it('bundles with no Node built-ins and works with only web globals', async () => {
+    // esbuild fails a browser bundle that imports a Node built-in.
+    const bundle = await build({
+      entryPoints: [fileURLToPath(new URL('../src/client.ts', import.meta.url))],
+      bundle: true,
+      platform: 'browser',
+      format: 'iife',
+      globalName: 'evdbClient',
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = bundle.outputFiles[0]?.text ?? '';
+    // A realm with the web platform's globals only: no process, Buffer, require or module.
+    const web = {
+      fetch,
+      URL,
+      AbortController,
+      TextEncoder,
+      setTimeout,
+      clearTimeout,
+      crypto: globalThis.crypto,
+      SERVER_URL: server.url,
+    };
+    const context = createContext(web);
+    runInContext(code, context);
+    const outcome = (await runInContext(
+      `(async () => {
+        const client = await evdbClient.connect(SERVER_URL);
+        await client.createStore('browser');
+        const appended = await client.appendEvents('browser', 'tab-1', [
+          { eventType: 'Clicked', data: new Uint8Array([1, 2, 3]) },
+        ], evdbClient.NO_STREAM);
+        const [event] = await client.streamForward('browser', 'tab-1', 0, 1);
+        let code = '';
+        try {
+          await client.appendEvents('browser', 'tab-1', [{ eventType: 'X', data: 1 }], evdbClient.NO_STREAM);
+        } catch (error) {
+          code = error instanceof evdbClient.EvdbError ? error.code : 'not an EvdbError';
+        }
+        await client.close();
+        return JSON.stringify({
+          appended,
+          bytes: event.data instanceof Uint8Array ? Array.from(event.data) : null,
+          v7: /^[0-9a-f]{8}-[0-9a-f]{4}-7/.test(event.eventId),
+          code,
+        });
+      })()`,
+      context,
+    )) as string;
+    assert.deepEqual(JSON.parse(outcome), {
+      appended: { version: 0, position: 0 },
+      bytes: [1, 2, 3],
+      v7: true,
+      code: 'wrong_expected_version',
+    });
   });
 });
 

@@ -24,15 +24,12 @@ import { HTTP_API_DOC, formattedHttpApiDoc } from '../scripts/http-api-doc.js';
 describe('route table', () => {
   const routes = buildRoutes();
 
-  it('has an operation for every method of the embedded store, and nothing else', () => {
+  it('names only operations the embedded store has', () => {
+    // That every EventStoreApi method has an entry is checked by the compiler (`satisfies`).
     const embedded = new Evdb(memory());
     for (const op of OPERATION_NAMES) {
       assert.equal(typeof (embedded as unknown as Record<string, unknown>)[op], 'function', op);
     }
-    const publicMethods = Object.getOwnPropertyNames(Evdb.prototype).filter(
-      (name) => name !== 'constructor' && name !== 'close' && name !== 'store',
-    );
-    assert.deepEqual([...publicMethods].sort(), [...OPERATION_NAMES].sort());
   });
 
   it('declares the routes SPEC §0 fixes', () => {

@@ -101,12 +101,15 @@ describe('backoff', () => {
   it('classifies failures: transient codes retry, caller errors never', () => {
     const error = (code: ConstructorParameters<typeof EvdbError>[0], transport?: string) =>
       new EvdbError(code, 'x', { details: transport === undefined ? {} : { transport } });
-    assert.equal(failureKind(error('unavailable')), 'unsent');
     assert.equal(failureKind(error('overloaded')), 'unsent');
     assert.equal(failureKind(error('no_workers')), 'unsent');
-    assert.equal(failureKind(error('timeout')), 'unsent');
-    assert.equal(failureKind(error('unavailable', 'unknown')), 'unknown');
     assert.equal(failureKind(error('unavailable', 'unsent')), 'unsent');
+    const draining = new EvdbError('unavailable', 'x', { details: { reason: 'shutting_down' } });
+    assert.equal(failureKind(draining), 'unsent');
+    // A transient failure while the call ran, or a broken connection: it may have happened.
+    assert.equal(failureKind(error('unavailable')), 'unknown');
+    assert.equal(failureKind(error('timeout')), 'unknown');
+    assert.equal(failureKind(error('unavailable', 'unknown')), 'unknown');
     for (const code of [
       'wrong_expected_version',
       'stream_not_found',

@@ -233,6 +233,33 @@ describe('what the client retries', () => {
     try {
       assert.equal(await client.getVersion('retries', 's'), 0);
       assert.equal(proxy.count('/rpc/getVersion'), 3);
+      // A transient failure while running may have had an effect: createStore is not resent...
+      await rejectsWith(client.createStore('maybe-created'), 'unavailable');
+      assert.equal(proxy.count('/rpc/createStore'), 1);
+    } finally {
+      proxy.intercept = () => false;
+    }
+  });
+
+  it('a refusal before running (server shutting down) is retried for any call', async () => {
+    proxy.counts.clear();
+    proxy.intercept = (_req, res, count) => {
+      if (count > 2) return false;
+      res.writeHead(503, { 'content-type': 'application/problem+json' });
+      res.end(
+        JSON.stringify({
+          code: 'unavailable',
+          detail: 'the server is shutting down',
+          details: { reason: 'shutting_down' },
+          retriable: true,
+          status: 503,
+        }),
+      );
+      return true;
+    };
+    try {
+      assert.equal((await client.createStore('after-restart')).storeId, 'after-restart');
+      assert.equal(proxy.count('/rpc/createStore'), 3);
     } finally {
       proxy.intercept = () => false;
     }

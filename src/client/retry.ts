@@ -59,19 +59,21 @@ const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 /**
  * How an attempt failed, as far as retrying is concerned:
  * - `unsent`: the request provably had no effect (connection refused, no worker, or the server
- *   answered with a transient error before running it): safe to retry any call;
- * - `unknown`: it may have run (a connection reset mid-call, a timed-out attempt): safe to retry
- *   idempotent calls only;
+ *   refused it before running it: shutting down, overloaded): safe to retry any call;
+ * - `unknown`: it may have run (a connection reset mid-call, a transient failure while running):
+ *   safe to retry idempotent calls only;
  * - `final`: a caller error or a permanent failure: never retried.
  */
 export type FailureKind = 'unsent' | 'unknown' | 'final';
 
 export function failureKind(error: unknown): FailureKind {
-  if (error instanceof EvdbError) {
-    if (!error.retriable || !TRANSIENT_CODES.has(error.code)) return 'final';
-    return error.details.transport === 'unknown' ? 'unknown' : 'unsent';
-  }
-  return 'final';
+  if (!(error instanceof EvdbError)) return 'final';
+  if (!error.retriable || !TRANSIENT_CODES.has(error.code)) return 'final';
+  const { transport, reason } = error.details;
+  if (transport === 'unsent' || transport === 'unknown') return transport;
+  if (error.code === 'no_workers' || error.code === 'overloaded') return 'unsent';
+  if (reason === 'shutting_down') return 'unsent';
+  return 'unknown';
 }
 
 /** Resolves after `ms`, or rejects when `signal` aborts first. */

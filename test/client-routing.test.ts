@@ -321,6 +321,12 @@ describe('client with several servers', () => {
     await rejectsWith(connect('not a url'), 'invalid_argument');
     await rejectsWith(connect(a.url, { token: '' }), 'invalid_argument');
     await rejectsWith(connect(a.url, { retry: { base: -1 } }), 'invalid_argument');
+    await rejectsWith(connect(a.url, { timeoutMs: 0 }), 'invalid_argument');
+    await rejectsWith(connect(a.url, { timeoutMs: 2 ** 40 }), 'invalid_argument');
+    const client = await connect(a.url);
+    assert.throws(() => client.withOptions({ timeoutMs: -5 }), /timeoutMs/);
+    assert.throws(() => client.withOptions({ retry: { retries: NaN } }), /retry.retries/);
+    await client.close();
     if ((globalThis as { WebSocket?: unknown }).WebSocket === undefined) {
       await rejectsWith(connect(a.url, { transport: 'websocket' }), 'invalid_argument');
     }

@@ -104,6 +104,7 @@ class ClientCore {
       throw invalidArgument('token must be a non-empty string');
     }
     resolveRetry(options.retry);
+    assertTimeout(options.timeoutMs);
     const pageHost = (globalThis as { location?: { hostname?: string } }).location?.hostname;
     this.node = options.node ?? pageHost ?? 'localhost';
     const transport = options.transport ?? 'http';
@@ -213,11 +214,12 @@ class ClientCore {
 function makeClient(core: ClientCore, options: CallOptions): EvdbClient {
   const client: Record<string, unknown> = {
     urls: core.urls,
-    withOptions: (more: CallOptions) =>
-      makeClient(core, {
-        timeoutMs: more.timeoutMs ?? options.timeoutMs,
-        retry: { ...options.retry, ...more.retry },
-      }),
+    withOptions: (more: CallOptions) => {
+      const retry = { ...options.retry, ...more.retry };
+      resolveRetry(retry);
+      assertTimeout(more.timeoutMs);
+      return makeClient(core, { timeoutMs: more.timeoutMs ?? options.timeoutMs, retry });
+    },
     close: () => core.close(),
   };
   for (const op of OPERATION_NAMES) {
@@ -226,6 +228,18 @@ function makeClient(core: ClientCore, options: CallOptions): EvdbClient {
   // Sound because OPERATIONS has an entry for every EventStoreApi method (its `satisfies`
   // clause fails to compile otherwise) and every method returns a promise.
   return client as unknown as EvdbClient;
+}
+
+// setTimeout takes at most 2^31 - 1 ms; longer values would fire at once.
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+function assertTimeout(timeoutMs: unknown): void {
+  if (timeoutMs === undefined) return;
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMEOUT_MS) {
+    throw invalidArgument(
+      `timeoutMs must be a number from 1 to ${MAX_TIMEOUT_MS}, got ${JSON.stringify(timeoutMs)}`,
+    );
+  }
 }
 
 function parseServerUrl(raw: unknown): URL {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
 import { ERROR_CODES, EvdbError } from '../src/core/errors.js';
 import { LIMITS } from '../src/store/validation.js';
 import { Evdb, memory, openEvdb } from '../src/index.js';
@@ -316,14 +317,26 @@ describe('server in-process', () => {
 });
 
 describe('graceful close', () => {
-  it('finishes a write in flight, refuses new connections, then closes the store', async () => {
+  it('finishes a write in flight, refuses new work, then closes the store', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'evdb-close-'));
     const server = await startServer({ port: 0, dataDir });
     await fetch(`${server.url}/stores/shop`, { method: 'PUT' });
-    const body = JSON.stringify({ events: [{ eventType: 'Late', data: { ok: true } }] });
     const { port } = new URL(server.url);
-    // Send the headers and half the body, start the shutdown, then send the rest: the request
-    // is in flight while the server closes.
+
+    const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    const frames: Record<string, unknown>[] = [];
+    const closeCode = new Promise<number>((resolve) => socket.on('close', resolve));
+    await new Promise<void>((resolve) =>
+      socket.on('message', (data: Buffer) => {
+        frames.push(JSON.parse(data.toString('utf8')) as Record<string, unknown>);
+        resolve();
+      }),
+    );
+    assert.equal(frames[0]?.type, 'hello');
+
+    // Send the headers and part of the body: the request is in flight when the shutdown starts.
+    const body = JSON.stringify({ events: [{ eventType: 'Late', data: { ok: true } }] });
+    let finishBody: () => void = () => undefined;
     const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
         {
@@ -345,18 +358,36 @@ describe('graceful close', () => {
       );
       req.on('error', reject);
       req.write(body.slice(0, 10));
-      setTimeout(() => {
-        closed = server.close();
-        setTimeout(() => req.end(body.slice(10)), 50);
-      }, 50);
+      finishBody = () => req.end(body.slice(10));
     });
-    let closed: Promise<void> | undefined;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closed = server.close();
+
+    // While draining, a new call is refused with its id, retriable, marked as not run.
+    socket.send(
+      JSON.stringify({
+        type: 'call',
+        id: 7,
+        op: 'getVersion',
+        params: { storeId: 'shop', streamId: 's' },
+      }),
+    );
+    while (frames.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const refusal = frames[1] as { type: string; id: number; problem: Record<string, unknown> };
+    assert.equal(refusal.type, 'error');
+    assert.equal(refusal.id, 7);
+    assert.equal(refusal.problem.code, 'unavailable');
+    assert.equal(refusal.problem.retriable, true);
+    assert.deepEqual(refusal.problem.details, { reason: 'shutting_down' });
+
+    finishBody();
     const { status, text } = await answer;
     assert.equal(status, 200, text);
     assert.deepEqual(JSON.parse(text), { version: 0, position: 0 });
     await closed;
+    assert.equal(await closeCode, 1001, 'WebSocket clients are told the server is going away');
     await assert.rejects(fetch(`${server.url}/health`));
-    // The store was closed: another process-level open of the same files sees the write.
+    // The store was closed, so the files open again cleanly, with the write in them.
     const reopened = await openEvdb({ dataDir });
     assert.equal(await reopened.getVersion('shop', 's'), 0);
     await reopened.close();

@@ -132,28 +132,26 @@ export class WsGateway {
     });
     ws.on('error', () => ws.terminate());
     ws.on('message', (data, isBinary) => {
+      // The frame is parsed before `track`, so that even a refusal (shutting down) carries the
+      // call's id and the client can match it.
       let id: number | null = null;
+      let frame: Frame | undefined;
+      let parseError: Error | undefined;
+      try {
+        frame = parseFrame(data, isBinary);
+        id = frame.id as number;
+      } catch (error) {
+        parseError = error as Error;
+      }
       void this.options.dispatcher
         .track(async () => {
-          if (isBinary) throw invalidArgument('frames are JSON text');
-          let frame: unknown;
-          try {
-            frame = JSON.parse(rawText(data)) as unknown;
-          } catch {
-            throw invalidArgument('the frame is not valid JSON', { reason: 'malformed_json' });
-          }
-          if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
-            throw invalidArgument('a frame is a JSON object with a type and an id');
-          }
-          const { type, id: frameId } = frame as Frame;
-          if (typeof frameId === 'number' && Number.isSafeInteger(frameId)) id = frameId;
-          else throw invalidArgument('the frame has no integer id');
-          const handler = typeof type === 'string' ? this.options.handlers.get(type) : undefined;
+          if (frame === undefined) throw parseError ?? invalidArgument('unreadable frame');
+          const handler = this.options.handlers.get(frame.type);
           if (handler === undefined) {
-            throw invalidArgument(`unknown frame type ${JSON.stringify(type)}`);
+            throw invalidArgument(`unknown frame type ${JSON.stringify(frame.type)}`);
           }
-          const result = await handler(frame as Frame, session);
-          const answer: ResultFrame = { type: 'result', id };
+          const result = await handler(frame, session);
+          const answer: ResultFrame = { type: 'result', id: id as number };
           if (result !== undefined) answer.result = encodeWire(result, 'result');
           return answer;
         })
@@ -184,6 +182,26 @@ export class WsGateway {
       }, 1000).unref();
     });
   }
+}
+
+/** A JSON text frame with a string type and an integer id; `invalid_argument` otherwise. */
+function parseFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Frame {
+  if (isBinary) throw invalidArgument('frames are JSON text');
+  let frame: unknown;
+  try {
+    frame = JSON.parse(rawText(data)) as unknown;
+  } catch {
+    throw invalidArgument('the frame is not valid JSON', { reason: 'malformed_json' });
+  }
+  if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+    throw invalidArgument('a frame is a JSON object with a type and an id');
+  }
+  const { type, id } = frame as Frame;
+  if (typeof type !== 'string') throw invalidArgument('the frame has no type');
+  if (typeof id !== 'number' || !Number.isSafeInteger(id)) {
+    throw invalidArgument('the frame has no integer id');
+  }
+  return frame as Frame;
 }
 
 function rawText(data: Buffer | ArrayBuffer | Buffer[]): string {

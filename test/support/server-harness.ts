@@ -22,7 +22,8 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const args = ['--import', 'tsx', SCRIPT, dataDir, String(options.port ?? 0)];
   if (options.tokens !== undefined) args.push(JSON.stringify(options.tokens));
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The IPC channel is only a lifeline: the server exits when this process goes away.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const exited = once(child, 'exit');
   const lines = createInterface({ input: child.stdout });
   const first = await Promise.race([

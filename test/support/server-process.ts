@@ -18,3 +18,7 @@ console.log(JSON.stringify({ url: server.url, pid: process.pid }));
 process.once('SIGTERM', () => {
   void server.close().then(() => process.exit(0));
 });
+// Started with an IPC channel by the test harness: when the test process dies, so does this one.
+process.once('disconnect', () => {
+  void server.close().then(() => process.exit(0));
+});

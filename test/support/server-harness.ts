@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 const SCRIPT = fileURLToPath(new URL('./server-process.ts', import.meta.url));
@@ -25,7 +26,7 @@ export async function startServerProcess(
   // The IPC channel is only a lifeline: the server exits when this process goes away.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const exited = once(child, 'exit');
-  const lines = createInterface({ input: child.stdout });
+  const lines = createInterface({ input: child.stdout as Readable });
   const first = await Promise.race([
     once(lines, 'line').then(([line]) => line as string),
     exited.then(([code]) => {

@@ -101,7 +101,7 @@ function planWrite(
     }
     position += 1;
     version += 1;
-    const row: PlannedEvent = { ...event, streamId, version, position, epochUs };
+    const row = plannedEvent(event, streamId, version, position, epochUs);
     planned.push(row);
     if (!event.idGenerated) state.addEvent(row);
   }
@@ -136,6 +136,35 @@ function matchReplay(
     last = found;
   }
   return { version: last.version, position: last.position };
+}
+
+/**
+ * Spelled out rather than spread: one object shape for every planned event keeps this loop
+ * monomorphic, which made bulk appends measurably faster.
+ */
+function plannedEvent(
+  event: PreparedEvent,
+  streamId: string,
+  version: number,
+  position: number,
+  epochUs: number,
+): PlannedEvent {
+  return {
+    eventId: event.eventId,
+    idGenerated: event.idGenerated,
+    eventType: event.eventType,
+    data: event.data,
+    metadata: event.metadata,
+    tags: event.tags,
+    causationId: event.causationId,
+    correlationId: event.correlationId,
+    dataContentType: event.dataContentType,
+    metadataContentType: event.metadataContentType,
+    streamId,
+    version,
+    position,
+    epochUs,
+  };
 }
 
 export function assertExpectedVersion(streamId: string, expected: number, actual: number): void {

@@ -13,6 +13,15 @@ export type {
 } from './client/websocket-transport.js';
 export { EvdbError, ERROR_CODES, isEvdbError, isRetriableCode } from './core/errors.js';
 export type { ErrorCode, EvdbErrorOptions } from './core/errors.js';
+export type {
+  HealthReport,
+  HealthStatus,
+  StoreHealth,
+  WorkerInfo,
+  WorkerRegistration,
+} from './core/workers.js';
+export { TELEMETRY_CHANNELS } from './telemetry/channels.js';
+export type { RetryEvent } from './telemetry/channels.js';
 export { uuidv7 } from './core/ids.js';
 export {
   NO_STREAM,

@@ -1,5 +1,32 @@
 export { openEvdb, Evdb } from './store/evdb.js';
 export type { OpenEvdbOptions } from './store/evdb.js';
+export type {
+  HealthReport,
+  HealthStatus,
+  StoreHealth,
+  WorkerInfo,
+  WorkerRegistration,
+} from './core/workers.js';
+export type { WorkerRegistryOptions } from './store/worker-registry.js';
+export {
+  TELEMETRY_CHANNELS,
+  subscribeTelemetry,
+  telemetryHandlerErrors,
+  enableOpenTelemetry,
+} from './telemetry/index.js';
+export type {
+  FeatureEvent,
+  NodeEvent,
+  OpenTelemetryOptions,
+  RequestEvent,
+  RetryEvent,
+  StreamReadEvent,
+  StreamWriteEvent,
+  TelemetryChannelKey,
+  TelemetryChannelName,
+  TelemetryPayloads,
+  WorkerEvent,
+} from './telemetry/index.js';
 export { memory } from './backends/memory/memory-backend.js';
 export { sqlite } from './backends/sqlite/sqlite-backend.js';
 export type { SqliteBackendOptions, SqliteSynchronous } from './backends/sqlite/sqlite-backend.js';

@@ -5,3 +5,5 @@ export type { TokenSpec, Principal } from './gateway/auth.js';
 export type { Role } from './client/protocol/operations.js';
 export { httpStatusOf } from './gateway/problem.js';
 export type { FrameHandler, WsSession } from './gateway/ws-gateway.js';
+export type { LogLevel, LogSink } from './telemetry/request-log.js';
+export type { WorkerRegistryOptions } from './store/worker-registry.js';

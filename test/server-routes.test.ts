@@ -303,6 +303,11 @@ describe('server in-process', () => {
       readAllGlobal: { storeId: 'rpc', fromPosition: 0, count: 10 },
       readByEventTypes: { storeId: 'rpc', eventTypes: ['E'], options: { count: 5 } },
       readByTags: { storeId: 'rpc', tags: ['x'], options: { match: 'all' } },
+      getWorkers: { storeId: 'rpc' },
+      registerWorker: { storeId: 'rpc', worker: { nodeId: 'n', host: 'h', url: 'http://h:1' } },
+      unregisterWorker: { storeId: 'rpc', nodeId: 'n' },
+      health: {},
+      quickHealthCheck: { storeId: 'rpc' },
     };
     for (const op of OPERATION_NAMES) {
       const params = samples[op];

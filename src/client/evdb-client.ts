@@ -12,7 +12,9 @@ import { WS_PATH } from './protocol/frames.js';
 import { encodeWire } from './protocol/wire.js';
 import { backoffDelay, failureKind, resolveRetry, sleep, type RetryOptions } from './retry.js';
 import { isLoopbackHost, pickWorker } from './routing.js';
+import { publishRetry } from './telemetry.js';
 import type { Transport } from './transport.js';
+import type { WorkerInfo } from '../core/workers.js';
 import { WebSocketTransport, type WebSocketConstructor } from './websocket-transport.js';
 
 /** Options that can be set per client and overridden per call with `withOptions`. */
@@ -40,6 +42,13 @@ export interface ConnectOptions extends CallOptions {
    * as local; in a browser the page's host does too.
    */
   node?: string;
+  /**
+   * Route calls that address a store over the workers `getWorkers(storeId)` lists (asked of the
+   * given URLs, refreshed every `refreshMs`, default 5 000), local-first: workers on the
+   * caller's `node` (or on loopback) first, else round robin over all. The given URLs remain the
+   * fallback when no worker with a URL is listed. Default false: only the given URLs.
+   */
+  discoverWorkers?: boolean | { refreshMs?: number };
 }
 
 /**
@@ -84,10 +93,24 @@ interface Worker {
   downUntil: number;
 }
 
+/** What `getWorkers` told about one store, and when. */
+interface Discovered {
+  workers: Worker[];
+  fetchedAt: number;
+  refreshing: Promise<void> | undefined;
+}
+
+const DEFAULT_DISCOVERY_REFRESH_MS = 5_000;
+
 class ClientCore {
   readonly urls: string[];
   private readonly workers: Worker[];
   private readonly node: string;
+  /** Every worker by URL: the given ones and the discovered ones (transports are reused). */
+  private readonly byUrl = new Map<string, Worker>();
+  private readonly makeTransport: (base: string) => Transport;
+  private readonly discoveryMs: number | undefined;
+  private readonly discovered = new Map<string, Discovered>();
   private nextIndex = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
   private closing: Promise<void> | undefined;
@@ -120,25 +143,42 @@ class ClientCore {
         "transport 'websocket' needs a WebSocket class: this runtime has no global WebSocket, pass { WebSocket } (e.g. from the ws package)",
       );
     }
-    this.workers = list.map((raw) => {
-      const url = parseServerUrl(raw);
-      const base = url.href.replace(/\/+$/, '');
-      const host = url.hostname;
-      return {
+    this.makeTransport = (base) =>
+      transport === 'http'
+        ? new HttpTransport(base, options.token)
+        : new WebSocketTransport(
+            base.replace(/^http/, 'ws') + WS_PATH,
+            options.token,
+            WebSocketImpl as WebSocketConstructor,
+          );
+    this.workers = list.map((raw) => this.worker(raw, undefined));
+    this.urls = this.workers.map((w) => w.url);
+    const discover = options.discoverWorkers;
+    if (discover !== undefined && discover !== false) {
+      const refreshMs = discover === true ? undefined : discover.refreshMs;
+      if (refreshMs !== undefined && !(refreshMs >= 0)) {
+        throw invalidArgument('discoverWorkers.refreshMs must be a number >= 0');
+      }
+      this.discoveryMs = refreshMs ?? DEFAULT_DISCOVERY_REFRESH_MS;
+    }
+  }
+
+  /** The worker for a server URL, made once; `host` is the host a discovered worker runs on. */
+  private worker(raw: unknown, host: string | undefined): Worker {
+    const url = parseServerUrl(raw);
+    const base = url.href.replace(/\/+$/, '');
+    let worker = this.byUrl.get(base);
+    if (worker === undefined) {
+      const local = isLoopbackHost(url.hostname);
+      worker = {
         url: base,
-        node: isLoopbackHost(host) ? this.node : host,
-        transport:
-          transport === 'http'
-            ? new HttpTransport(base, options.token)
-            : new WebSocketTransport(
-                base.replace(/^http/, 'ws') + WS_PATH,
-                options.token,
-                WebSocketImpl as WebSocketConstructor,
-              ),
+        node: local ? this.node : (host ?? url.hostname),
+        transport: this.makeTransport(base),
         downUntil: 0,
       };
-    });
-    this.urls = this.workers.map((w) => w.url);
+      this.byUrl.set(base, worker);
+    }
+    return worker;
   }
 
   call(op: OperationName, args: unknown[], options: CallOptions): Promise<unknown> {
@@ -158,6 +198,14 @@ class ClientCore {
 
   private async run(op: OperationName, args: unknown[], options: CallOptions): Promise<unknown> {
     const spec: OperationSpec = OPERATIONS[op];
+    const storeId = spec.params[0]?.name === 'storeId' ? args[0] : undefined;
+    const pool =
+      this.discoveryMs !== undefined &&
+      typeof storeId === 'string' &&
+      op !== 'getWorkers' &&
+      op !== 'createStore'
+        ? await this.discoveredWorkers(storeId)
+        : this.workers;
     const retry = resolveRetry(options.retry);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Ids are fixed once, before the first attempt, so that every attempt sends the same events:
@@ -176,7 +224,7 @@ class ClientCore {
       for (let attempt = 0; ; attempt++) {
         let worker: Worker | undefined;
         try {
-          worker = this.pick();
+          worker = this.pick(pool);
           return await worker.transport.call(op, params, controller.signal);
         } catch (error) {
           if (controller.signal.aborted) throw controller.signal.reason;
@@ -187,6 +235,13 @@ class ClientCore {
           if (worker !== undefined && isConnectionFailure(error)) {
             worker.downUntil = Date.now() + delay;
           }
+          publishRetry(() => ({
+            operation: op,
+            url: worker?.url,
+            attempt,
+            delayMs: delay,
+            code: error instanceof EvdbError ? error.code : 'internal',
+          }));
           await sleep(delay, controller.signal);
         }
       }
@@ -195,17 +250,55 @@ class ClientCore {
     }
   }
 
-  private pick(): Worker {
+  private pick(pool: Worker[]): Worker {
     const now = Date.now();
-    const up = this.workers.filter((w) => w.downUntil <= now);
-    return pickWorker(up.length > 0 ? up : this.workers, this.node, this.nextIndex++);
+    const up = pool.filter((w) => w.downUntil <= now);
+    return pickWorker(up.length > 0 ? up : pool, this.node, this.nextIndex++);
+  }
+
+  /**
+   * The workers `getWorkers(storeId)` lists (with a URL), refreshed in the background once
+   * older than the refresh interval; the given URLs while none are known.
+   */
+  private async discoveredWorkers(storeId: string): Promise<Worker[]> {
+    let entry = this.discovered.get(storeId);
+    if (entry === undefined) {
+      entry = { workers: [], fetchedAt: 0, refreshing: undefined };
+      this.discovered.set(storeId, entry);
+    }
+    if (Date.now() - entry.fetchedAt >= (this.discoveryMs as number)) {
+      const known = entry;
+      known.refreshing ??= this.discover(storeId, known).finally(() => {
+        known.refreshing = undefined;
+      });
+      // The first time, wait for the answer; later, route by the last one meanwhile.
+      if (known.fetchedAt === 0) await known.refreshing;
+    }
+    return entry.workers.length > 0 ? entry.workers : this.workers;
+  }
+
+  private async discover(storeId: string, entry: Discovered): Promise<void> {
+    try {
+      const listed = (await this.run('getWorkers', [storeId], {
+        retry: { retries: 1 },
+        timeoutMs: 10_000,
+      })) as WorkerInfo[];
+      entry.workers = listed
+        .filter((info) => typeof info.url === 'string')
+        .map((info) => this.worker(info.url, info.host));
+    } catch {
+      // A store that does not exist (yet), or no server answering: keep the given URLs; the
+      // call itself reports what is wrong.
+      entry.workers = [];
+    }
+    entry.fetchedAt = Date.now();
   }
 
   /** Lets calls in flight finish, then closes every connection. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await Promise.allSettled([...this.inFlight]);
-      await Promise.all(this.workers.map((w) => w.transport.close()));
+      await Promise.all([...this.byUrl.values()].map((w) => w.transport.close()));
     })();
     return this.closing;
   }

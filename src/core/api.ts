@@ -13,6 +13,7 @@ import type {
   StoreStatus,
   StreamWrite,
 } from './types.js';
+import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from './workers.js';
 
 /**
  * Every operation of evdb. The embedded store (`openEvdb`) and the network client (`connect`)
@@ -80,6 +81,23 @@ export interface EventStoreApi {
     options?: ReadPageOptions,
   ): Promise<EventRecord[]>;
   readByTags(storeId: string, tags: string[], options?: ReadByTagsOptions): Promise<EventRecord[]>;
+
+  /**
+   * The live workers of a store (SPEC §13): every server node serving it, cluster-wide on a
+   * shared backend; an embedded store lists itself. Dead nodes leave within their ttl.
+   */
+  getWorkers(storeId: string): Promise<WorkerInfo[]>;
+  /**
+   * Without `worker`: lists this node as a worker of the store again (after
+   * `unregisterWorker`). With one: lists that worker until its `ttlMs` runs out.
+   */
+  registerWorker(storeId: string, worker?: WorkerRegistration): Promise<WorkerInfo>;
+  /** Removes a worker (default: this node) from the store's list; false if it was not listed. */
+  unregisterWorker(storeId: string, nodeId?: string): Promise<boolean>;
+  /** The node's health, its stores and the workers it sees. */
+  health(): Promise<HealthReport>;
+  /** One store's health from one cheap read; `not_found` if the store does not exist. */
+  quickHealthCheck(storeId: string): Promise<StoreHealth>;
 
   /** Releases every resource. Pending appends are finished first. */
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import type { EventStoreApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
+import type { HealthReport } from '../core/workers.js';
 import {
   OPERATIONS,
   addressesStore,
@@ -72,6 +73,10 @@ export class Dispatcher {
     const result = await method.apply(this.api, toArgs(spec, params));
     if (op === 'listStores' && Array.isArray(result)) {
       return (result as string[]).filter((storeId) => canSeeStore(principal, storeId));
+    }
+    if (op === 'health') {
+      const report = result as HealthReport;
+      return { ...report, stores: report.stores.filter((s) => canSeeStore(principal, s.storeId)) };
     }
     return result;
   }

@@ -5,6 +5,7 @@ import { assertRole, type Authenticator } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import { asEvdbError, httpStatusOf, payloadTooLarge, problemOf } from './problem.js';
+import type { RequestTelemetry } from './request-telemetry.js';
 import {
   matchRoute,
   methodNotAllowed,
@@ -13,7 +14,9 @@ import {
   routeResponse,
   rpcParams,
   type Route,
+  type RouteMatch,
 } from './routes.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/metrics.js';
 
 export interface HttpHandlerOptions {
   routes: readonly Route[];
@@ -21,13 +24,18 @@ export interface HttpHandlerOptions {
   auth: Authenticator;
   bodyLimitBytes: number;
   origins: OriginPolicy;
+  requests: RequestTelemetry;
+  /** The text of `/metrics`. */
+  metrics: () => string;
+  /** True when `/metrics` answers without a token (the server listens on loopback only). */
+  metricsOpen: boolean;
 }
 
 /** Serves one HTTP request: route, authenticate, read and validate, run, answer. */
 export function createHttpHandler(
   options: HttpHandlerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const { routes, dispatcher, auth, bodyLimitBytes, origins } = options;
+  const { routes, dispatcher, auth, bodyLimitBytes, origins, requests } = options;
 
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://evdb');
@@ -41,6 +49,25 @@ export function createHttpHandler(
       sendJson(res, dispatcher.closing ? 503 : 200, { status, timestamp: Date.now() });
       return;
     }
+    if (url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      serveMetrics(req, res, options);
+      return;
+    }
+    // Routing first, so that the request's telemetry names its operation and store.
+    let match: RouteMatch;
+    let routingError: Error | undefined;
+    try {
+      match = matchRoute(routes, req.method ?? 'GET', pathSegments(url.pathname));
+    } catch (error) {
+      routingError = error instanceof Error ? error : new Error(String(error));
+    }
+    const routed = match !== undefined && 'route' in match ? match : undefined;
+    const event = requests.start(
+      'http',
+      routed?.route.op ?? 'unknown',
+      routed?.pathParams.storeId,
+      req.headers.traceparent,
+    );
     // Everything that can throw runs inside `track`, so a shutdown waits for it and the answer
     // is always a problem document.
     dispatcher
@@ -50,7 +77,7 @@ export function createHttpHandler(
             details: { reason: 'forbidden', origin: req.headers.origin },
           });
         }
-        const match = matchRoute(routes, req.method ?? 'GET', pathSegments(url.pathname));
+        if (routingError !== undefined) throw routingError;
         if (match === undefined) {
           throw new EvdbError('not_found', `no route for ${req.method} ${url.pathname}`, {
             details: { reason: 'no_route' },
@@ -67,6 +94,9 @@ export function createHttpHandler(
           route.binding === undefined
             ? rpcParams(route, body)
             : restParams(route, route.binding, pathParams, url.searchParams, body);
+        if (event.storeId === undefined && typeof params.storeId === 'string') {
+          event.storeId = params.storeId;
+        }
         const result = await dispatcher.execute(route.op, params, principal);
         const answer = routeResponse(route, result);
         const text =
@@ -77,10 +107,40 @@ export function createHttpHandler(
         ({ status, text }) => {
           if (text === undefined) res.writeHead(status).end();
           else sendJsonText(res, status, text);
+          requests.stop(event, status);
         },
-        (error: unknown) => sendProblem(req, res, error),
+        (error: unknown) => {
+          const evdbError = asEvdbError(error);
+          sendProblem(req, res, evdbError);
+          requests.fail(event, evdbError, httpStatusOf(evdbError));
+        },
       );
   };
+}
+
+/**
+ * `/metrics` in the Prometheus text format. Open on a loopback-only server; otherwise it needs a
+ * bearer token of any role (when the server has tokens at all).
+ */
+function serveMetrics(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: HttpHandlerOptions,
+): void {
+  if (!options.metricsOpen) {
+    try {
+      options.auth.authenticateHeader(req.headers.authorization);
+    } catch (error) {
+      sendProblem(req, res, error);
+      return;
+    }
+  }
+  const text = options.metrics();
+  res.writeHead(200, {
+    'content-type': PROMETHEUS_CONTENT_TYPE,
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(req.method === 'HEAD' ? undefined : text);
 }
 
 /** Reads a JSON body of at most `limit` bytes; undefined when there is none. */

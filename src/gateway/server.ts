@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 import type { Backend } from '../backends/log-backend.js';
 import { invalidArgument } from '../core/errors.js';
 import { isLoopbackHost } from '../client/routing.js';
-import { openEvdb } from '../store/evdb.js';
+import { openEvdb, type Evdb } from '../store/evdb.js';
+import type { WorkerRegistryOptions } from '../store/worker-registry.js';
+import { NodeMetrics } from '../telemetry/node-metrics.js';
+import { enableOpenTelemetry } from '../telemetry/open-telemetry.js';
+import { telemetry } from '../telemetry/publish.js';
+import { LOG_LEVELS, NodeLog, type LogLevel, type LogSink } from '../telemetry/request-log.js';
+import { RequestTelemetry } from './request-telemetry.js';
 import { Authenticator, type TokenSpec } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
 import { createHttpHandler } from './http-handler.js';
@@ -33,11 +39,34 @@ export interface StartServerOptions {
    * CORS for HTTP, and the origin check of WebSocket upgrades. Default: same origin only.
    */
   corsOrigins?: string[];
+  /**
+   * JSON log lines (one per request at `info`; failures at `warn`, 5xx at `error`, with their
+   * code). Default `silent`; `evdb serve` logs at `info`.
+   */
+  logLevel?: LogLevel;
+  /** Where log lines go; default stdout. */
+  log?: LogSink;
+  /**
+   * This node as a worker: node id and host (defaults: `<hostname>-<random>`, the hostname),
+   * and on a shared backend the ttl of its registration and the heartbeat interval.
+   */
+  node?: WorkerRegistryOptions;
+  /**
+   * The URL other nodes and clients reach this node at, as listed by `getWorkers`. Default:
+   * the URL it listens on (with the hostname when it listens on every interface).
+   */
+  advertiseUrl?: string;
+  /** Spans for every request when `@opentelemetry/api` is installed; default true. */
+  openTelemetry?: boolean;
 }
 
 export interface EvdbServer {
   /** e.g. `http://127.0.0.1:2113` */
   url: string;
+  /** This node's worker id (as `getWorkers` lists it). */
+  nodeId: string;
+  /** The embedded store the server serves. */
+  evdb: Evdb;
   /**
    * Graceful shutdown: stops accepting connections, refuses new requests with a retriable
    * `unavailable`, lets requests in flight (writes included) finish, then closes the store.
@@ -50,7 +79,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Starts an evdb server: the HTTP API (see docs/http-api.md), the WebSocket endpoint for the
- * client at `/ws`, and `/health`.
+ * client at `/ws`, `/health`, and `/metrics` (Prometheus; open on loopback, else it needs a
+ * token of any role).
  *
  * @example
  * import { startServer } from 'evdb/server';
@@ -77,9 +107,24 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     );
   }
 
+  const logLevel = options.logLevel ?? 'silent';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw invalidArgument(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${logLevel}`);
+  }
+
   const api = await openEvdb(
-    options.backend === undefined ? { dataDir: options.dataDir } : { backend: options.backend },
+    options.backend === undefined
+      ? { dataDir: options.dataDir, node: options.node }
+      : { backend: options.backend, node: options.node },
   );
+  const { nodeId } = api.node;
+  const metrics = new NodeMetrics(nodeId);
+  const log = new NodeLog(nodeId, logLevel, options.log);
+  const stopTracing =
+    options.openTelemetry === false
+      ? undefined
+      : await enableOpenTelemetry({ requests: true, streams: false });
+  const requests = new RequestTelemetry(nodeId);
   const dispatcher = new Dispatcher(api);
   const origins = new OriginPolicy(options.corsOrigins);
   const handler = createHttpHandler({
@@ -88,6 +133,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     auth,
     bodyLimitBytes,
     origins,
+    requests,
+    metrics: () => metrics.render(),
+    metricsOpen: isLoopbackHost(host),
   });
   const ws = new WsGateway({
     dispatcher,
@@ -95,7 +143,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     maxFrameBytes: bodyLimitBytes,
     handlers: createFrameHandlers(dispatcher, auth),
     origins,
+    requests,
   });
+  const releaseTelemetry = (): void => {
+    metrics.close();
+    log.close();
+    stopTracing?.();
+  };
   const server: Server =
     options.tls === undefined
       ? createHttpServer(handler)
@@ -115,6 +169,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
       });
     });
   } catch (error) {
+    releaseTelemetry();
     await api.close();
     throw error;
   }
@@ -122,11 +177,23 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
   const address = server.address() as AddressInfo;
   const scheme = options.tls === undefined ? 'http' : 'https';
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${scheme}://${shownHost}:${address.port}`;
+  const everywhere = address.address === '0.0.0.0' || address.address === '::';
+  const advertised =
+    options.advertiseUrl ?? (everywhere ? `${scheme}://${api.node.host}:${address.port}` : url);
+  await api.advertise(advertised);
+  const nodeEvent = { nodeId, host: api.node.host, url: advertised };
+  if (telemetry.nodeUp.hasSubscribers) telemetry.nodeUp.publish(nodeEvent);
+  log.write('info', 'listening', { url, advertised });
   let closing: Promise<void> | undefined;
   return {
-    url: `${scheme}://${shownHost}:${address.port}`,
+    url,
+    nodeId,
+    evdb: api,
     close() {
       closing ??= (async () => {
+        if (telemetry.nodeDown.hasSubscribers) telemetry.nodeDown.publish(nodeEvent);
+        log.write('info', 'shutting down', {});
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await dispatcher.drain();
@@ -134,6 +201,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
         server.closeAllConnections();
         await stopped;
         await api.close();
+        log.write('info', 'stopped', {});
+        releaseTelemetry();
       })();
       return closing;
     },

@@ -15,7 +15,8 @@ import { decodeWire, encodeWire } from '../client/protocol/wire.js';
 import type { Authenticator, Principal } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
-import { problemOf } from './problem.js';
+import { asEvdbError, problemOf } from './problem.js';
+import type { RequestTelemetry } from './request-telemetry.js';
 
 /** One client connection. Handlers use it to know the caller and to push frames. */
 export interface WsSession {
@@ -79,6 +80,7 @@ export interface WsGatewayOptions {
   maxFrameBytes: number;
   handlers: Map<string, FrameHandler>;
   origins: OriginPolicy;
+  requests: RequestTelemetry;
 }
 
 /** The WebSocket endpoint at `/ws`: JSON frames with ids, many calls in flight per connection. */
@@ -143,6 +145,11 @@ export class WsGateway {
       } catch (error) {
         parseError = error as Error;
       }
+      const event = this.options.requests.start(
+        'websocket',
+        operationOf(frame, this.options.handlers),
+        (frame?.params as { storeId?: unknown } | undefined)?.storeId,
+      );
       void this.options.dispatcher
         .track(async () => {
           if (frame === undefined) throw parseError ?? invalidArgument('unreadable frame');
@@ -156,10 +163,15 @@ export class WsGateway {
           return answer;
         })
         .then(
-          (answer) => session.send(answer as unknown as Frame),
-          (error: unknown) => {
-            const answer: ErrorFrame = { type: 'error', id, problem: problemOf(error) };
+          (answer) => {
             session.send(answer as unknown as Frame);
+            this.options.requests.stop(event, 200);
+          },
+          (error: unknown) => {
+            const problem = problemOf(error);
+            const answer: ErrorFrame = { type: 'error', id, problem };
+            session.send(answer as unknown as Frame);
+            this.options.requests.fail(event, asEvdbError(error), problem.status);
           },
         );
     });
@@ -182,6 +194,18 @@ export class WsGateway {
       }, 1000).unref();
     });
   }
+}
+
+/**
+ * The operation a frame asks for, for telemetry: a call's operation, else the frame type. Only
+ * known names, so that clients cannot make up metric labels.
+ */
+function operationOf(frame: Frame | undefined, handlers: Map<string, FrameHandler>): string {
+  if (frame === undefined) return 'unknown';
+  if (frame.type === 'call') {
+    return typeof frame.op === 'string' && isOperationName(frame.op) ? frame.op : 'unknown';
+  }
+  return handlers.has(frame.type) ? frame.type : 'unknown';
 }
 
 /** A JSON text frame with a string type and an integer id; `invalid_argument` otherwise. */

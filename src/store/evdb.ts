@@ -18,6 +18,9 @@ import type {
 import type { Backend } from '../backends/log-backend.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';
 import { Store } from './store.js';
+import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
+import { telemetry } from '../telemetry/publish.js';
+import { WorkerRegistry, type WorkerRegistryOptions } from './worker-registry.js';
 import {
   DEFAULT_PAGE_SIZE,
   LIMITS,
@@ -36,6 +39,12 @@ export interface OpenEvdbOptions {
   dataDir?: string;
   /** Storage backend; default `sqlite({ dataDir })`. */
   backend?: Backend;
+  /**
+   * This process as a worker (SPEC §13): its node id (default `<hostname>-<random>`), host, and
+   * on a backend shared by several processes how long its registration lives without a
+   * heartbeat (`ttlMs`, default 10 000) and how often a server renews it (`heartbeatMs`).
+   */
+  node?: WorkerRegistryOptions;
 }
 
 /**
@@ -55,7 +64,9 @@ export function openEvdb(options: OpenEvdbOptions = {}): Promise<Evdb> {
       'give either dataDir (for the default SQLite backend) or backend, not both',
     );
   }
-  return Promise.resolve(new Evdb(options.backend ?? sqlite({ dataDir: options.dataDir })));
+  return Promise.resolve(
+    new Evdb(options.backend ?? sqlite({ dataDir: options.dataDir }), options.node),
+  );
 }
 
 /** The embedded store: every `EventStoreApi` operation, in this process. */
@@ -63,7 +74,26 @@ export class Evdb implements EventStoreApi {
   private readonly stores = new Map<string, Promise<Store>>();
   private closing: Promise<void> | undefined;
 
-  constructor(readonly backend: Backend) {}
+  private readonly registry: WorkerRegistry;
+
+  constructor(
+    readonly backend: Backend,
+    node: WorkerRegistryOptions = {},
+  ) {
+    this.registry = new WorkerRegistry(
+      {
+        log: async (storeId) => (await this.store(storeId)).log,
+        listStores: () => this.listStores(),
+      },
+      backend.capabilities.multiProcess,
+      node,
+    );
+  }
+
+  /** This process as a worker: its node id, host, url (once a server advertised it), start. */
+  get node(): WorkerInfo {
+    return this.registry.selfInfo();
+  }
 
   /** Opens a store once and keeps it open until `close` or `removeStore`. */
   private store(storeId: string): Promise<Store> {
@@ -110,6 +140,7 @@ export class Evdb implements EventStoreApi {
   async removeStore(storeId: string): Promise<void> {
     const store = await this.store(storeId);
     this.stores.delete(storeId);
+    this.registry.forget(storeId);
     await store.close();
     await this.backend.removeStore(storeId);
   }
@@ -138,7 +169,9 @@ export class Evdb implements EventStoreApi {
     assertWritableStreamId(streamId);
     const { writes } = prepareWrites([{ streamId, events, expectedVersion }]);
     const store = await this.store(storeId);
+    const started = telemetry.streamWrite.hasSubscribers ? performance.now() : -1;
     const [result] = await store.append({ writes });
+    if (started >= 0) this.publishWrite(storeId, [streamId], writes, result, started);
     return result as AppendResult;
   }
 
@@ -153,7 +186,12 @@ export class Evdb implements EventStoreApi {
     const prepared = prepareWrites(writes);
     const store = await this.store(storeId);
     if (prepared.writes.length === 0) return { results: [] };
+    const started = telemetry.streamWrite.hasSubscribers ? performance.now() : -1;
     const results = await store.append(prepared);
+    if (started >= 0) {
+      const streamIds = writes.map((write) => write.streamId);
+      this.publishWrite(storeId, streamIds, prepared.writes, results.at(-1), started);
+    }
     return {
       results: results.map((result, i) => ({
         streamId: (writes[i] as StreamWrite).streamId,
@@ -178,7 +216,7 @@ export class Evdb implements EventStoreApi {
     assertInteger('startVersion', startVersion, direction === 'forward' ? 0 : -1);
     assertCount(count);
     const store = await this.store(storeId);
-    return store.readStream(streamId, startVersion, count, direction);
+    return this.read(storeId, streamId, store.readStream(streamId, startVersion, count, direction));
   }
 
   streamForward(
@@ -236,7 +274,7 @@ export class Evdb implements EventStoreApi {
   ): Promise<EventRecord[]> {
     assertInteger('fromPosition', fromPosition, 0);
     assertCount(count);
-    return (await this.store(storeId)).readAll(fromPosition, count);
+    return this.read(storeId, '$all', (await this.store(storeId)).readAll(fromPosition, count));
   }
 
   async readByEventTypes(
@@ -246,10 +284,11 @@ export class Evdb implements EventStoreApi {
   ): Promise<EventRecord[]> {
     const types = assertKeyList('eventTypes', eventTypes);
     const { fromPosition, count } = pageOptions(options);
-    return (await this.store(storeId)).readIndex(
-      { kind: 'type', eventTypes: types },
-      fromPosition,
-      count,
+    const store = await this.store(storeId);
+    return this.read(
+      storeId,
+      '$types',
+      store.readIndex({ kind: 'type', eventTypes: types }, fromPosition, count),
     );
   }
 
@@ -264,16 +303,18 @@ export class Evdb implements EventStoreApi {
       throw invalidArgument(`match must be 'any' or 'all', got ${JSON.stringify(match)}`);
     }
     const { fromPosition, count } = pageOptions(options);
-    return (await this.store(storeId)).readIndex(
-      { kind: 'tag', tags: keys, match },
-      fromPosition,
-      count,
+    const store = await this.store(storeId);
+    return this.read(
+      storeId,
+      '$tags',
+      store.readIndex({ kind: 'tag', tags: keys, match }, fromPosition, count),
     );
   }
 
   /** Finishes queued appends and closes every store. Calling it twice is harmless. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.registry.close();
       const opened = await Promise.allSettled(this.stores.values());
       this.stores.clear();
       for (const result of opened) {
@@ -283,6 +324,178 @@ export class Evdb implements EventStoreApi {
     })();
     return this.closing;
   }
+
+  // ---- workers and health (SPEC §13) ------------------------------------------------------------
+
+  /**
+   * Makes this node known, at `url`, to the other processes sharing the backend (what a server
+   * does once it listens): they list it in `getWorkers` until it closes or stops heart-beating.
+   */
+  advertise(url: string): Promise<void> {
+    return this.registry.advertise(url);
+  }
+
+  /** The live workers of a store, sorted by node id; this process is one unless unregistered. */
+  async getWorkers(storeId: string): Promise<WorkerInfo[]> {
+    this.assertOpen();
+    assertStoreId(storeId);
+    return this.registry.list(storeId);
+  }
+
+  /**
+   * Without `worker`, lists this process as a worker of the store again (after
+   * `unregisterWorker`). With one, lists that worker until its `ttlMs` runs out; register it
+   * again to renew.
+   */
+  async registerWorker(storeId: string, worker?: WorkerRegistration): Promise<WorkerInfo> {
+    this.assertOpen();
+    assertStoreId(storeId);
+    return this.registry.register(storeId, worker);
+  }
+
+  /** Removes a worker (default: this process) from the store's list; false if it was not there. */
+  async unregisterWorker(storeId: string, nodeId?: string): Promise<boolean> {
+    this.assertOpen();
+    assertStoreId(storeId);
+    if (nodeId !== undefined && (typeof nodeId !== 'string' || nodeId === '')) {
+      throw invalidArgument('nodeId must be a non-empty string');
+    }
+    return this.registry.unregister(storeId, nodeId);
+  }
+
+  /** One cheap read of the store's status; `not_found` for a store that does not exist. */
+  async quickHealthCheck(storeId: string): Promise<StoreHealth> {
+    this.assertOpen();
+    assertStoreId(storeId);
+    return (await this.checkStore(storeId)).health;
+  }
+
+  /**
+   * This node's health: `healthy` when every store answers, `degraded` when some do not,
+   * `unhealthy` when the stores cannot be listed (the backend is down) or the node is closing.
+   */
+  async health(): Promise<HealthReport> {
+    const node = {
+      ...this.registry.selfInfo(),
+      uptimeMs: Date.now() - this.registry.self.startedAt,
+    };
+    const report = (
+      status: HealthReport['status'],
+      stores: StoreHealth[],
+      workers: WorkerInfo[],
+      error?: unknown,
+    ): HealthReport => {
+      const result: HealthReport = { status, stores, workers, node, timestamp: Date.now() };
+      if (error !== undefined) result.error = describeFailure(error);
+      return result;
+    };
+    if (this.closing !== undefined) return report('unhealthy', [], [], closedError());
+    let storeIds: string[];
+    try {
+      storeIds = await this.backend.listStores();
+    } catch (error) {
+      return report('unhealthy', [], [], error);
+    }
+    const checks = await Promise.all(
+      storeIds.map((storeId) =>
+        this.checkStore(storeId).catch((error: unknown) => ({
+          health: unhealthyStore(storeId, 0, error),
+          workers: [],
+        })),
+      ),
+    );
+    const workers = new Map<string, WorkerInfo>([[node.nodeId, this.registry.selfInfo()]]);
+    for (const check of checks) for (const w of check.workers) workers.set(w.nodeId, w);
+    const stores = checks.map((check) => check.health);
+    const failed = stores.some((store) => store.status !== 'healthy');
+    return report(failed ? 'degraded' : 'healthy', stores, [...workers.values()]);
+  }
+
+  private async checkStore(
+    storeId: string,
+  ): Promise<{ health: StoreHealth; workers: WorkerInfo[] }> {
+    const store = await this.store(storeId);
+    const started = performance.now();
+    try {
+      const [status, workers] = await Promise.all([
+        store.log.status(),
+        this.registry.list(storeId),
+      ]);
+      return {
+        health: {
+          storeId,
+          status: 'healthy',
+          latencyMs: performance.now() - started,
+          lastPosition: status.lastPosition,
+          workers: workers.length,
+          timestamp: Date.now(),
+        },
+        workers,
+      };
+    } catch (error) {
+      return { health: unhealthyStore(storeId, performance.now() - started, error), workers: [] };
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) throw closedError();
+  }
+
+  // ---- telemetry (SPEC §16) ---------------------------------------------------------------------
+
+  private publishWrite(
+    storeId: string,
+    streamIds: string[],
+    writes: { events: unknown[] }[],
+    last: AppendResult | undefined,
+    started: number,
+  ): void {
+    telemetry.streamWrite.publish({
+      nodeId: this.registry.self.nodeId,
+      storeId,
+      streamIds,
+      events: writes.reduce((sum, write) => sum + write.events.length, 0),
+      position: last?.position ?? -1,
+      durationMs: performance.now() - started,
+    });
+  }
+
+  /** Publishes a `streamRead` event for a read when anyone listens. */
+  private read(
+    storeId: string,
+    source: string,
+    reading: Promise<EventRecord[]>,
+  ): Promise<EventRecord[]> {
+    if (!telemetry.streamRead.hasSubscribers) return reading;
+    const started = performance.now();
+    return reading.then((events) => {
+      telemetry.streamRead.publish({
+        nodeId: this.registry.self.nodeId,
+        storeId,
+        source,
+        events: events.length,
+        durationMs: performance.now() - started,
+      });
+      return events;
+    });
+  }
+}
+
+function unhealthyStore(storeId: string, latencyMs: number, error: unknown): StoreHealth {
+  return {
+    storeId,
+    status: 'unhealthy',
+    latencyMs,
+    workers: 0,
+    error: describeFailure(error),
+    timestamp: Date.now(),
+  };
+}
+
+function describeFailure(error: unknown): { code: string; message: string } {
+  return error instanceof EvdbError
+    ? { code: error.code, message: error.message }
+    : { code: 'internal', message: error instanceof Error ? error.message : String(error) };
 }
 
 function pageOptions(options: ReadPageOptions): { fromPosition: number; count: number } {

@@ -197,6 +197,74 @@ export const StoreStatusSchema: JsonSchema = {
   },
 };
 
+export const WorkerInfoSchema: JsonSchema = {
+  title: 'WorkerInfo',
+  type: 'object',
+  required: ['nodeId', 'host', 'startedAt', 'lastHeartbeat'],
+  properties: {
+    nodeId: { type: 'string' },
+    host: { type: 'string' },
+    url: { type: 'string', description: 'absent for an embedded store' },
+    startedAt: { type: 'integer', description: 'ms since the Unix epoch' },
+    lastHeartbeat: {
+      type: 'integer',
+      description: "ms since the Unix epoch, on the worker's clock",
+    },
+  },
+};
+
+const WorkerRegistrationSchema: JsonSchema = {
+  title: 'WorkerRegistration',
+  type: 'object',
+  required: ['nodeId', 'host'],
+  additionalProperties: false,
+  properties: {
+    nodeId: { type: 'string', minLength: 1, maxLength: 256 },
+    host: { type: 'string', minLength: 1, maxLength: 256 },
+    url: { type: 'string', maxLength: 2048 },
+    ttlMs: { type: 'integer', minimum: 100, maximum: 3_600_000, description: 'default 15 000' },
+  },
+};
+
+const failure: JsonSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string' }, message: { type: 'string' } },
+};
+
+export const StoreHealthSchema: JsonSchema = {
+  title: 'StoreHealth',
+  type: 'object',
+  required: ['storeId', 'status', 'latencyMs', 'workers', 'timestamp'],
+  properties: {
+    storeId: { type: 'string' },
+    status: { enum: ['healthy', 'unhealthy'] },
+    latencyMs: { type: 'number' },
+    lastPosition: integer,
+    workers: { type: 'integer', description: 'live workers of the store' },
+    error: failure,
+    timestamp: integer,
+  },
+};
+
+export const HealthReportSchema: JsonSchema = {
+  title: 'HealthReport',
+  type: 'object',
+  required: ['status', 'stores', 'workers', 'node', 'timestamp'],
+  properties: {
+    status: { enum: ['healthy', 'degraded', 'unhealthy'] },
+    stores: { type: 'array', items: StoreHealthSchema },
+    workers: { type: 'array', items: WorkerInfoSchema },
+    node: {
+      type: 'object',
+      description: 'this node: a WorkerInfo with uptimeMs',
+      required: ['nodeId', 'host', 'startedAt', 'lastHeartbeat', 'uptimeMs'],
+    },
+    timestamp: integer,
+    error: failure,
+  },
+};
+
 const pageOptions: JsonSchema = {
   type: 'object',
   properties: { fromPosition: integer, count: integer },
@@ -447,6 +515,56 @@ export const OPERATIONS = {
       { name: 'options', schema: tagOptions, optional: true },
     ],
     result: eventList,
+  },
+  getWorkers: {
+    summary: 'The live workers of a store (server nodes serving it), sorted by node id.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'array', items: WorkerInfoSchema },
+    http: { method: 'GET', path: '/stores/{storeId}/workers', responseKey: 'workers' },
+  },
+  registerWorker: {
+    summary:
+      'Without `worker`: lists the answering node as a worker of the store again. With one: lists that worker until its `ttlMs` runs out (register again to renew).',
+    role: 'admin',
+    idempotent: true,
+    params: [P.storeId, { name: 'worker', schema: WorkerRegistrationSchema, optional: true }],
+    result: WorkerInfoSchema,
+    http: { method: 'POST', path: '/stores/{storeId}/workers', body: ['worker'] },
+  },
+  unregisterWorker: {
+    summary:
+      "Removes a worker (default: the answering node) from the store's list; false if it was not listed.",
+    role: 'admin',
+    idempotent: true,
+    params: [
+      P.storeId,
+      { name: 'nodeId', schema: { type: 'string', minLength: 1 }, optional: true },
+    ],
+    result: { type: 'boolean' },
+    http: {
+      method: 'DELETE',
+      path: '/stores/{storeId}/workers/{nodeId}',
+      responseKey: 'unregistered',
+    },
+  },
+  health: {
+    summary:
+      "The answering node's health: `healthy`, `degraded` (a store failed its check) or `unhealthy` (the stores cannot be listed, or the node is closing), with its stores (those the token may read) and the workers it sees.",
+    role: 'read',
+    idempotent: true,
+    params: [],
+    result: HealthReportSchema,
+    http: { method: 'GET', path: '/node/health' },
+  },
+  quickHealthCheck: {
+    summary: "One store's health, from one cheap read.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: StoreHealthSchema,
+    http: { method: 'GET', path: '/stores/{storeId}/health' },
   },
 } satisfies Record<OperationName, OperationSpec>;
 

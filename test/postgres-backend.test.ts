@@ -255,7 +255,6 @@ describe('postgres backend', () => {
     await withClient(async (client) => {
       await client.query(`ANALYZE ${client.escapeIdentifier(storeSchema)}.events`);
       await client.query(`ANALYZE ${client.escapeIdentifier(storeSchema)}.event_tags`);
-      await client.query(`ANALYZE ${client.escapeIdentifier(storeSchema)}.event_types`);
       for (const mode of ['force_custom_plan', 'force_generic_plan']) {
         await client.query(`SET plan_cache_mode = ${mode}`);
         const checks = Object.entries(params).map(([name, values]): [string, string, unknown[]] => [
@@ -326,6 +325,82 @@ describe('postgres backend', () => {
         JSON.stringify([tags, fromPosition, count]),
       );
     }
+  });
+
+  it('a writer planning on what it last saw notices every change another process made', async () => {
+    const schema = newSchema('stale');
+    // Two backends: two pools, as two processes would have.
+    const [a, b] = await Promise.all([open(schema), open(schema)]);
+    await a.createStore('shop');
+    const append = (evdb: Evdb, streamId: string, expected?: number) =>
+      evdb.appendEvents('shop', streamId, [{ eventType: 'E', data: streamId }], expected);
+    // Alone for two commits, a plans its next commits on what its last one left.
+    const warmUp = async (): Promise<void> => {
+      await append(a, 'own');
+      await append(a, 'own');
+    };
+    await append(b, 'theirs');
+    await append(a, 's', -1);
+    await warmUp();
+    await append(a, 's', 0);
+    // b appends behind a's back: the answer must come from the store (version 2), not from
+    // what a last saw (1).
+    await append(b, 's', 1);
+    await rejectsWith(append(a, 's', 1), 'wrong_expected_version', { actual: 2 });
+    // A stream that existed before a started caching, which a never looked at: a must not
+    // take it for new.
+    await warmUp();
+    await rejectsWith(append(a, 'theirs', -1), 'wrong_expected_version', { actual: 0 });
+    // b deletes a stream a has cached: no position changes, yet a must see it gone.
+    await warmUp();
+    await append(a, 's', 2);
+    await append(a, 's', 3);
+    await b.deleteStream('shop', 's');
+    const recreated = await append(a, 's', -1);
+    assert.equal(recreated.version, 0);
+    const all = await a.readAllGlobal('shop', 0, 100);
+    const positions = all.map((e) => e.position);
+    assert.deepEqual(
+      positions,
+      [...new Set(positions)].sort((x, y) => x - y),
+    );
+    const status = await b.getStoreStatus('shop');
+    assert.equal(status.totalEvents, all.length);
+    assert.deepEqual(await b.getStreams('shop'), ['own', 's', 'theirs']);
+    assert.equal(await b.getVersion('shop', 'own'), 5);
+    assert.equal((await b.streamForward('shop', 's', 0, 10)).length, 1);
+  });
+
+  it('counters stay exact across folds and deletes', async () => {
+    const evdb = await open(newSchema('fold'));
+    await evdb.createStore('big');
+    const streams = 7;
+    let total = 0;
+    for (let i = 0; i < 10; i++) {
+      await evdb.appendBatch(
+        'big',
+        Array.from({ length: streams }, (_, k) => ({
+          streamId: `s${k}-${i % 3}`,
+          events: Array.from({ length: 150 }, (_, n) => ({ eventType: 'E', data: n })),
+        })),
+      );
+      total += streams * 150;
+    }
+    let status = await evdb.getStoreStatus('big');
+    assert.equal(status.totalEvents, total);
+    assert.equal(status.streamCount, streams * 3);
+    assert.equal(status.lastPosition, total - 1);
+    const removed = await evdb.deleteStream('big', 's0-0');
+    const early = await evdb.deleteStream('big', 's6-2');
+    status = await evdb.getStoreStatus('big');
+    assert.equal(status.totalEvents, total - removed.deletedCount - early.deletedCount);
+    assert.equal(status.streamCount, streams * 3 - 2);
+    assert.equal(status.lastPosition, total - 1, 'deleting the newest events keeps the position');
+    await evdb.appendEvents('big', 'late', [{ eventType: 'E', data: 1 }]);
+    status = await evdb.getStoreStatus('big');
+    assert.equal(status.lastPosition, total);
+    assert.equal(status.totalEvents, total + 1 - removed.deletedCount - early.deletedCount);
+    assert.equal(status.streamCount, streams * 3 - 1);
   });
 
   it('watchCommits: LISTEN/NOTIFY wakes a watcher when another process commits', async () => {
@@ -430,10 +505,12 @@ describe('postgres backend', () => {
       { eventType: 'E', data: 2, eventId: '0190b2d4-8c9a-7f1e-9c3b-0000000000a2' },
     ];
     await withClient(async (blocker) => {
-      // Hold the store's state row so the commit stops inside its write round trip.
+      // An uncommitted head for the same stream: the commit stops inside its write, holding
+      // the store lock, when it inserts the head.
       await blocker.query('BEGIN');
       await blocker.query(
-        `SELECT 1 FROM ${blocker.escapeIdentifier(`${schema}-${storeId}`)}.store_state FOR UPDATE`,
+        `INSERT INTO ${blocker.escapeIdentifier(`${schema}-${storeId}`)}.streams ` +
+          "VALUES ('s', 0, 0, 0)",
       );
       const append = evdb.appendEvents(storeId, 's', events, -1);
       const outcome = append.then(

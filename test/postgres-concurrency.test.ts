@@ -154,8 +154,9 @@ describe('postgres: many processes on one store', () => {
     });
     await reader.waitFor((m) => m.t === 'ready');
 
-    // Hold the store's state row, so that commit A stops inside its write round trip: it holds
-    // the store lock and has inserted its event at position 1, uncommitted.
+    // An uncommitted head for stream 'a', so that commit A stops inside its write: it holds
+    // the store lock and has inserted its event at position 1, uncommitted, and waits to
+    // insert the head.
     const blocker = new pg.Client({ connectionString: server.url });
     // pg_stat_activity is read once per transaction: watch from a connection outside the blocker's.
     const monitor = new pg.Client({ connectionString: server.url });
@@ -163,7 +164,8 @@ describe('postgres: many processes on one store', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query(
-        `SELECT 1 FROM ${blocker.escapeIdentifier(`${schema}-${storeId}`)}.store_state FOR UPDATE`,
+        `INSERT INTO ${blocker.escapeIdentifier(`${schema}-${storeId}`)}.streams ` +
+          "VALUES ('a', 0, 0, 0)",
       );
       const a = spawnChild<AppendOneMessage>('./pg-append-one.ts', {
         ...common,

@@ -18,10 +18,13 @@ import { CommitWatcher } from './commit-watcher.js';
 import { toEvdbError, type PostgresErrorContext } from './errors.js';
 import { STORE_SCHEMA_VERSION, inTransaction, migrateCatalog, migrateStore } from './schema.js';
 import {
+  commitArgs,
+  commitCallSql,
+  commitStatement,
   prefetchSql,
   readStatements,
   storeTables,
-  writeSql,
+  type NamedStatement,
   type ReadStatements,
   type StoreTables,
 } from './queries.js';
@@ -55,6 +58,8 @@ const CAPABILITIES: BackendCapabilities = {
 };
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,13}$/;
+/** Heads of this many streams at most are cached for the fast commit path. */
+const MAX_CACHED_HEADS = 10_000;
 /** Most index entries one round trip of an all-tags query walks. */
 const MAX_TAG_CHUNK = 20_000;
 
@@ -267,7 +272,8 @@ class PostgresBackend implements Backend {
         await migrateStore(client, schema, 0);
         await client.query(
           `INSERT INTO ${ident(schema)}.store_state (id, store_key, store_id, created_at, settings, ` +
-            'last_position, event_count, stream_count) VALUES (1, $1, $2, $3, $4, -1, 0, 0)',
+            'position_floor, generation, counted_through, event_count, stream_count) ' +
+            'VALUES (1, $1, $2, $3, $4, -1, 0, -1, 0, 0)',
           [key, storeId, config.createdAt, JSON.stringify(settings)],
         );
         return key;
@@ -352,13 +358,29 @@ class PostgresBackend implements Backend {
   }
 }
 
+/** What a commit plans against on the fast path: the state the last commit left. */
+interface CommitCache {
+  lastPosition: number;
+  generation: number;
+  /** Heads by stream; null: known to have none. LRU order. */
+  heads: Map<string, StreamHead | null>;
+}
+
 class PostgresLog implements LogBackend {
   readonly capabilities = CAPABILITIES;
   private readonly schema: string;
   private readonly tables: StoreTables;
   private readonly statements: ReadStatements;
+  private readonly commitCall: NamedStatement;
   private watcher: CommitWatcher | undefined;
   private closed = false;
+  /** The state this process's last commit left, while nothing says it changed. */
+  private cache: CommitCache | undefined;
+  /**
+   * Whether this process seems to be the store's only writer: its last commit found nothing
+   * written by others since the one before. Only then is the fast path worth a try.
+   */
+  private alone = false;
 
   constructor(
     private readonly backend: PostgresBackend,
@@ -369,21 +391,105 @@ class PostgresLog implements LogBackend {
     this.schema = backend.storeSchema(storeId);
     this.tables = storeTables(this.schema);
     this.statements = readStatements(this.tables, storeKey);
+    this.commitCall = commitStatement(this.tables, storeKey);
   }
 
   /**
-   * Two round trips per group commit. The first begins the transaction, takes the store's
-   * advisory lock and, in later statements (so with a snapshot taken after the lock was
-   * granted), reads the store state, the heads and the event ids the planner will ask about.
-   * The second writes the plan, notifies listeners and commits. Values reach the SQL text only
-   * through the escaping helpers of sql.ts.
+   * A group commit in one round trip when this process knows the store's state (it made the
+   * last commit): it plans against its cache and calls `evdb_commit`, which takes the store's
+   * lock, checks that the state is still the cached one and writes, or writes nothing and
+   * answers 'stale'. Otherwise, or after 'stale', two round trips under the lock: read the
+   * state, plan, write. See docs/postgres.md.
    */
   async commit<T>(
     keys: CommitKeys,
     plan: (view: CommitView) => { plan: CommitPlan; result: T },
   ): Promise<T> {
     this.assertOpen();
+    const cache = this.cache;
+    if (cache !== undefined && this.alone) {
+      const fast = await this.commitFast(cache, keys, plan);
+      if (fast.done) return fast.result;
+    }
+    return this.commitLocked(keys, plan);
+  }
+
+  private async commitFast<T>(
+    cache: CommitCache,
+    keys: CommitKeys,
+    plan: (view: CommitView) => { plan: CommitPlan; result: T },
+  ): Promise<{ done: true; result: T } | { done: false }> {
+    const absentStreams = new Set<string>();
+    const streamKeys = new Set(keys.streamIds);
+    const eventKeys = new Set(keys.eventIds);
+    const view: CommitView = {
+      lastPosition: cache.lastPosition,
+      head(streamId) {
+        if (!streamKeys.has(streamId)) throw notPrefetched('stream', streamId);
+        const head = cache.heads.get(streamId);
+        // Unknown to the cache: planned as absent, which evdb_commit checks.
+        if (head === undefined || head === null) {
+          absentStreams.add(streamId);
+          return undefined;
+        }
+        return head;
+      },
+      findEvent(eventId) {
+        if (!eventKeys.has(eventId)) throw notPrefetched('event id', eventId);
+        return undefined;
+      },
+    };
+    const decided = plan(view);
+    const args = commitArgs(
+      this.backend.lockKey,
+      this.storeKey,
+      {
+        lastPosition: cache.lastPosition,
+        generation: cache.generation,
+        absentStreams: [...absentStreams],
+        absentIds: keys.eventIds,
+      },
+      decided.plan,
+      this.schema,
+    );
+    this.cache = undefined;
+    let answer: string | undefined;
+    try {
+      const { rows } = await this.backend.pool.query<[string]>({
+        ...this.commitCall,
+        values: args,
+        rowMode: 'array',
+      });
+      answer = rows[0]?.[0];
+    } catch (error) {
+      // The call commits when it returns: if the answer is lost, so is the outcome.
+      throw toEvdbError(error, {
+        doing: `commit to store '${this.storeId}'`,
+        storeId: this.storeId,
+        outcomeUnknown: true,
+      });
+    }
+    if (answer === 'ok') {
+      this.remember(cache, cache.generation, keys, view, decided.plan);
+      return { done: true, result: decided.result };
+    }
+    if (answer === 'removed') throw this.removedError();
+    if (answer !== 'stale') {
+      throw new EvdbError('internal', `evdb_commit answered ${String(answer)}`);
+    }
+    // Another process committed (or deleted) since: use the locked path, until a commit there
+    // finds that nobody else wrote since this process's previous commit.
+    this.alone = false;
+    return { done: false };
+  }
+
+  private commitLocked<T>(
+    keys: CommitKeys,
+    plan: (view: CommitView) => { plan: CommitPlan; result: T },
+  ): Promise<T> {
     const prefetch = prefetchSql(this.tables, this.backend.lockKey, this.storeKey, keys);
+    const previous = this.cache;
+    this.cache = undefined;
     let sent = false;
     const context = { doing: `commit to store '${this.storeId}'`, storeId: this.storeId };
     return this.backend.withClient(context, async (client) => {
@@ -392,23 +498,87 @@ class PostgresLog implements LogBackend {
           text: prefetch,
           rowMode: 'array',
         })) as unknown as pg.QueryResult<unknown[]>[];
-        const state = results[2]?.rows[0] as [number, number] | undefined;
+        const state = results[2]?.rows[0] as [number, number, number] | undefined;
         if (state === undefined || state[0] !== this.storeKey) throw this.removedError();
+        const [, lastPosition, generation] = state;
+        const eventRows = results[4]?.rows as [string, string, number, number][];
         const view = prefetchedView(
-          state[1],
+          lastPosition,
           keys,
           results[3]?.rows as [string, number, number][],
-          results[4]?.rows as [string, string, number, number][],
+          eventRows,
         );
         const decided = plan(view);
-        const write = writeSql(this.tables, this.schema, decided.plan);
+        const found = new Set(eventRows.map((row) => row[0]));
+        const args = commitArgs(
+          this.backend.lockKey,
+          this.storeKey,
+          {
+            lastPosition,
+            generation,
+            absentStreams: keys.streamIds.filter((id) => view.head(id) === undefined),
+            absentIds: keys.eventIds.filter((id) => !found.has(id)),
+          },
+          decided.plan,
+          this.schema,
+        );
         sent = true;
-        await client.query(write);
+        const written = (await client.query({
+          text: commitCallSql(this.tables, args),
+          rowMode: 'array',
+        })) as unknown as pg.QueryResult<unknown[]>[];
+        const answer = written[0]?.rows[0]?.[0];
+        // Under the lock the state cannot have moved: anything but 'ok' is a bug.
+        if (answer !== 'ok') {
+          throw new EvdbError('internal', `evdb_commit answered ${String(answer)} under the lock`);
+        }
+        // Nobody else committed or deleted since this process's previous commit: its cached
+        // heads are still valid, and the next commit may take the fast path.
+        this.alone =
+          previous !== undefined &&
+          previous.lastPosition === lastPosition &&
+          previous.generation === generation;
+        this.remember(
+          this.alone && previous !== undefined
+            ? previous
+            : { lastPosition, generation, heads: new Map() },
+          generation,
+          keys,
+          view,
+          decided.plan,
+        );
         return decided.result;
       } catch (error) {
         throw toEvdbError(error, { ...context, outcomeUnknown: sent });
       }
     });
+  }
+
+  /** After a commit: the state it left, for the next commit to plan against. */
+  private remember(
+    base: CommitCache,
+    generation: number,
+    keys: CommitKeys,
+    view: CommitView,
+    plan: CommitPlan,
+  ): void {
+    const heads = base.heads;
+    for (const streamId of keys.streamIds) {
+      const head = plan.heads.get(streamId) ?? view.head(streamId) ?? null;
+      heads.delete(streamId);
+      heads.set(streamId, head);
+    }
+    // Oldest first in a Map's order: trim the least recently used.
+    for (const streamId of heads.keys()) {
+      if (heads.size <= MAX_CACHED_HEADS) break;
+      heads.delete(streamId);
+    }
+    const last = plan.events[plan.events.length - 1];
+    this.cache = {
+      lastPosition: last === undefined ? view.lastPosition : last.position,
+      generation,
+      heads,
+    };
   }
 
   async streamHead(streamId: string): Promise<StreamHead | undefined> {
@@ -507,8 +677,14 @@ class PostgresLog implements LogBackend {
     return rows.map((row) => row[0]);
   }
 
+  /**
+   * Under the store's lock: removes the stream's events, tags and head, raises the position
+   * floor to the last position (so positions never move back) and bumps the generation (so
+   * every writer's cached heads are known stale).
+   */
   async deleteStream(streamId: string): Promise<number> {
     this.assertOpen();
+    this.cache = undefined;
     const t = this.tables;
     return this.backend.withClient(
       { doing: `deleteStream in store '${this.storeId}'`, storeId: this.storeId },
@@ -518,32 +694,40 @@ class PostgresLog implements LogBackend {
             this.backend.lockKey,
             this.storeKey,
           ]);
-          const state = await client.query<{ store_key: number }>(
-            `SELECT store_key FROM ${t.state} WHERE id = 1`,
-          );
-          if (state.rows[0]?.store_key !== this.storeKey) throw this.removedError();
-          const head = await client.query(`DELETE FROM ${t.streams} WHERE stream_id = $1`, [
-            streamId,
-          ]);
-          if (head.rowCount === 0) return 0;
-          await client.query(
-            `DELETE FROM ${t.types} WHERE position IN ` +
-              `(SELECT position FROM ${t.events} WHERE stream_id = $1)`,
-            [streamId],
-          );
+          const state = await client.query<[number, number, number]>({
+            text:
+              `SELECT s.store_key, s.counted_through, greatest(s.position_floor, ` +
+              `(SELECT max(position) FROM ${t.events})) FROM ${t.state} s WHERE s.id = 1`,
+            rowMode: 'array',
+          });
+          const [storeKey, countedThrough, lastPosition] = state.rows[0] ?? [];
+          if (storeKey !== this.storeKey) throw this.removedError();
+          const head = await client.query<[number]>({
+            text: `DELETE FROM ${t.streams} WHERE stream_id = $1 RETURNING created_position`,
+            values: [streamId],
+            rowMode: 'array',
+          });
+          const createdAt = head.rows[0]?.[0];
+          if (createdAt === undefined) return 0;
           await client.query(
             `DELETE FROM ${t.tags} WHERE position IN ` +
               `(SELECT position FROM ${t.events} WHERE stream_id = $1 AND tags IS NOT NULL)`,
             [streamId],
           );
-          const deleted = (
-            await client.query(`DELETE FROM ${t.events} WHERE stream_id = $1`, [streamId])
-          ).rowCount as number;
+          const deleted = await client.query<[number, number]>({
+            text:
+              `WITH d AS (DELETE FROM ${t.events} WHERE stream_id = $1 RETURNING position) ` +
+              'SELECT count(*), count(*) FILTER (WHERE position <= $2) FROM d',
+            values: [streamId, countedThrough],
+            rowMode: 'array',
+          });
+          const [count, counted] = deleted.rows[0] ?? [0, 0];
           await client.query(
-            `UPDATE ${t.state} SET event_count = event_count - $1, stream_count = stream_count - 1 WHERE id = 1`,
-            [deleted],
+            `UPDATE ${t.state} SET position_floor = $1, generation = generation + 1, ` +
+              'event_count = event_count - $2, stream_count = stream_count - $3 WHERE id = 1',
+            [lastPosition, counted, createdAt <= (countedThrough as number) ? 1 : 0],
           );
-          return deleted;
+          return count;
         }),
     );
   }

@@ -1,6 +1,6 @@
 import { encodeDataContentType, encodeMetadataContentType, encodeTags } from '../event-codec.js';
 import type { CommitKeys, CommitPlan } from '../log-backend.js';
-import { arrayLiteral, bytesLiteral, ident, integer, literal, nullableLiteral } from './sql.js';
+import { arrayLiteral, bytesLiteral, ident, integer, literal } from './sql.js';
 
 /** The SQL of one store: its tables, its read statements and its group-commit round trips. */
 
@@ -12,8 +12,9 @@ const SELECT_EVENT = EVENT_COLUMNS.split(', ')
   .join(', ');
 
 export interface StoreTables {
+  /** The store's group-commit function (schema.ts). */
+  commit: string;
   events: string;
-  types: string;
   tags: string;
   streams: string;
   state: string;
@@ -24,11 +25,16 @@ export function storeTables(schema: string): StoreTables {
   const s = ident(schema);
   return {
     events: `${s}.events`,
-    types: `${s}.event_types`,
+    commit: `${s}.evdb_commit`,
     tags: `${s}.event_tags`,
     streams: `${s}.streams`,
     state: `${s}.store_state`,
   };
+}
+
+/** The store's last position, from its state row `s` (see store_state in schema.ts). */
+function lastPositionOf(t: StoreTables): string {
+  return `greatest(s.position_floor, (SELECT max(position) FROM ${t.events}))`;
 }
 
 export interface NamedStatement {
@@ -44,6 +50,7 @@ export type ReadStatements = ReturnType<typeof readStatements>;
  * Every read walks an index in the order it returns rows and stops at its LIMIT.
  */
 export function readStatements(t: StoreTables, storeKey: number) {
+  const LAST_POSITION = lastPositionOf(t);
   let n = 0;
   const statement = (text: string): NamedStatement => ({
     name: `evdb_${storeKey}_${n++}`,
@@ -66,12 +73,17 @@ export function readStatements(t: StoreTables, storeKey: number) {
     // events are fetched by primary key. The cost follows what is returned, not how many
     // events of those types exist. (The positions are gathered into an array first so that
     // the planner cannot turn the fetch into a scan of all events.)
+    // The type index is walked as a row-comparison range on (type, position) in its own order:
+    // no other index yields that order, so the planner cannot prefer walking all events in
+    // position order with a filter (which it would for `type = $1`, costing the whole store
+    // when the type stopped being written).
     readTypes: statement(
       `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position = ANY (ARRAY(` +
         'SELECT m.position FROM unnest($1::text[]) AS k(event_type) CROSS JOIN LATERAL ' +
-        `(SELECT x.position FROM ${t.types} x WHERE x.event_type = k.event_type ` +
-        'AND x.position >= $2 ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3)) ' +
-        'ORDER BY e.position',
+        `(SELECT x.position, x.event_type FROM ${t.events} x ` +
+        'WHERE (x.event_type, x.position) >= (k.event_type, $2::bigint) ' +
+        'AND x.event_type <= k.event_type ORDER BY x.event_type, x.position LIMIT $3) m ' +
+        'ORDER BY m.position LIMIT $3)) ORDER BY e.position',
     ),
     readTagsAny: statement(
       `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position = ANY (ARRAY(` +
@@ -96,20 +108,24 @@ export function readStatements(t: StoreTables, storeKey: number) {
         `LEFT JOIN ${t.events} e ON e.position = ANY(s.hits) ORDER BY e.position`,
     ),
     listStreams: statement(`SELECT stream_id FROM ${t.streams} ORDER BY stream_id`),
+    // Exact counts: the folded counters plus what was created since the fold (a bounded
+    // range of two indexes), in one snapshot.
     status: statement(
-      `SELECT last_position, event_count, stream_count FROM ${t.state} WHERE id = 1`,
+      `SELECT ${LAST_POSITION}, s.event_count + (SELECT count(*) FROM ${t.events} e ` +
+        'WHERE e.position > s.counted_through), s.stream_count + (SELECT count(*) FROM ' +
+        `${t.streams} h WHERE h.created_position > s.counted_through) FROM ${t.state} s WHERE s.id = 1`,
     ),
     config: statement(`SELECT store_id, created_at, settings FROM ${t.state} WHERE id = 1`),
-    lastPosition: statement(`SELECT last_position FROM ${t.state} WHERE id = 1`),
+    lastPosition: statement(`SELECT ${LAST_POSITION} FROM ${t.state} s WHERE s.id = 1`),
   };
 }
 
 /**
- * Round trip 1 of a group commit: begin, take the store's advisory lock, then read the state,
- * the heads and the event ids the planner will ask about. The reads are statements of their
- * own after the lock: under READ COMMITTED each takes its snapshot when it starts, so they see
- * every commit that finished before the lock was granted. (A read in the same statement as the
- * lock would use a snapshot from before the wait.)
+ * Round trip 1 of a group commit on the locked path: begin, take the store's advisory lock,
+ * then read the state, the heads and the event ids the planner will ask about. The reads are
+ * statements of their own after the lock: under READ COMMITTED each takes its snapshot when it
+ * starts, so they see every commit that finished before the lock was granted. (A read in the
+ * same statement as the lock would use a snapshot from before the wait.)
  */
 export function prefetchSql(
   t: StoreTables,
@@ -120,61 +136,146 @@ export function prefetchSql(
   return [
     'BEGIN ISOLATION LEVEL READ COMMITTED',
     `SELECT pg_advisory_xact_lock(${integer(lockKey)}, ${integer(storeKey)})`,
-    `SELECT store_key, last_position FROM ${t.state} WHERE id = 1`,
+    `SELECT s.store_key, ${lastPositionOf(t)}, s.generation FROM ${t.state} s WHERE s.id = 1`,
     `SELECT stream_id, version, last_position FROM ${t.streams} ` +
       `WHERE stream_id = ANY(${arrayLiteral(keys.streamIds, 'text')})`,
     `SELECT event_id::text, stream_id, version, position FROM ${t.events} ` +
-      `WHERE event_id = ANY(${arrayLiteral(keys.eventIds, 'uuid')})`,
+      `WHERE event_id = ANY(${arrayLiteral(keys.eventIds, 'uuid')}) ` +
+      // Outside link streams, with the condition of the partial index events_by_id.
+      "AND left(stream_id, 6) <> '$link:'",
   ].join(';\n');
 }
 
-/**
- * Round trip 2: the plan's events, tags and heads, the store's counters, a NOTIFY (delivered
- * only if the transaction commits) and COMMIT, as one multi-statement text. Without parameters
- * the simple-query protocol runs it in one round trip; every value goes through sql.ts.
- */
-export function writeSql(t: StoreTables, channel: string, plan: CommitPlan): string {
-  const { events, heads, createdStreams } = plan;
-  const last = events[events.length - 1];
-  // Nothing to write (every append failed its checks or was a replay): just release the lock.
-  if (last === undefined) return 'COMMIT';
-  const rows: string[] = [];
-  const typeRows: string[] = [];
-  const tagRows: string[] = [];
+/** What a commit was planned against; `evdb_commit` writes only if it still holds. */
+export interface CommitExpectation {
+  lastPosition: number;
+  generation: number;
+  /** Streams planned as having no head. */
+  absentStreams: string[];
+  /** Caller-chosen event ids planned as not stored (outside link streams). */
+  absentIds: string[];
+}
+
+/** The SQL types of `evdb_commit`'s arguments, in order (schema.ts). */
+const COMMIT_ARG_TYPES = [
+  'integer', // lock key 1
+  'integer', // lock key 2
+  'integer', // store key
+  'bigint', // expected last position
+  'bigint', // expected generation
+  'text[]', // streams planned as absent
+  'uuid[]', // event ids planned as absent
+  'bigint[]', // events: position
+  'text[]', // stream_id
+  'bigint[]', // version
+  'uuid[]', // event_id
+  'text[]', // event_type
+  'text[]', // data (JSON text)
+  'bytea[]', // data_bytes
+  'text[]', // metadata
+  'text[]', // tags
+  'text[]', // causation_id
+  'text[]', // correlation_id
+  'text[]', // data_content_type
+  'text[]', // metadata_content_type
+  'bigint[]', // epoch_us
+  'text[]', // tags: tag
+  'bigint[]', // position
+  'text[]', // heads: stream_id
+  'bigint[]', // version
+  'bigint[]', // last_position
+  'bigint[]', // created_position
+  'text', // NOTIFY channel
+] as const;
+
+type CommitArg = number | string | (number | string | Buffer | null)[];
+
+/** The arguments of `evdb_commit` for a plan, as JS values in the order of COMMIT_ARG_TYPES. */
+export function commitArgs(
+  lockKey: number,
+  storeKey: number,
+  expect: CommitExpectation,
+  plan: CommitPlan,
+  channel: string,
+): CommitArg[] {
+  const events = plan.events;
+  const tagNames: string[] = [];
+  const tagPositions: number[] = [];
+  const created = new Map<string, number>();
   for (const e of events) {
-    const position = integer(e.position);
-    const data =
-      typeof e.data === 'string' ? `${literal(e.data)},NULL` : `NULL,${bytesLiteral(e.data)}`;
-    rows.push(
-      `(${position},${literal(e.streamId)},${integer(e.version)},${literal(e.eventId)},` +
-        `${literal(e.eventType)},${data},` +
-        `${nullableLiteral(e.metadata)},${nullableLiteral(encodeTags(e.tags))},` +
-        `${nullableLiteral(e.causationId)},${nullableLiteral(e.correlationId)},` +
-        `${nullableLiteral(encodeDataContentType(e.data, e.dataContentType))},` +
-        `${nullableLiteral(encodeMetadataContentType(e.metadataContentType))},` +
-        `${integer(e.epochUs)})`,
-    );
-    typeRows.push(`(${literal(e.eventType)},${position})`);
-    for (const tag of e.tags) tagRows.push(`(${literal(tag)},${position})`);
+    for (const tag of e.tags) {
+      tagNames.push(tag);
+      tagPositions.push(e.position);
+    }
+    if (!created.has(e.streamId)) created.set(e.streamId, e.position);
   }
-  const headRows = [...heads].map(
-    ([streamId, head]) =>
-      `(${literal(streamId)},${integer(head.version)},${integer(head.lastPosition)})`,
-  );
-  const statements = [
-    `INSERT INTO ${t.events} (${EVENT_COLUMNS}) VALUES ${rows.join(',')}`,
-    `INSERT INTO ${t.types} (event_type, position) VALUES ${typeRows.join(',')}`,
-    `INSERT INTO ${t.streams} (stream_id, version, last_position) VALUES ${headRows.join(',')} ` +
-      'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, ' +
-      'last_position = excluded.last_position',
-    `UPDATE ${t.state} SET last_position = ${integer(last.position)}, ` +
-      `event_count = event_count + ${integer(events.length)}, ` +
-      `stream_count = stream_count + ${integer(createdStreams)} WHERE id = 1`,
-    `NOTIFY ${ident(channel)}, '${integer(last.position)}'`,
-    'COMMIT',
+  const heads = [...plan.heads];
+  return [
+    lockKey,
+    storeKey,
+    storeKey,
+    expect.lastPosition,
+    expect.generation,
+    expect.absentStreams,
+    expect.absentIds,
+    events.map((e) => e.position),
+    events.map((e) => e.streamId),
+    events.map((e) => e.version),
+    events.map((e) => e.eventId),
+    events.map((e) => e.eventType),
+    events.map((e) => (typeof e.data === 'string' ? e.data : null)),
+    events.map((e) =>
+      typeof e.data === 'string'
+        ? null
+        : Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+    ),
+    events.map((e) => e.metadata),
+    events.map((e) => encodeTags(e.tags)),
+    events.map((e) => e.causationId),
+    events.map((e) => e.correlationId),
+    events.map((e) => encodeDataContentType(e.data, e.dataContentType)),
+    events.map((e) => encodeMetadataContentType(e.metadataContentType)),
+    events.map((e) => e.epochUs),
+    tagNames,
+    tagPositions,
+    heads.map(([streamId]) => streamId),
+    heads.map(([, head]) => head.version),
+    heads.map(([, head]) => head.lastPosition),
+    // Used only when the stream is new: the position of its first event here.
+    heads.map(([streamId, head]) => created.get(streamId) ?? head.lastPosition),
+    channel,
   ];
-  if (tagRows.length > 0) {
-    statements.splice(2, 0, `INSERT INTO ${t.tags} (tag, position) VALUES ${tagRows.join(',')}`);
+}
+
+/**
+ * The fast path: `evdb_commit` as one parameterised statement outside a transaction block,
+ * which commits when it returns. One round trip; values travel as bind parameters.
+ */
+export function commitStatement(t: StoreTables, storeKey: number): NamedStatement {
+  const params = COMMIT_ARG_TYPES.map((type, i) => `$${i + 1}::${type}`).join(', ');
+  return { name: `evdb_${storeKey}_commit`, text: `SELECT ${t.commit}(${params})` };
+}
+
+/**
+ * Round trip 2 of the locked path: the same function with the arguments as SQL constants (the
+ * simple-query protocol takes several statements in one round trip only without parameters),
+ * then COMMIT. Every value goes through the escaping helpers of sql.ts.
+ */
+export function commitCallSql(t: StoreTables, args: CommitArg[]): string {
+  const rendered = args.map((value, i) => constant(COMMIT_ARG_TYPES[i] as string, value));
+  return `SELECT ${t.commit}(${rendered.join(', ')});\nCOMMIT`;
+}
+
+function constant(type: string, value: CommitArg): string {
+  if (!Array.isArray(value)) {
+    return typeof value === 'number' ? `${integer(value)}::${type}` : literal(value);
   }
-  return statements.join(';\n');
+  if (value.length === 0) return `'{}'::${type}`;
+  const element = (item: number | string | Buffer | null): string => {
+    if (item === null) return 'NULL';
+    if (typeof item === 'number') return integer(item);
+    if (typeof item === 'string') return literal(item);
+    return bytesLiteral(item);
+  };
+  return `ARRAY[${value.map(element).join(',')}]::${type}`;
 }

@@ -19,13 +19,17 @@ const CATALOG_MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** How many positions the store counters may lag before a commit folds them in. */
+export const COUNTER_FOLD = 4096;
+
 /**
- * Migrations of one store's schema (`<schema>-<storeId>`), run with `search_path` set to it.
- * Mirrors the SQLite store file (backends/sqlite/schema.ts); the store's `schema_version` in the
- * catalog records how many ran.
+ * Migrations of one store's schema (`<schema>-<storeId>`), run with `search_path` set to it;
+ * each gets the quoted schema name for the bodies of functions (resolved at call time, so they
+ * name their tables in full). Mirrors the SQLite store file (backends/sqlite/schema.ts); the
+ * store's `schema_version` in the catalog records how many ran.
  */
-const STORE_MIGRATIONS: readonly string[] = [
-  `
+const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [
+  (s) => `
   CREATE TABLE events (
     position bigint PRIMARY KEY,
     stream_id text COLLATE "C" NOT NULL,
@@ -46,15 +50,14 @@ const STORE_MIGRATIONS: readonly string[] = [
     CHECK ((data IS NULL) <> (data_bytes IS NULL))
   );
   CREATE UNIQUE INDEX events_by_stream ON events (stream_id, version);
-  CREATE UNIQUE INDEX events_by_id ON events (event_id);
-  -- Types and tags are indexed in narrow tables of their own (not in indexes on events): a
-  -- query by type then has one access path, the (type, position) range, and PostgreSQL cannot
-  -- prefer walking all events in position order with a filter, whose cost grows with the store.
-  CREATE TABLE event_types (
-    event_type text COLLATE "C" NOT NULL,
-    position bigint NOT NULL,
-    PRIMARY KEY (event_type, position)
-  );
+  -- Event ids are unique outside link streams, and within each link stream (which repeat their
+  -- source events' ids). Queries by id repeat the partial indexes' conditions word for word.
+  CREATE UNIQUE INDEX events_by_id ON events (event_id) WHERE left(stream_id, 6) <> '$link:';
+  CREATE UNIQUE INDEX link_events_by_id ON events (stream_id, event_id)
+    WHERE left(stream_id, 6) = '$link:';
+  -- Queried as a (type, position) range with a row comparison (see queries.ts), so that it is
+  -- the only index that can answer in order, and the cost follows the rows returned.
+  CREATE INDEX events_by_type ON events (event_type, position);
   CREATE TABLE event_tags (
     tag text COLLATE "C" NOT NULL,
     position bigint NOT NULL,
@@ -63,18 +66,104 @@ const STORE_MIGRATIONS: readonly string[] = [
   CREATE TABLE streams (
     stream_id text COLLATE "C" PRIMARY KEY,
     version bigint NOT NULL,
-    last_position bigint NOT NULL
+    last_position bigint NOT NULL,
+    -- Position of the stream's first event: counts the streams created since the last fold.
+    created_position bigint NOT NULL
   );
+  CREATE INDEX streams_by_created ON streams (created_position);
+  -- One row. Commits do not update it (a hot row rewritten per commit costs more than the
+  -- insert itself), except to fold the counters every ${COUNTER_FOLD} positions.
   CREATE TABLE store_state (
     id integer PRIMARY KEY CHECK (id = 1),
     store_key integer NOT NULL,
     store_id text NOT NULL,
     created_at text NOT NULL,
     settings text NOT NULL,
-    last_position bigint NOT NULL,
+    -- The last position is the highest stored event's, or this floor if higher: deleteStream
+    -- raises it, so positions never move back when the newest events are deleted.
+    position_floor bigint NOT NULL,
+    -- Bumped by deleteStream (the one change to heads that adds no position), so a writer's
+    -- cached heads are current exactly when the last position and the generation are.
+    generation bigint NOT NULL,
+    -- The counters count events and streams created at positions up to counted_through; the
+    -- rest are counted from the indexes when asked (at most about ${COUNTER_FOLD}).
+    counted_through bigint NOT NULL,
     event_count bigint NOT NULL,
     stream_count bigint NOT NULL
   );
+  -- What features above the backend keep with the store (subscriptions, links), and leases
+  -- (expiry on the server's clock, which every process sharing the database agrees on).
+  CREATE TABLE kv (
+    namespace text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    value text NOT NULL,
+    revision bigint NOT NULL,
+    PRIMARY KEY (namespace, key)
+  );
+  CREATE TABLE leases (
+    name text PRIMARY KEY,
+    owner text NOT NULL,
+    expires_at timestamptz NOT NULL
+  );
+
+  -- One group commit: takes the store's lock, checks that the state the caller planned against
+  -- is still the state (else writes nothing and answers 'stale'), writes, notifies. Called as
+  -- one statement outside a transaction block it commits on return: one round trip. Each
+  -- statement inside takes a fresh snapshot (the function is VOLATILE, the isolation READ
+  -- COMMITTED), so the checks see every commit made before the lock was granted.
+  CREATE FUNCTION evdb_commit(
+    p_lock1 integer, p_lock2 integer, p_store_key integer, p_last bigint, p_generation bigint,
+    p_absent_streams text[], p_absent_ids uuid[],
+    e_position bigint[], e_stream text[], e_version bigint[], e_id uuid[], e_type text[],
+    e_data text[], e_bytes bytea[], e_metadata text[], e_tags text[], e_causation text[],
+    e_correlation text[], e_data_type text[], e_metadata_type text[], e_epoch bigint[],
+    t_tag text[], t_position bigint[],
+    h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[],
+    p_channel text
+  ) RETURNS text LANGUAGE plpgsql AS $fn$
+  DECLARE
+    st record;
+    cur bigint;
+    n_last bigint;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(p_lock1, p_lock2);
+    SELECT store_key, position_floor, generation, counted_through INTO st
+      FROM ${s}.store_state WHERE id = 1;
+    IF NOT FOUND OR st.store_key <> p_store_key THEN RETURN 'removed'; END IF;
+    SELECT greatest(max(position), st.position_floor) INTO cur FROM ${s}.events;
+    IF cur <> p_last OR st.generation <> p_generation THEN RETURN 'stale'; END IF;
+    IF cardinality(p_absent_streams) > 0 AND EXISTS (
+      SELECT 1 FROM ${s}.streams WHERE stream_id = ANY(p_absent_streams)) THEN RETURN 'stale'; END IF;
+    IF cardinality(p_absent_ids) > 0 AND EXISTS (
+      SELECT 1 FROM ${s}.events WHERE event_id = ANY(p_absent_ids)
+        AND left(stream_id, 6) <> '$link:') THEN RETURN 'stale'; END IF;
+    IF cardinality(e_position) = 0 THEN RETURN 'ok'; END IF;
+    INSERT INTO ${s}.events (position, stream_id, version, event_id, event_type, data, data_bytes,
+        metadata, tags, causation_id, correlation_id, data_content_type, metadata_content_type,
+        epoch_us)
+      SELECT * FROM unnest(e_position, e_stream, e_version, e_id, e_type, e_data, e_bytes,
+        e_metadata, e_tags, e_causation, e_correlation, e_data_type, e_metadata_type, e_epoch);
+    IF cardinality(t_tag) > 0 THEN
+      INSERT INTO ${s}.event_tags (tag, position) SELECT * FROM unnest(t_tag, t_position);
+    END IF;
+    INSERT INTO ${s}.streams (stream_id, version, last_position, created_position)
+      SELECT * FROM unnest(h_stream, h_version, h_position, h_created)
+      ON CONFLICT (stream_id) DO UPDATE
+        SET version = excluded.version, last_position = excluded.last_position;
+    n_last := e_position[cardinality(e_position)];
+    IF n_last / ${COUNTER_FOLD} > cur / ${COUNTER_FOLD} THEN
+      UPDATE ${s}.store_state SET
+        event_count = event_count + (SELECT count(*) FROM ${s}.events
+          WHERE position > st.counted_through AND position <= n_last),
+        stream_count = stream_count + (SELECT count(*) FROM ${s}.streams
+          WHERE created_position > st.counted_through AND created_position <= n_last),
+        counted_through = n_last
+      WHERE id = 1;
+    END IF;
+    PERFORM pg_notify(p_channel, n_last::text);
+    RETURN 'ok';
+  END
+  $fn$;
   `,
 ];
 
@@ -139,7 +228,8 @@ export async function migrateStore(
   if (from === STORE_SCHEMA_VERSION) return;
   await client.query(`SET LOCAL search_path TO ${ident(storeSchema)}`);
   for (let step = from; step < STORE_SCHEMA_VERSION; step++) {
-    await client.query(STORE_MIGRATIONS[step] as string);
+    const migration = STORE_MIGRATIONS[step] as (schema: string) => string;
+    await client.query(migration(ident(storeSchema)));
   }
   await client.query('SET LOCAL search_path TO DEFAULT');
 }

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import {
   chownSync,
   existsSync,
@@ -63,6 +63,9 @@ export async function startPostgres(): Promise<TestPostgres> {
       : run('runuser', ['-u', asUser.name, '--', path, ...args], { timeout: 120_000 });
   };
 
+  // If this process dies without calling stop() (a test runner's timeout, a SIGKILL), the
+  // lifeline's pipe closes and it stops this cluster, by its data dir, and removes its files.
+  const lifeline = startLifeline(bin, asUser?.name, dataDir, root);
   let started = false;
   const stop = async (): Promise<void> => {
     if (started) {
@@ -70,6 +73,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       await stopCluster(exec, dataDir);
     }
     rmSync(root, { recursive: true, force: true });
+    lifeline.end();
   };
   try {
     // --no-sync only skips initdb's own flush of the template files; the server fsyncs its WAL.
@@ -134,6 +138,32 @@ export async function startPostgres(): Promise<TestPostgres> {
       cause: error,
     });
   }
+}
+
+/**
+ * A detached shell that waits for its stdin to close (this process ended it, or died), then
+ * stops the cluster of `dataDir` (a no-op once stop() did) and removes `root`.
+ */
+function startLifeline(
+  bin: string,
+  user: string | undefined,
+  dataDir: string,
+  root: string,
+): { end(): void } {
+  const pgCtl = join(bin, 'pg_ctl');
+  const script =
+    'read _ignored; ' +
+    (user === undefined ? '"$1"' : 'runuser -u "$4" -- "$1"') +
+    ' stop -D "$2" -m immediate -w -t 30 >/dev/null 2>&1; rm -rf "$3"';
+  const child = spawn('sh', ['-c', script, 'evdb-pg-lifeline', pgCtl, dataDir, root, user ?? ''], {
+    detached: true,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  child.unref();
+  // The pipe must not keep this process alive either.
+  (child.stdin as unknown as { unref?: () => void }).unref?.();
+  child.stdin.on('error', () => undefined);
+  return { end: () => child.stdin.end() };
 }
 
 /** `initdb`, `pg_ctl`: from PATH, else the newest /usr/lib/postgresql/<version>/bin. */

@@ -1,0 +1,373 @@
+import { readFileSync } from 'node:fs';
+import type { EventStoreApi } from '../core/api.js';
+import { EvdbError } from '../core/errors.js';
+import {
+  ANY_VERSION,
+  NO_STREAM,
+  STREAM_EXISTS,
+  type EventRecord,
+  type NewEvent,
+} from '../core/types.js';
+import { encodeWire } from '../client/protocol/wire.js';
+import { UsageError, int, parse, positionals, str, type OptionSpec, type Parsed } from './args.js';
+import { TARGET_HELP, TARGET_OPTIONS, openTarget } from './target.js';
+
+export interface Io {
+  out(line: string): void;
+  /** Progress for people (stderr), never data. */
+  err(line: string): void;
+  env: NodeJS.ProcessEnv;
+  /** Resolves when the user asks to stop (Ctrl-C, SIGTERM): what `tail` waits on. */
+  stopped: Promise<void>;
+}
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: OptionSpec;
+  run(parsed: Parsed, store: EventStoreApi, io: Io, help: string): Promise<void>;
+}
+
+const JSON_OPTION: OptionSpec = { json: { type: 'boolean' } };
+const PAGE = 1000;
+const MIN_IDLE_MS = 25;
+const MAX_IDLE_MS = 500;
+
+const COMMANDS: Record<string, Command> = {
+  append: {
+    summary: 'append events to a stream',
+    usage: `evdb append <store> <stream> --type <eventType> [--data <json>] [options]
+evdb append <store> <stream> --file <events.json | ->
+
+Appends one event (--type, --data, --metadata, --tags) or the events of a file: a JSON array of
+{eventType, data, metadata?, tags?, eventId?, ...}, or one such object per line ("-" reads stdin).
+All events of one call are appended atomically. Prints the stream's new version and position.
+
+Options:
+  --type <eventType>            the event's type
+  --data <json>                 its data (default null)
+  --metadata <json>             a JSON object
+  --tags <a,b,...>              tags, comma-separated
+  --file <path | ->             events from a file or stdin
+  --expected-version <v>        no-stream, exists, any (default) or an exact version
+  --json                        print the result as JSON`,
+    options: {
+      type: { type: 'string' },
+      data: { type: 'string' },
+      metadata: { type: 'string' },
+      tags: { type: 'string' },
+      file: { type: 'string' },
+      'expected-version': { type: 'string' },
+      ...JSON_OPTION,
+    },
+    async run(parsed, store, io, help) {
+      const [storeId, streamId] = positionals(parsed, ['store', 'stream'], help) as [
+        string,
+        string,
+      ];
+      const events = eventsOf(parsed, help);
+      const expected = expectedVersionOf(str(parsed, 'expected-version'), help);
+      const result = await store.appendEvents(storeId, streamId, events, expected);
+      if (parsed.values.json === true) io.out(JSON.stringify(result));
+      else
+        io.out(
+          `appended ${events.length} event(s): version ${result.version}, position ${result.position}`,
+        );
+    },
+  },
+  read: {
+    summary: 'read a stream, or $all in global order',
+    usage: `evdb read <store> <stream | $all> [--from N] [--count N] [--backward] [--json]
+
+Prints one event per line: "#<position> <stream>@<version> <eventType> <data>", or with --json
+one JSON event per line. A stream reads from version --from (default 0; --backward: from the
+end); $all from global position --from (default 0).
+
+Options:
+  --from <n>      first version (stream) or position ($all)
+  --count <n>     most events to print (default: all)
+  --backward      newest first (streams only)
+  --json          one JSON object per event`,
+    options: {
+      from: { type: 'string' },
+      count: { type: 'string' },
+      backward: { type: 'boolean' },
+      ...JSON_OPTION,
+    },
+    async run(parsed, store, io, help) {
+      const [storeId, source] = positionals(parsed, ['store', 'stream'], help) as [string, string];
+      const backward = parsed.values.backward === true;
+      if (backward && source === '$all')
+        throw new UsageError('--backward reads streams only', help);
+      let left = int(parsed, 'count', help, 0) ?? Number.POSITIVE_INFINITY;
+      let from = int(parsed, 'from', help, backward ? -1 : 0) ?? (backward ? -1 : 0);
+      const print = printer(parsed, io);
+      while (left > 0) {
+        const count = Math.min(PAGE, left);
+        const page =
+          source === '$all'
+            ? await store.readAllGlobal(storeId, from, count)
+            : await store.getEvents(
+                storeId,
+                source,
+                from,
+                count,
+                backward ? 'backward' : 'forward',
+              );
+        for (const event of page) print(event);
+        left -= page.length;
+        if (page.length < count) break;
+        const last = page[page.length - 1] as EventRecord;
+        if (backward) {
+          if (last.version === 0) break;
+          from = last.version - 1;
+        } else from = source === '$all' ? last.position + 1 : last.version + 1;
+      }
+    },
+  },
+  tail: {
+    summary: 'follow a stream or $all, printing new events until Ctrl-C',
+    usage: `evdb tail <store> <stream | $all> [--from N] [--json]
+
+Prints events as they are appended, until interrupted (Ctrl-C or SIGTERM; exits 0). Starts after
+the current end, or at version/position --from. Polls by position: right away while events keep
+coming, backing off to ${MAX_IDLE_MS} ms when idle. A stream that does not exist yet is waited for.
+
+Options:
+  --from <n>      first version (stream) or position ($all) to print
+  --json          one JSON object per event`,
+    options: { from: { type: 'string' }, ...JSON_OPTION },
+    async run(parsed, store, io, help) {
+      const [storeId, source] = positionals(parsed, ['store', 'stream'], help) as [string, string];
+      const all = source === '$all';
+      let from =
+        int(parsed, 'from', help, 0) ??
+        (all
+          ? (await store.getStoreStatus(storeId)).lastPosition + 1
+          : (await store.getVersion(storeId, source)) + 1);
+      const print = printer(parsed, io);
+      io.err(`evdb: following ${storeId}/${source} from ${all ? 'position' : 'version'} ${from}`);
+      let stopped = false;
+      void io.stopped.then(() => (stopped = true));
+      let idleMs = 0;
+      while (!stopped) {
+        let page: EventRecord[];
+        try {
+          page = all
+            ? await store.readAllGlobal(storeId, from, PAGE)
+            : await store.streamForward(storeId, source, from, PAGE);
+        } catch (error) {
+          if (!(error instanceof EvdbError && error.code === 'stream_not_found')) throw error;
+          page = [];
+        }
+        for (const event of page) print(event);
+        const last = page[page.length - 1];
+        if (last !== undefined) from = all ? last.position + 1 : last.version + 1;
+        if (page.length === PAGE) {
+          idleMs = 0;
+          continue;
+        }
+        idleMs = Math.min(MAX_IDLE_MS, Math.max(MIN_IDLE_MS, idleMs * 2));
+        if (page.length > 0) idleMs = MIN_IDLE_MS;
+        await Promise.race([io.stopped, new Promise((resolve) => setTimeout(resolve, idleMs))]);
+      }
+    },
+  },
+  streams: {
+    summary: 'list the streams of a store',
+    usage: `evdb streams <store> [--json]
+
+Prints the stream ids of the store, sorted, one per line (--json: one JSON array).`,
+    options: JSON_OPTION,
+    async run(parsed, store, io, help) {
+      const [storeId] = positionals(parsed, ['store'], help) as [string];
+      const streams = await store.getStreams(storeId);
+      if (parsed.values.json === true) io.out(JSON.stringify(streams));
+      else for (const stream of streams) io.out(stream);
+    },
+  },
+  stats: {
+    summary: "a store's backend, stream and event counts, last position",
+    usage: `evdb stats <store> [--json]
+
+Prints the store's backend, stream count, event count and last global position.`,
+    options: JSON_OPTION,
+    async run(parsed, store, io, help) {
+      const [storeId] = positionals(parsed, ['store'], help) as [string];
+      const status = await store.getStoreStatus(storeId);
+      if (parsed.values.json === true) io.out(JSON.stringify(status));
+      else {
+        io.out(`store          ${status.storeId}`);
+        io.out(`backend        ${status.backend}`);
+        io.out(`streams        ${status.streamCount}`);
+        io.out(`events         ${status.totalEvents}`);
+        io.out(`last position  ${status.lastPosition}`);
+      }
+    },
+  },
+  stores: {
+    summary: 'list, create or remove stores',
+    usage: `evdb stores [--json]
+evdb stores create <store>
+evdb stores remove <store>
+
+Without a subcommand, prints the store ids, one per line (--json: one JSON array).`,
+    options: JSON_OPTION,
+    async run(parsed, store, io, help) {
+      const [action, storeId, ...rest] = parsed.positionals;
+      if (action === undefined) {
+        const stores = await store.listStores();
+        if (parsed.values.json === true) io.out(JSON.stringify(stores));
+        else for (const id of stores) io.out(id);
+        return;
+      }
+      if (
+        (action !== 'create' && action !== 'remove') ||
+        storeId === undefined ||
+        rest.length > 0
+      ) {
+        throw new UsageError(
+          `expected "stores", "stores create <store>" or "stores remove <store>"`,
+          help,
+        );
+      }
+      if (action === 'create') await store.createStore(storeId);
+      else await store.removeStore(storeId);
+      io.out(`${action === 'create' ? 'created' : 'removed'} store ${storeId}`);
+    },
+  },
+  workers: {
+    summary: 'list the live workers (server nodes) of a store',
+    usage: `evdb workers <store> [--json]
+
+Prints each live worker of the store: node id, host, URL and start time.`,
+    options: JSON_OPTION,
+    async run(parsed, store, io, help) {
+      const [storeId] = positionals(parsed, ['store'], help) as [string];
+      const workers = await store.getWorkers(storeId);
+      if (parsed.values.json === true) io.out(JSON.stringify(workers));
+      else {
+        for (const w of workers) {
+          io.out(
+            `${w.nodeId}  ${w.host}  ${w.url ?? '-'}  since ${new Date(w.startedAt).toISOString()}`,
+          );
+        }
+      }
+    },
+  },
+  health: {
+    summary: 'the health of a node and its stores',
+    usage: `evdb health [--json]
+
+Prints the node's status (healthy, degraded, unhealthy) and each store's. Exits 1 when not healthy.`,
+    options: JSON_OPTION,
+    async run(parsed, store, io) {
+      const report = await store.health();
+      if (parsed.values.json === true) io.out(JSON.stringify(report));
+      else {
+        io.out(`${report.status}  node ${report.node.nodeId}  workers ${report.workers.length}`);
+        for (const s of report.stores) {
+          io.out(
+            `  ${s.storeId}  ${s.status}${s.error === undefined ? '' : `  ${s.error.code}: ${s.error.message}`}`,
+          );
+        }
+      }
+      if (report.status !== 'healthy') {
+        throw new EvdbError('unavailable', `the node is ${report.status}`, { retriable: false });
+      }
+    },
+  },
+};
+
+export const CLIENT_COMMANDS = COMMANDS;
+
+/** Runs a command that works on a store (through a server or a data directory). */
+export async function runClientCommand(name: string, args: string[], io: Io): Promise<void> {
+  const command = COMMANDS[name] as Command;
+  const help = `${command.usage}\n\n${TARGET_HELP}`;
+  const parsed = parse(args, { ...command.options, ...TARGET_OPTIONS }, help);
+  if (parsed.values.help === true) {
+    io.out(help);
+    return;
+  }
+  const store = await openTarget(parsed, io.env, help);
+  try {
+    await command.run(parsed, store, io, help);
+  } finally {
+    await store.close();
+  }
+}
+
+function printer(parsed: Parsed, io: Io): (event: EventRecord) => void {
+  if (parsed.values.json === true) {
+    return (event) => io.out(JSON.stringify(encodeWire(event, 'event')));
+  }
+  return (event) =>
+    io.out(
+      `#${event.position} ${event.streamId}@${event.version} ${event.eventType} ${JSON.stringify(encodeWire(event.data, 'data'))}`,
+    );
+}
+
+function eventsOf(parsed: Parsed, help: string): NewEvent[] {
+  const file = str(parsed, 'file');
+  const type = str(parsed, 'type');
+  if ((file === undefined) === (type === undefined)) {
+    throw new UsageError('give --type (one event) or --file (events from a file)', help);
+  }
+  if (file !== undefined) {
+    for (const flag of ['data', 'metadata', 'tags']) {
+      if (parsed.values[flag] !== undefined)
+        throw new UsageError(`--${flag} goes with --type, not --file`, help);
+    }
+    const text = readFileSync(file === '-' ? 0 : file, 'utf8').trim();
+    if (text === '') throw new UsageError(`${file === '-' ? 'stdin' : file} holds no events`, help);
+    try {
+      const parsedJson = text.startsWith('[')
+        ? (JSON.parse(text) as NewEvent[])
+        : text
+            .split('\n')
+            .filter((line) => line.trim() !== '')
+            .map((line) => JSON.parse(line) as NewEvent);
+      return parsedJson;
+    } catch (error) {
+      throw new UsageError(
+        `${file === '-' ? 'stdin' : file} is not JSON: ${(error as Error).message}`,
+        help,
+      );
+    }
+  }
+  const event: NewEvent = {
+    eventType: type as string,
+    data: jsonOption(parsed, 'data', help) ?? null,
+  };
+  const metadata = jsonOption(parsed, 'metadata', help);
+  if (metadata !== undefined) event.metadata = metadata as NewEvent['metadata'];
+  const tags = str(parsed, 'tags');
+  if (tags !== undefined) event.tags = tags.split(',').filter((tag) => tag !== '');
+  return [event];
+}
+
+function jsonOption(parsed: Parsed, name: string, help: string): NewEvent['data'] | undefined {
+  const raw = str(parsed, name);
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as NewEvent['data'];
+  } catch (error) {
+    throw new UsageError(`--${name} is not JSON: ${(error as Error).message}`, help);
+  }
+}
+
+function expectedVersionOf(raw: string | undefined, help: string): number | undefined {
+  if (raw === undefined) return undefined;
+  const named: Record<string, number> = {
+    'no-stream': NO_STREAM,
+    any: ANY_VERSION,
+    exists: STREAM_EXISTS,
+  };
+  if (raw in named) return named[raw];
+  if (/^\d+$/.test(raw)) return Number(raw);
+  throw new UsageError(
+    `--expected-version must be no-stream, exists, any or a version >= 0, got ${raw}`,
+    help,
+  );
+}

@@ -1,0 +1,84 @@
+#!/usr/bin/env node
+// The `evdb` command. Exit codes: 0 done, 1 the store or server refused (the error code is
+// printed), 2 usage error, 3 the server could not be reached.
+import { EvdbError } from '../core/errors.js';
+import { UsageError } from './args.js';
+import { CLIENT_COMMANDS, runClientCommand } from './commands.js';
+import { SERVE_HELP, resolveServeConfig, serve } from './serve.js';
+
+export const EXIT = { ok: 0, error: 1, usage: 2, unreachable: 3 } as const;
+
+const HELP = `evdb — an event store for TypeScript
+
+Usage: evdb <command> [options]       evdb <command> --help for a command's options
+
+Commands:
+  serve           start a server (HTTP API, WebSocket, /health, /metrics)
+${Object.entries(CLIENT_COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(16)}${command.summary}`)
+  .join('\n')}
+
+Every command but serve works against a server (--url, --token) or directly on a data
+directory (--data-dir) or PostgreSQL database (--pg-url).
+
+Exit codes: 0 ok, 1 the store or server answered with an error (its code is printed),
+2 usage error, 3 the server could not be reached.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  const out = (line: string): void => {
+    process.stdout.write(line + '\n');
+  };
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out(HELP);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  try {
+    if (name === 'serve') {
+      const config = resolveServeConfig(args, process.env);
+      if (config === 'help') out(SERVE_HELP);
+      else await serve(config, out);
+      return EXIT.ok;
+    }
+    if (!(name in CLIENT_COMMANDS))
+      throw new UsageError(`unknown command ${JSON.stringify(name)}`, HELP);
+    const stopped = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    const err = (line: string): void => {
+      process.stderr.write(line + '\n');
+    };
+    await runClientCommand(name, args, { out, err, env: process.env, stopped });
+    return EXIT.ok;
+  } catch (error) {
+    return report(error);
+  }
+}
+
+function report(error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`evdb: ${error.message}\n`);
+    if (error.help !== undefined) process.stderr.write(`\n${error.help}\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof EvdbError) {
+    process.stderr.write(`evdb: ${error.code}: ${error.message}\n`);
+    return isUnreachable(error) ? EXIT.unreachable : EXIT.error;
+  }
+  process.stderr.write(
+    `evdb: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return EXIT.error;
+}
+
+/** The client's connection failures carry `details.transport`; a call that timed out never got an answer. */
+function isUnreachable(error: EvdbError): boolean {
+  return (
+    (error.code === 'unavailable' && typeof error.details.transport === 'string') ||
+    error.code === 'timeout' ||
+    error.code === 'no_workers'
+  );
+}
+
+process.exitCode = await main(process.argv.slice(2));

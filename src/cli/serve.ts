@@ -1,0 +1,208 @@
+import { readFileSync } from 'node:fs';
+import type { Backend } from '../backends/log-backend.js';
+import type { TokenSpec } from '../gateway/auth.js';
+import { DEFAULT_PORT, startServer, type StartServerOptions } from '../gateway/server.js';
+import { LOG_LEVELS, type LogLevel } from '../telemetry/request-log.js';
+import { UsageError, parse, str } from './args.js';
+
+export const SERVE_HELP = `evdb serve [options]
+
+Starts an evdb server: the HTTP API, the WebSocket endpoint, /health and /metrics. Prints
+"evdb listening on <url>", then one JSON log line per request. SIGINT or SIGTERM shut it down
+gracefully: requests in flight (writes included) finish, then it exits 0.
+
+Options (each also an environment variable, and a key of the --config file):
+  --port <n>            EVDB_PORT         port      default ${DEFAULT_PORT}; 0 picks a free one
+  --host <addr>         EVDB_HOST         host      default 127.0.0.1; beyond loopback needs
+                                                    a token or --insecure
+  --data-dir <dir>      EVDB_DATA_DIR     dataDir   SQLite files (default ./evdb-data)
+  --pg-url <url>        EVDB_PG_URL       pgUrl     PostgreSQL instead of SQLite
+  --token <token>       EVDB_TOKEN        tokens    an admin token for every store (repeatable);
+                                                    the file takes [{token, role, stores}]
+  --insecure            EVDB_INSECURE=1   insecure  listen beyond loopback without tokens
+  --tls-cert <file>     EVDB_TLS_CERT     tlsCert   serve HTTPS with this PEM certificate
+  --tls-key <file>      EVDB_TLS_KEY      tlsKey    and this PEM key
+  --advertise-url <u>   EVDB_ADVERTISE_URL advertiseUrl  the URL other nodes list (getWorkers)
+  --log-level <l>       EVDB_LOG_LEVEL    logLevel  info (default), warn, error or silent
+  --config <file>       EVDB_CONFIG                 a JSON file with the keys above
+
+Precedence: flags, then environment, then the config file, then the defaults.`;
+
+interface ServeConfig {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  pgUrl?: string;
+  tokens?: TokenSpec[];
+  insecure?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  advertiseUrl?: string;
+  logLevel?: LogLevel;
+  corsOrigins?: string[];
+}
+
+const CONFIG_KEYS = new Set([
+  'port',
+  'host',
+  'dataDir',
+  'pgUrl',
+  'tokens',
+  'insecure',
+  'tlsCert',
+  'tlsKey',
+  'advertiseUrl',
+  'logLevel',
+  'corsOrigins',
+]);
+
+/** The server's settings: flags > environment > config file > defaults. */
+export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): ServeConfig | 'help' {
+  const parsed = parse(
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'pg-url': { type: 'string' },
+      token: { type: 'string', multiple: true },
+      insecure: { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'advertise-url': { type: 'string' },
+      'log-level': { type: 'string' },
+      config: { type: 'string' },
+    },
+    SERVE_HELP,
+  );
+  if (parsed.values.help === true) return 'help';
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(
+      `serve takes no arguments, got ${parsed.positionals.join(' ')}`,
+      SERVE_HELP,
+    );
+  }
+  const configFile = str(parsed, 'config') ?? env.EVDB_CONFIG;
+  const file = configFile === undefined ? {} : readConfigFile(configFile);
+  const flagTokens = parsed.values.token as string[] | undefined;
+  const adminTokens = (tokens: string[]): TokenSpec[] =>
+    tokens.map((token) => ({ token, role: 'admin', stores: '*' }));
+  const pick = <T>(
+    flag: T | undefined,
+    envValue: T | undefined,
+    fileValue: T | undefined,
+  ): T | undefined => flag ?? envValue ?? fileValue;
+  const config: ServeConfig = {
+    port: pick(
+      portOf(str(parsed, 'port'), '--port'),
+      portOf(env.EVDB_PORT, 'EVDB_PORT'),
+      file.port,
+    ),
+    host: pick(str(parsed, 'host'), env.EVDB_HOST, file.host),
+    dataDir: pick(str(parsed, 'data-dir'), env.EVDB_DATA_DIR, file.dataDir),
+    pgUrl: pick(str(parsed, 'pg-url'), env.EVDB_PG_URL, file.pgUrl),
+    tokens: pick(
+      flagTokens === undefined ? undefined : adminTokens(flagTokens),
+      env.EVDB_TOKEN === undefined ? undefined : adminTokens([env.EVDB_TOKEN]),
+      file.tokens,
+    ),
+    insecure: pick(
+      parsed.values.insecure === true ? true : undefined,
+      env.EVDB_INSECURE === undefined ? undefined : /^(1|true|yes)$/i.test(env.EVDB_INSECURE),
+      file.insecure,
+    ),
+    tlsCert: pick(str(parsed, 'tls-cert'), env.EVDB_TLS_CERT, file.tlsCert),
+    tlsKey: pick(str(parsed, 'tls-key'), env.EVDB_TLS_KEY, file.tlsKey),
+    advertiseUrl: pick(str(parsed, 'advertise-url'), env.EVDB_ADVERTISE_URL, file.advertiseUrl),
+    logLevel: pick(
+      str(parsed, 'log-level') as LogLevel | undefined,
+      env.EVDB_LOG_LEVEL as LogLevel | undefined,
+      file.logLevel,
+    ),
+    corsOrigins: file.corsOrigins,
+  };
+  if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel)) {
+    throw new UsageError(
+      `the log level must be one of ${LOG_LEVELS.join(', ')}, got ${config.logLevel}`,
+      SERVE_HELP,
+    );
+  }
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new UsageError('give both --tls-cert and --tls-key, or neither', SERVE_HELP);
+  }
+  if (config.dataDir !== undefined && config.pgUrl !== undefined) {
+    throw new UsageError('give --data-dir (SQLite) or --pg-url (PostgreSQL), not both', SERVE_HELP);
+  }
+  return config;
+}
+
+function portOf(raw: string | undefined, where: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) {
+    throw new UsageError(`${where} must be a port number from 0 to 65535, got ${raw}`, SERVE_HELP);
+  }
+  return Number(raw);
+}
+
+function readConfigFile(path: string): ServeConfig {
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  } catch (error) {
+    throw new UsageError(
+      `cannot read the config file ${path}: ${(error as Error).message}`,
+      SERVE_HELP,
+    );
+  }
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new UsageError(`the config file ${path} must hold a JSON object`, SERVE_HELP);
+  }
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS.has(key)) {
+      throw new UsageError(
+        `unknown key ${JSON.stringify(key)} in ${path}; known: ${[...CONFIG_KEYS].join(', ')}`,
+        SERVE_HELP,
+      );
+    }
+  }
+  return config;
+}
+
+/** Runs `evdb serve` until SIGINT or SIGTERM. */
+export async function serve(config: ServeConfig, out: (line: string) => void): Promise<void> {
+  let backend: Backend | undefined;
+  if (config.pgUrl !== undefined) {
+    const { postgres } = await import('../backends/postgres/index.js');
+    backend = postgres({ url: config.pgUrl });
+  }
+  const options: StartServerOptions = {
+    port: config.port ?? DEFAULT_PORT,
+    host: config.host,
+    backend,
+    dataDir: backend === undefined ? (config.dataDir ?? './evdb-data') : undefined,
+    tokens: config.tokens,
+    insecure: config.insecure,
+    advertiseUrl: config.advertiseUrl,
+    logLevel: config.logLevel ?? 'info',
+    corsOrigins: config.corsOrigins,
+  };
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    options.tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
+  }
+  const server = await startServer(options);
+  out(`evdb listening on ${server.url}`);
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const stop = (): void => {
+      signals++;
+      // A second signal while draining: stop waiting.
+      if (signals > 1) process.exit(1);
+      void server.close().then(resolve, (error: unknown) => {
+        console.error('evdb: the shutdown failed:', error);
+        process.exit(1);
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { connect } from '../src/client.js';
+import { openEvdb } from '../src/index.js';
+import { resolveServeConfig } from '../src/cli/serve.js';
+import {
+  ROOT,
+  buildPackage,
+  cleanEnv,
+  evdb,
+  startCli,
+  type CliProcess,
+} from './support/cli-process.js';
+
+const root = mkdtempSync(join(tmpdir(), 'evdb-cli-'));
+const serverDir = join(root, 'server');
+const localDir = join(root, 'local');
+let server: CliProcess;
+let url: string;
+
+before(async () => {
+  await buildPackage();
+  server = startCli(['serve', '--port', '0', '--data-dir', serverDir]);
+  url = (await server.waitFor(/^evdb listening on /)).slice('evdb listening on '.length);
+});
+after(async () => {
+  await server?.signal('SIGTERM');
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('evdb against a server (--url)', () => {
+  it('creates a store, appends, reads, lists streams and stats', async () => {
+    const on = ['--url', url];
+    assert.equal((await evdb(['stores', 'create', 'shop', ...on])).code, 0);
+    const appended = await evdb([
+      'append',
+      'shop',
+      'order-1',
+      '--type',
+      'OrderPlaced',
+      '--data',
+      '{"total":5}',
+      '--expected-version',
+      'no-stream',
+      '--json',
+      ...on,
+    ]);
+    assert.equal(appended.code, 0, appended.stderr);
+    assert.deepEqual(JSON.parse(appended.stdout), { version: 0, position: 0 });
+    const fromFile = await evdb(['append', 'shop', 'order-2', '--file', '-', ...on], {
+      input:
+        '{"eventType":"OrderPlaced","data":{"total":7}}\n{"eventType":"OrderPaid","data":{"amount":7},"tags":["paid"]}\n',
+    });
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    assert.match(fromFile.stdout, /appended 2 event\(s\): version 1, position 2/);
+
+    const all = await evdb(['read', 'shop', '$all', ...on]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(all.stdout.trim().split('\n'), [
+      '#0 order-1@0 OrderPlaced {"total":5}',
+      '#1 order-2@0 OrderPlaced {"total":7}',
+      '#2 order-2@1 OrderPaid {"amount":7}',
+    ]);
+    const json = await evdb(['read', 'shop', 'order-2', '--from', '1', '--json', ...on]);
+    const events = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { eventType: string; tags: string[] });
+    assert.deepEqual(
+      events.map((e) => [e.eventType, e.tags]),
+      [['OrderPaid', ['paid']]],
+    );
+    const backward = await evdb(['read', 'shop', 'order-2', '--backward', '--count', '1', ...on]);
+    assert.match(backward.stdout, /^#2 order-2@1 OrderPaid/);
+
+    const streams = await evdb(['streams', 'shop', ...on]);
+    assert.deepEqual(streams.stdout.trim().split('\n'), ['order-1', 'order-2']);
+    const stats = await evdb(['stats', 'shop', '--json', ...on]);
+    assert.deepEqual(JSON.parse(stats.stdout), {
+      storeId: 'shop',
+      status: 'open',
+      backend: 'sqlite',
+      streamCount: 2,
+      totalEvents: 3,
+      lastPosition: 2,
+    });
+    const stores = await evdb(['stores', ...on]);
+    assert.equal(stores.stdout, 'shop\n');
+    const workers = await evdb(['workers', 'shop', '--json', ...on]);
+    assert.equal((JSON.parse(workers.stdout) as { url: string }[])[0]?.url, url);
+  });
+
+  it('tail prints an event appended after it started, until stopped by its pid', async () => {
+    const tail = startCli(['tail', 'shop', '$all', '--json', '--url', url]);
+    await tail.waitFor(/^evdb: following shop\/\$all from position 3$/, 'stderr');
+    const appended = await evdb([
+      'append',
+      'shop',
+      'order-3',
+      '--type',
+      'OrderPlaced',
+      '--data',
+      '3',
+      '--url',
+      url,
+    ]);
+    assert.equal(appended.code, 0, appended.stderr);
+    const line = await tail.waitFor(/order-3/);
+    assert.equal((JSON.parse(line) as { position: number }).position, 3);
+    const streamTail = startCli(['tail', 'shop', 'order-9', '--url', url]);
+    await streamTail.waitFor(/following shop\/order-9 from version 0/, 'stderr');
+    await evdb(['append', 'shop', 'order-9', '--type', 'Late', '--url', url]);
+    assert.match(await streamTail.waitFor(/Late/), /^#4 order-9@0 Late null$/);
+    assert.equal(await tail.signal('SIGTERM'), 0);
+    assert.equal(await streamTail.signal('SIGINT'), 0);
+    assert.equal(tail.lines.length, 2); // order-3, then order-9
+  });
+
+  it('exit codes: 2 for usage, 1 with the code for store errors, 3 when unreachable', async () => {
+    const usage = await evdb(['read', 'shop', '--url', url]);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /expected <store> <stream>/);
+    assert.equal((await evdb(['frobnicate'])).code, 2);
+    assert.equal((await evdb(['read', 'shop', 'x', '--nope'])).code, 2);
+    assert.equal(
+      (await evdb(['append', 'shop', 'x', '--type', 'T', '--data', '{bad', '--url', url])).code,
+      2,
+    );
+
+    const conflict = await evdb([
+      'append',
+      'shop',
+      'order-1',
+      '--type',
+      'T',
+      '--expected-version',
+      'no-stream',
+      '--url',
+      url,
+    ]);
+    assert.equal(conflict.code, 1);
+    assert.match(conflict.stderr, /^evdb: wrong_expected_version: /);
+    const missing = await evdb(['read', 'nope', 'x', '--url', url]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^evdb: not_found: /);
+
+    const unreachable = await evdb(['stores', '--url', 'http://127.0.0.1:9', '--timeout', '2000']);
+    assert.equal(unreachable.code, 3);
+    assert.match(unreachable.stderr, /^evdb: unavailable: /);
+  });
+
+  it('--help on every command', async () => {
+    for (const command of [
+      'serve',
+      'append',
+      'read',
+      'tail',
+      'streams',
+      'stats',
+      'stores',
+      'workers',
+      'health',
+    ]) {
+      const help = await evdb([command, '--help']);
+      assert.equal(help.code, 0, command);
+      assert.match(help.stdout, new RegExp(`^evdb ${command}`), command);
+    }
+    const top = await evdb(['--help']);
+    assert.match(top.stdout, /Exit codes: 0 ok, 1 .*\n2 usage error, 3 /s);
+  });
+
+  it('npx evdb runs the package bin', async () => {
+    const { stdout } = await promisify(execFile)('npx', ['--no-install', 'evdb', '--help'], {
+      cwd: ROOT,
+      env: cleanEnv(),
+    });
+    assert.match(stdout, /^evdb — an event store/);
+  });
+});
+
+describe('evdb on a data directory (--data-dir)', () => {
+  it('appends and reads without a server', async () => {
+    const on = ['--data-dir', localDir];
+    assert.equal((await evdb(['stores', 'create', 'local', ...on])).code, 0);
+    const appended = await evdb([
+      'append',
+      'local',
+      'a',
+      '--type',
+      'T',
+      '--data',
+      '{"n":1}',
+      '--tags',
+      'x,y',
+      ...on,
+    ]);
+    assert.equal(appended.code, 0, appended.stderr);
+    const read = await evdb(['read', 'local', 'a', '--json', ...on]);
+    assert.deepEqual((JSON.parse(read.stdout) as { tags: string[] }).tags, ['x', 'y']);
+    const env = await evdb(['stats', 'local'], { env: { EVDB_DATA_DIR: localDir } });
+    assert.match(env.stdout, /events +1/);
+    // The data really is in the directory.
+    const embedded = await openEvdb({ dataDir: localDir });
+    assert.equal(await embedded.getVersion('local', 'a'), 0);
+    await embedded.close();
+  });
+});
+
+describe('evdb serve', () => {
+  it('settings: flags over environment over the config file over defaults', () => {
+    const file = join(root, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ port: 1111, host: '127.0.0.2', dataDir: '/from/file', logLevel: 'warn' }),
+    );
+    const config = resolveServeConfig(['--config', file, '--port', '3333'], {
+      EVDB_PORT: '2222',
+      EVDB_HOST: '127.0.0.3',
+    });
+    assert.ok(config !== 'help');
+    assert.equal(config.port, 3333);
+    assert.equal(config.host, '127.0.0.3');
+    assert.equal(config.dataDir, '/from/file');
+    assert.equal(config.logLevel, 'warn');
+    const tokens = resolveServeConfig(['--token', 'a', '--token', 'b'], { EVDB_TOKEN: 'env' });
+    assert.ok(tokens !== 'help');
+    assert.deepEqual(
+      tokens.tokens?.map((t) => t.token),
+      ['a', 'b'],
+    );
+    assert.throws(
+      () => resolveServeConfig(['--tls-cert', 'x'], {}),
+      /both --tls-cert and --tls-key/,
+    );
+  });
+
+  it('refuses to listen beyond loopback without a token (exit 1)', async () => {
+    const refused = await evdb([
+      'serve',
+      '--host',
+      '0.0.0.0',
+      '--port',
+      '0',
+      '--data-dir',
+      join(root, 'refused'),
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /invalid_argument: refusing to listen on 0\.0\.0\.0 without tokens/,
+    );
+  });
+
+  it('SIGTERM finishes the writes in flight, then exits 0', async () => {
+    const dir = join(root, 'graceful');
+    const node = startCli(['serve', '--port', '0', '--data-dir', dir, '--log-level', 'silent'], {});
+    const nodeUrl = (await node.waitFor(/^evdb listening on /)).slice('evdb listening on '.length);
+    const client = await connect(nodeUrl, { retry: { retries: 0 } });
+    await client.createStore('g');
+    const acknowledged: number[] = [];
+    let refused = 0;
+    const writer = async (w: number): Promise<void> => {
+      for (let n = 0; ; n++) {
+        try {
+          await client.appendEvents('g', `w-${w}`, [{ eventType: 'E', data: n }], n - 1);
+          acknowledged.push(w);
+        } catch (error) {
+          // After SIGTERM: refused before running (shutting down) or the connection is gone.
+          assert.equal((error as { code?: string }).code, 'unavailable');
+          refused++;
+          return;
+        }
+      }
+    };
+    const writers = Array.from({ length: 4 }, (_, w) => writer(w));
+    while (acknowledged.length < 40) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(await node.signal('SIGTERM'), 0);
+    await Promise.all(writers);
+    await client.close();
+    assert.equal(refused, 4);
+    const embedded = await openEvdb({ dataDir: dir });
+    let stored = 0;
+    for (let w = 0; w < 4; w++) stored += (await embedded.getVersion('g', `w-${w}`)) + 1;
+    await embedded.close();
+    // Every acknowledged append is stored; none was lost by the shutdown.
+    assert.ok(
+      stored >= acknowledged.length,
+      `${stored} stored, ${acknowledged.length} acknowledged`,
+    );
+    assert.ok(stored <= acknowledged.length + 4);
+  });
+});

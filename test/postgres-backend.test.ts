@@ -4,7 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { EvdbError, memory, openEvdb, sqlite, type Evdb } from '../src/index.js';
+import {
+  ANY_VERSION,
+  EvdbError,
+  memory,
+  openEvdb,
+  sqlite,
+  type Evdb,
+  type EventRecord,
+  type NewEvent,
+} from '../src/index.js';
 import { postgres } from '../src/backends/postgres/index.js';
 import { toEvdbError } from '../src/backends/postgres/errors.js';
 import { readStatements, storeTables } from '../src/backends/postgres/queries.js';
@@ -369,6 +378,56 @@ describe('postgres backend', () => {
     assert.deepEqual(await b.getStreams('shop'), ['own', 's', 'theirs']);
     assert.equal(await b.getVersion('shop', 'own'), 5);
     assert.equal((await b.streamForward('shop', 's', 0, 10)).length, 1);
+  });
+
+  it('single-event commits (the one-event fast path) store every field as the memory backend does', async () => {
+    const pgStore = await open(newSchema('one'));
+    const reference = await openEvdb({ backend: memory() });
+    opened.push(reference);
+    const kinds: NewEvent[] = [
+      { eventType: 'Json', data: { a: [1, 'two', null], q: "it's" } },
+      { eventType: 'Bytes', data: Uint8Array.from([0, 255, 92, 39]), tags: ['bin'] },
+      {
+        eventType: 'Full',
+        data: 'text',
+        metadata: { m: 1 },
+        tags: ['x', 'y'],
+        causationId: 'cause',
+        correlationId: 'corr',
+        dataContentType: 'text/plain+json',
+        metadataContentType: 'application/vnd.meta+json',
+      },
+      { eventType: 'Fixed', data: 1, eventId: '0190b2d4-8c9a-7f1e-9c3b-0000000000f1' },
+    ];
+    for (const evdb of [pgStore, reference]) {
+      await evdb.createStore('one');
+      for (let round = 0; round < 3; round++) {
+        for (const [i, kind] of kinds.entries()) {
+          const event =
+            round > 0 && kind.eventId !== undefined ? { ...kind, eventId: undefined } : kind;
+          await evdb.appendEvents('one', `s${i % 2}`, [event]);
+        }
+      }
+      // A replay of the fixed id, alone: found, not written again.
+      assert.deepEqual(await evdb.appendEvents('one', 's1', [kinds[3] as NewEvent], ANY_VERSION), {
+        version: 1,
+        position: 3,
+      });
+    }
+    const strip = (events: EventRecord[]) =>
+      events.map(({ eventId, timestamp, epochUs, ...rest }) => {
+        void timestamp;
+        void epochUs;
+        return { ...rest, eventId: eventId.startsWith('0190b2d4') ? eventId : 'generated' };
+      });
+    assert.deepEqual(
+      strip(await pgStore.readAllGlobal('one', 0, 100)),
+      strip(await reference.readAllGlobal('one', 0, 100)),
+    );
+    assert.deepEqual(
+      (await pgStore.readByTags('one', ['x', 'bin'])).map((e) => e.position),
+      (await reference.readByTags('one', ['x', 'bin'])).map((e) => e.position),
+    );
   });
 
   it('counters stay exact across folds and deletes', async () => {

@@ -20,6 +20,8 @@ import { STORE_SCHEMA_VERSION, inTransaction, migrateCatalog, migrateStore } fro
 import {
   commitArgs,
   commitCallSql,
+  commitOneArgs,
+  commitOneStatement,
   commitStatement,
   prefetchSql,
   readStatements,
@@ -372,6 +374,7 @@ class PostgresLog implements LogBackend {
   private readonly tables: StoreTables;
   private readonly statements: ReadStatements;
   private readonly commitCall: NamedStatement;
+  private readonly commitOneCall: NamedStatement;
   private watcher: CommitWatcher | undefined;
   private closed = false;
   /** The state this process's last commit left, while nothing says it changed. */
@@ -392,6 +395,7 @@ class PostgresLog implements LogBackend {
     this.tables = storeTables(this.schema);
     this.statements = readStatements(this.tables, storeKey);
     this.commitCall = commitStatement(this.tables, storeKey);
+    this.commitOneCall = commitOneStatement(this.tables, storeKey);
   }
 
   /**
@@ -440,26 +444,25 @@ class PostgresLog implements LogBackend {
       },
     };
     const decided = plan(view);
-    const args = commitArgs(
-      this.backend.lockKey,
-      this.storeKey,
-      {
-        lastPosition: cache.lastPosition,
-        generation: cache.generation,
-        absentStreams: [...absentStreams],
-        absentIds: keys.eventIds,
-      },
-      decided.plan,
-      this.schema,
-    );
+    const expect = {
+      lastPosition: cache.lastPosition,
+      generation: cache.generation,
+      absentStreams: [...absentStreams],
+      absentIds: keys.eventIds,
+    };
+    const lockKey = this.backend.lockKey;
+    const one = commitOneArgs(lockKey, this.storeKey, expect, decided.plan, this.schema);
+    const call =
+      one === undefined
+        ? {
+            ...this.commitCall,
+            values: commitArgs(lockKey, this.storeKey, expect, decided.plan, this.schema),
+          }
+        : { ...this.commitOneCall, values: one };
     this.cache = undefined;
     let answer: string | undefined;
     try {
-      const { rows } = await this.backend.pool.query<[string]>({
-        ...this.commitCall,
-        values: args,
-        rowMode: 'array',
-      });
+      const { rows } = await this.backend.pool.query<[string]>({ ...call, rowMode: 'array' });
       answer = rows[0]?.[0];
     } catch (error) {
       // The call commits when it returns: if the answer is lost, so is the outcome.

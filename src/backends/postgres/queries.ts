@@ -12,8 +12,9 @@ const SELECT_EVENT = EVENT_COLUMNS.split(', ')
   .join(', ');
 
 export interface StoreTables {
-  /** The store's group-commit function (schema.ts). */
+  /** The store's group-commit functions (schema.ts). */
   commit: string;
+  commitOne: string;
   events: string;
   tags: string;
   streams: string;
@@ -26,6 +27,7 @@ export function storeTables(schema: string): StoreTables {
   return {
     events: `${s}.events`,
     commit: `${s}.evdb_commit`,
+    commitOne: `${s}.evdb_commit_one`,
     tags: `${s}.event_tags`,
     streams: `${s}.streams`,
     state: `${s}.store_state`,
@@ -254,6 +256,90 @@ export function commitArgs(
 export function commitStatement(t: StoreTables, storeKey: number): NamedStatement {
   const params = COMMIT_ARG_TYPES.map((type, i) => `$${i + 1}::${type}`).join(', ');
   return { name: `evdb_${storeKey}_commit`, text: `SELECT ${t.commit}(${params})` };
+}
+
+/** `evdb_commit_one`'s SQL types: one event as scalars (schema.ts). */
+const COMMIT_ONE_ARG_TYPES = [
+  'integer', // lock key 1
+  'integer', // lock key 2
+  'integer', // store key
+  'bigint', // expected last position
+  'bigint', // expected generation
+  'text', // the stream, if planned as absent
+  'uuid', // the caller-chosen event id, if any (planned as absent)
+  'bigint', // position
+  'text', // stream_id
+  'bigint', // version
+  'uuid', // event_id
+  'text', // event_type
+  'text', // data (JSON text)
+  'bytea', // data_bytes
+  'text', // metadata
+  'text', // tags (JSON)
+  'text', // causation_id
+  'text', // correlation_id
+  'text', // data_content_type
+  'text', // metadata_content_type
+  'bigint', // epoch_us
+  'text[]', // tags, for the tag index
+  'text', // NOTIFY channel
+] as const;
+
+/**
+ * The arguments of `evdb_commit_one`, when the plan writes one event and consulted only its
+ * stream (and at most its id): then its head is the event's version and position.
+ */
+export function commitOneArgs(
+  lockKey: number,
+  storeKey: number,
+  expect: CommitExpectation,
+  plan: CommitPlan,
+  channel: string,
+): unknown[] | undefined {
+  const [e, ...more] = plan.events;
+  if (e === undefined || more.length > 0 || plan.heads.size !== 1) return undefined;
+  if (expect.absentStreams.length > 1 || expect.absentIds.length > 1) return undefined;
+  const head = plan.heads.get(e.streamId);
+  if (head === undefined || head.version !== e.version || head.lastPosition !== e.position) {
+    return undefined;
+  }
+  const isJson = typeof e.data === 'string';
+  return [
+    lockKey,
+    storeKey,
+    storeKey,
+    expect.lastPosition,
+    expect.generation,
+    expect.absentStreams[0] ?? null,
+    expect.absentIds[0] ?? null,
+    e.position,
+    e.streamId,
+    e.version,
+    e.eventId,
+    e.eventType,
+    isJson ? e.data : null,
+    isJson
+      ? null
+      : Buffer.from(
+          (e.data as Uint8Array).buffer,
+          (e.data as Uint8Array).byteOffset,
+          (e.data as Uint8Array).byteLength,
+        ),
+    e.metadata,
+    encodeTags(e.tags),
+    e.causationId,
+    e.correlationId,
+    encodeDataContentType(e.data, e.dataContentType),
+    encodeMetadataContentType(e.metadataContentType),
+    e.epochUs,
+    e.tags,
+    channel,
+  ];
+}
+
+export function commitOneStatement(t: StoreTables, storeKey: number): NamedStatement {
+  const params = COMMIT_ONE_ARG_TYPES.map((type, i) => `$${i + 1}::${type}`).join(', ');
+  return { name: `evdb_${storeKey}_commit1`, text: `SELECT ${t.commitOne}(${params})` };
 }
 
 /**

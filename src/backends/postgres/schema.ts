@@ -23,6 +23,105 @@ const CATALOG_MIGRATIONS: readonly string[] = [
 export const COUNTER_FOLD = 4096;
 
 /**
+ * A store's group-commit function: takes the store's lock, checks that the state the caller
+ * planned against is still the state (else writes nothing and answers 'stale'), writes,
+ * notifies. Called as one statement outside a transaction block it commits on return: one
+ * round trip. Each statement inside takes a fresh snapshot (the function is VOLATILE, the
+ * isolation READ COMMITTED), so the checks see every commit made before the lock was granted.
+ *
+ * `evdb_commit` takes arrays (any group); `evdb_commit_one` takes one event as scalars, the
+ * common case of a lone writer, which saves the arrays' parsing and unnesting.
+ */
+function commitFunction(s: string, variant: 'many' | 'one'): string {
+  const many = variant === 'many';
+  const check = (condition: string, query: string): string =>
+    `IF ${condition} THEN IF EXISTS (${query}) THEN RETURN 'stale'; END IF; END IF;`;
+  const eventColumns =
+    'position, stream_id, version, event_id, event_type, data, data_bytes, metadata, tags, ' +
+    'causation_id, correlation_id, data_content_type, metadata_content_type, epoch_us';
+  const eventParams =
+    'e_position, e_stream, e_version, e_id, e_type, e_data, e_bytes, e_metadata, e_tags, ' +
+    'e_causation, e_correlation, e_data_type, e_metadata_type, e_epoch';
+  const arrays = many ? '[]' : '';
+  return `
+  CREATE FUNCTION ${many ? 'evdb_commit' : 'evdb_commit_one'}(
+    p_lock1 integer, p_lock2 integer, p_store_key integer, p_last bigint, p_generation bigint,
+    ${many ? 'p_absent_streams text[], p_absent_ids uuid[]' : 'p_absent_stream text, p_absent_id uuid'},
+    e_position bigint${arrays}, e_stream text${arrays}, e_version bigint${arrays},
+    e_id uuid${arrays}, e_type text${arrays}, e_data text${arrays}, e_bytes bytea${arrays},
+    e_metadata text${arrays}, e_tags text${arrays}, e_causation text${arrays},
+    e_correlation text${arrays}, e_data_type text${arrays}, e_metadata_type text${arrays},
+    e_epoch bigint${arrays},
+    ${many ? 't_tag text[], t_position bigint[]' : 't_tag text[]'},
+    ${many ? 'h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[],' : ''}
+    p_channel text
+  ) RETURNS text LANGUAGE plpgsql AS $fn$
+  DECLARE
+    st record;
+    n_last bigint;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(p_lock1, p_lock2);
+    SELECT x.store_key, x.generation, x.counted_through,
+        greatest(x.position_floor, (SELECT max(position) FROM ${s}.events)) AS last_position
+      INTO st FROM ${s}.store_state x WHERE x.id = 1;
+    IF NOT FOUND OR st.store_key <> p_store_key THEN RETURN 'removed'; END IF;
+    IF st.last_position <> p_last OR st.generation <> p_generation THEN RETURN 'stale'; END IF;
+    ${
+      many
+        ? check(
+            'cardinality(p_absent_streams) > 0',
+            `SELECT 1 FROM ${s}.streams WHERE stream_id = ANY(p_absent_streams)`,
+          )
+        : check(
+            'p_absent_stream IS NOT NULL',
+            `SELECT 1 FROM ${s}.streams WHERE stream_id = p_absent_stream`,
+          )
+    }
+    ${
+      many
+        ? check(
+            'cardinality(p_absent_ids) > 0',
+            `SELECT 1 FROM ${s}.events WHERE event_id = ANY(p_absent_ids) ` +
+              "AND left(stream_id, 6) <> '$link:'",
+          )
+        : check(
+            'p_absent_id IS NOT NULL',
+            `SELECT 1 FROM ${s}.events WHERE event_id = p_absent_id ` +
+              "AND left(stream_id, 6) <> '$link:'",
+          )
+    }
+    ${many ? "IF cardinality(e_position) = 0 THEN RETURN 'ok'; END IF;" : ''}
+    INSERT INTO ${s}.events (${eventColumns})
+      ${many ? `SELECT * FROM unnest(${eventParams})` : `VALUES (${eventParams})`};
+    IF cardinality(t_tag) > 0 THEN
+      INSERT INTO ${s}.event_tags (tag, position)
+        ${many ? 'SELECT * FROM unnest(t_tag, t_position)' : 'SELECT tag, e_position FROM unnest(t_tag) AS tag'};
+    END IF;
+    INSERT INTO ${s}.streams (stream_id, version, last_position, created_position)
+      ${
+        many
+          ? 'SELECT * FROM unnest(h_stream, h_version, h_position, h_created)'
+          : 'VALUES (e_stream, e_version, e_position, e_position)'
+      }
+      ON CONFLICT (stream_id) DO UPDATE
+        SET version = excluded.version, last_position = excluded.last_position;
+    n_last := ${many ? 'e_position[cardinality(e_position)]' : 'e_position'};
+    IF n_last / ${COUNTER_FOLD} > st.last_position / ${COUNTER_FOLD} THEN
+      UPDATE ${s}.store_state SET
+        event_count = event_count + (SELECT count(*) FROM ${s}.events
+          WHERE position > st.counted_through AND position <= n_last),
+        stream_count = stream_count + (SELECT count(*) FROM ${s}.streams
+          WHERE created_position > st.counted_through AND created_position <= n_last),
+        counted_through = n_last
+      WHERE id = 1;
+    END IF;
+    PERFORM pg_notify(p_channel, n_last::text);
+    RETURN 'ok';
+  END
+  $fn$;`;
+}
+
+/**
  * Migrations of one store's schema (`<schema>-<storeId>`), run with `search_path` set to it;
  * each gets the quoted schema name for the bodies of functions (resolved at call time, so they
  * name their tables in full). Mirrors the SQLite store file (backends/sqlite/schema.ts); the
@@ -106,64 +205,8 @@ const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [
     expires_at timestamptz NOT NULL
   );
 
-  -- One group commit: takes the store's lock, checks that the state the caller planned against
-  -- is still the state (else writes nothing and answers 'stale'), writes, notifies. Called as
-  -- one statement outside a transaction block it commits on return: one round trip. Each
-  -- statement inside takes a fresh snapshot (the function is VOLATILE, the isolation READ
-  -- COMMITTED), so the checks see every commit made before the lock was granted.
-  CREATE FUNCTION evdb_commit(
-    p_lock1 integer, p_lock2 integer, p_store_key integer, p_last bigint, p_generation bigint,
-    p_absent_streams text[], p_absent_ids uuid[],
-    e_position bigint[], e_stream text[], e_version bigint[], e_id uuid[], e_type text[],
-    e_data text[], e_bytes bytea[], e_metadata text[], e_tags text[], e_causation text[],
-    e_correlation text[], e_data_type text[], e_metadata_type text[], e_epoch bigint[],
-    t_tag text[], t_position bigint[],
-    h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[],
-    p_channel text
-  ) RETURNS text LANGUAGE plpgsql AS $fn$
-  DECLARE
-    st record;
-    cur bigint;
-    n_last bigint;
-  BEGIN
-    PERFORM pg_advisory_xact_lock(p_lock1, p_lock2);
-    SELECT store_key, position_floor, generation, counted_through INTO st
-      FROM ${s}.store_state WHERE id = 1;
-    IF NOT FOUND OR st.store_key <> p_store_key THEN RETURN 'removed'; END IF;
-    SELECT greatest(max(position), st.position_floor) INTO cur FROM ${s}.events;
-    IF cur <> p_last OR st.generation <> p_generation THEN RETURN 'stale'; END IF;
-    IF cardinality(p_absent_streams) > 0 AND EXISTS (
-      SELECT 1 FROM ${s}.streams WHERE stream_id = ANY(p_absent_streams)) THEN RETURN 'stale'; END IF;
-    IF cardinality(p_absent_ids) > 0 AND EXISTS (
-      SELECT 1 FROM ${s}.events WHERE event_id = ANY(p_absent_ids)
-        AND left(stream_id, 6) <> '$link:') THEN RETURN 'stale'; END IF;
-    IF cardinality(e_position) = 0 THEN RETURN 'ok'; END IF;
-    INSERT INTO ${s}.events (position, stream_id, version, event_id, event_type, data, data_bytes,
-        metadata, tags, causation_id, correlation_id, data_content_type, metadata_content_type,
-        epoch_us)
-      SELECT * FROM unnest(e_position, e_stream, e_version, e_id, e_type, e_data, e_bytes,
-        e_metadata, e_tags, e_causation, e_correlation, e_data_type, e_metadata_type, e_epoch);
-    IF cardinality(t_tag) > 0 THEN
-      INSERT INTO ${s}.event_tags (tag, position) SELECT * FROM unnest(t_tag, t_position);
-    END IF;
-    INSERT INTO ${s}.streams (stream_id, version, last_position, created_position)
-      SELECT * FROM unnest(h_stream, h_version, h_position, h_created)
-      ON CONFLICT (stream_id) DO UPDATE
-        SET version = excluded.version, last_position = excluded.last_position;
-    n_last := e_position[cardinality(e_position)];
-    IF n_last / ${COUNTER_FOLD} > cur / ${COUNTER_FOLD} THEN
-      UPDATE ${s}.store_state SET
-        event_count = event_count + (SELECT count(*) FROM ${s}.events
-          WHERE position > st.counted_through AND position <= n_last),
-        stream_count = stream_count + (SELECT count(*) FROM ${s}.streams
-          WHERE created_position > st.counted_through AND created_position <= n_last),
-        counted_through = n_last
-      WHERE id = 1;
-    END IF;
-    PERFORM pg_notify(p_channel, n_last::text);
-    RETURN 'ok';
-  END
-  $fn$;
+  ${commitFunction(s, 'many')}
+  ${commitFunction(s, 'one')}
   `,
 ];
 

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import { formatTable, progress, type BenchOptions, type Row } from './lib.js';
+import { runPostgresBench } from './postgres.js';
 import { runSqliteBench } from './sqlite.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -30,6 +31,7 @@ const options: BenchOptions = { scale: values.quick ? 0.02 : 1, runs };
 
 const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   sqlite: runSqliteBench,
+  postgres: runPostgresBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);

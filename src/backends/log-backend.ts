@@ -1,4 +1,17 @@
-import type { EventRecord, JsonObject, StoreConfig } from '../core/types.js';
+import type { EventRecord, JsonObject, JsonValue, StoreConfig } from '../core/types.js';
+
+/**
+ * Link streams (`$link:<name>`) repeat the event ids of the source events they copy (SPEC §9),
+ * so event ids are unique per store **outside** link streams, and unique within each link
+ * stream. `CommitView.findEvent` looks ids up outside link streams only; writes to a link stream
+ * are made exactly once by their writer (an exact expected version), and the backends' unique
+ * index on (stream, event id) of link streams backs that up.
+ */
+export const LINK_STREAM_PREFIX = '$link:';
+
+export function isLinkStream(streamId: string): boolean {
+  return streamId.startsWith(LINK_STREAM_PREFIX);
+}
 
 /**
  * What a backend can do. The store reads these flags instead of asking which backend it runs on.
@@ -86,6 +99,14 @@ export interface CommitKeys {
 export type IndexQuery =
   { kind: 'type'; eventTypes: string[] } | { kind: 'tag'; tags: string[]; match: 'any' | 'all' };
 
+/** One entry of a store's key-value facility. */
+export interface KvEntry {
+  key: string;
+  value: JsonValue;
+  /** 1 when the entry is created, one more at every write: what conditional writes compare. */
+  revision: number;
+}
+
 export interface LogStatus {
   streamCount: number;
   totalEvents: number;
@@ -132,6 +153,41 @@ export interface LogBackend {
    * Returns the function that stops watching.
    */
   watchCommits?(listener: (lastPosition: number) => void): () => void;
+
+  /**
+   * A small key-value facility beside the log, for what features above the backend keep with
+   * the store (subscription definitions and checkpoints, link definitions). Keys live in
+   * namespaces; values are JSON, returned as fresh objects. Writes are durable like commits.
+   */
+  kvGet(namespace: string, key: string): Promise<KvEntry | undefined>;
+  /** Entries of a namespace, sorted by key. */
+  kvList(namespace: string): Promise<KvEntry[]>;
+  /**
+   * Writes an entry. With `expectedRevision`, atomically and only if the entry is at that
+   * revision (0: only if it does not exist). Returns the new revision, or undefined when the
+   * condition failed (nothing was written).
+   */
+  kvPut(
+    namespace: string,
+    key: string,
+    value: JsonValue,
+    expectedRevision?: number,
+  ): Promise<number | undefined>;
+  /**
+   * Removes an entry (with `expectedRevision`, only if it is at that revision). Returns false
+   * when nothing was removed.
+   */
+  kvDelete(namespace: string, key: string, expectedRevision?: number): Promise<boolean>;
+
+  /**
+   * Takes or renews the lease `name` for `owner` until `ttlMs` from now, atomically: succeeds
+   * when the lease is free, expired, or already held by `owner`. Returns whether `owner` holds
+   * it. Expiry is measured on one clock for every process sharing the store (the database
+   * server's, on a backend with `multiProcess`), so processes on different hosts agree.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it, so another process can take it at once. */
+  releaseLease(name: string, owner: string): Promise<void>;
   close(): Promise<void>;
 }
 

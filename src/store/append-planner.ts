@@ -9,6 +9,7 @@ import type {
   PreparedEvent,
   StreamHead,
 } from '../backends/log-backend.js';
+import { isLinkStream } from '../backends/log-backend.js';
 
 /** One stream's part of an append, validated. */
 export interface PreparedWrite {
@@ -30,6 +31,7 @@ export function commitKeys(units: readonly AppendUnit[]): CommitKeys {
   for (const unit of units) {
     for (const write of unit.writes) {
       streamIds.add(write.streamId);
+      if (isLinkStream(write.streamId)) continue;
       for (const event of write.events) if (!event.idGenerated) eventIds.push(event.eventId);
     }
   }
@@ -83,7 +85,10 @@ function planWrite(
     return { version: current, position: head?.lastPosition ?? -1 };
   }
 
-  const found = first.idGenerated ? undefined : state.findEvent(first.eventId);
+  // A link stream repeats its source events' ids; its writer makes each write once with an
+  // exact expected version, so its ids are not looked up (findEvent does not see them anyway).
+  const lookUp = !isLinkStream(streamId);
+  const found = first.idGenerated || !lookUp ? undefined : state.findEvent(first.eventId);
   if (found !== undefined) {
     const replay = matchReplay(state, write, found);
     if (replay !== undefined) return replay;
@@ -95,7 +100,7 @@ function planWrite(
   let position = state.lastPosition;
   let version = current;
   for (const event of events) {
-    if (!event.idGenerated) {
+    if (!event.idGenerated && lookUp) {
       const existing = state.findEvent(event.eventId);
       if (existing !== undefined) throw duplicateEventId(event.eventId, existing);
     }
@@ -103,7 +108,7 @@ function planWrite(
     version += 1;
     const row = plannedEvent(event, streamId, version, position, epochUs);
     planned.push(row);
-    if (!event.idGenerated) state.addEvent(row);
+    if (!event.idGenerated && lookUp) state.addEvent(row);
   }
   state.setHead(streamId, { version, lastPosition: position }, head === undefined);
   state.lastPosition = position;

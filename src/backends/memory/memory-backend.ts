@@ -1,4 +1,4 @@
-import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
+import type { EventRecord, JsonObject, JsonValue, StoreConfig } from '../../core/types.js';
 import {
   decodeEvent,
   encodeDataContentType,
@@ -13,10 +13,13 @@ import type {
   CommitView,
   EventLocation,
   IndexQuery,
+  KvEntry,
   LogBackend,
   LogStatus,
   PlannedEvent,
 } from '../log-backend.js';
+import { isLinkStream } from '../log-backend.js';
+import { ProcessLeases } from '../process-leases.js';
 
 const CAPABILITIES: BackendCapabilities = {
   multiProcess: false,
@@ -94,6 +97,9 @@ class MemoryLog implements LogBackend {
   private readonly byTag = new Map<string, PlannedEvent[]>();
   private lastPosition = -1;
   private totalEvents = 0;
+  /** Namespace → key → JSON text and revision. */
+  private readonly kv = new Map<string, Map<string, { json: string; revision: number }>>();
+  private readonly leases = new ProcessLeases();
 
   constructor(private readonly storeConfig: StoreConfig) {}
 
@@ -109,7 +115,8 @@ class MemoryLog implements LogBackend {
     const decided = plan(view);
     for (const event of decided.plan.events) {
       this.all.push(event);
-      this.byId.set(event.eventId, event);
+      // Link streams repeat their source events' ids: only other events are found by id.
+      if (!isLinkStream(event.streamId)) this.byId.set(event.eventId, event);
       append(this.byType, event.eventType, event);
       for (const tag of event.tags) append(this.byTag, tag, event);
       let stream = this.streams.get(event.streamId);
@@ -214,7 +221,9 @@ class MemoryLog implements LogBackend {
     this.streams.delete(streamId);
     this.totalEvents -= stream.events.length;
     const gone = new Set(stream.events);
-    for (const event of stream.events) this.byId.delete(event.eventId);
+    if (!isLinkStream(streamId)) {
+      for (const event of stream.events) this.byId.delete(event.eventId);
+    }
     const keep = (list: PlannedEvent[]): PlannedEvent[] => list.filter((event) => !gone.has(event));
     this.all = keep(this.all);
     for (const [key, list] of this.byType) this.byType.set(key, keep(list));
@@ -234,9 +243,62 @@ class MemoryLog implements LogBackend {
     return Promise.resolve(structuredClone(this.storeConfig));
   }
 
+  kvGet(namespace: string, key: string): Promise<KvEntry | undefined> {
+    const entry = this.kv.get(namespace)?.get(key);
+    return Promise.resolve(entry && toKvEntry(key, entry));
+  }
+
+  kvList(namespace: string): Promise<KvEntry[]> {
+    const entries = [...(this.kv.get(namespace) ?? [])].sort(([a], [b]) => compareUtf8(a, b));
+    return Promise.resolve(entries.map(([key, entry]) => toKvEntry(key, entry)));
+  }
+
+  kvPut(
+    namespace: string,
+    key: string,
+    value: JsonValue,
+    expectedRevision?: number,
+  ): Promise<number | undefined> {
+    let entries = this.kv.get(namespace);
+    const current = entries?.get(key)?.revision ?? 0;
+    if (expectedRevision !== undefined && expectedRevision !== current) {
+      return Promise.resolve(undefined);
+    }
+    if (entries === undefined) {
+      entries = new Map();
+      this.kv.set(namespace, entries);
+    }
+    entries.set(key, { json: JSON.stringify(value), revision: current + 1 });
+    return Promise.resolve(current + 1);
+  }
+
+  kvDelete(namespace: string, key: string, expectedRevision?: number): Promise<boolean> {
+    const entries = this.kv.get(namespace);
+    const entry = entries?.get(key);
+    if (entries === undefined || entry === undefined) return Promise.resolve(false);
+    if (expectedRevision !== undefined && expectedRevision !== entry.revision) {
+      return Promise.resolve(false);
+    }
+    entries.delete(key);
+    return Promise.resolve(true);
+  }
+
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return Promise.resolve(this.leases.acquire(name, owner, ttlMs));
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    this.leases.release(name, owner);
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+function toKvEntry(key: string, entry: { json: string; revision: number }): KvEntry {
+  return { key, value: JSON.parse(entry.json) as JsonValue, revision: entry.revision };
 }
 
 function append(index: Map<string, PlannedEvent[]>, key: string, event: PlannedEvent): void {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { EvdbError, invalidArgument } from '../../core/errors.js';
-import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
+import type { EventRecord, JsonObject, JsonValue, StoreConfig } from '../../core/types.js';
 import { decodeEvent } from '../event-codec.js';
 import type {
   Backend,
@@ -10,6 +10,7 @@ import type {
   CommitView,
   EventLocation,
   IndexQuery,
+  KvEntry,
   LogBackend,
   LogStatus,
   StreamHead,
@@ -23,9 +24,11 @@ import {
   commitOneArgs,
   commitOneStatement,
   commitStatement,
+  kvStatements,
   prefetchSql,
   readStatements,
   storeTables,
+  type KvStatements,
   type NamedStatement,
   type ReadStatements,
   type StoreTables,
@@ -373,6 +376,7 @@ class PostgresLog implements LogBackend {
   private readonly schema: string;
   private readonly tables: StoreTables;
   private readonly statements: ReadStatements;
+  private readonly kv: KvStatements;
   private readonly commitCall: NamedStatement;
   private readonly commitOneCall: NamedStatement;
   private watcher: CommitWatcher | undefined;
@@ -394,6 +398,7 @@ class PostgresLog implements LogBackend {
     this.schema = backend.storeSchema(storeId);
     this.tables = storeTables(this.schema);
     this.statements = readStatements(this.tables, storeKey);
+    this.kv = kvStatements(this.tables, storeKey);
     this.commitCall = commitStatement(this.tables, storeKey);
     this.commitOneCall = commitOneStatement(this.tables, storeKey);
   }
@@ -769,6 +774,63 @@ class PostgresLog implements LogBackend {
         void watcher.stop();
       }
     };
+  }
+
+  async kvGet(namespace: string, key: string): Promise<KvEntry | undefined> {
+    const { rows } = await this.run<[string, number]>('kvGet', this.kv.get, [namespace, key]);
+    const row = rows[0];
+    return row && { key, value: JSON.parse(row[0]) as JsonValue, revision: row[1] };
+  }
+
+  async kvList(namespace: string): Promise<KvEntry[]> {
+    const { rows } = await this.run<[string, string, number]>('kvList', this.kv.list, [namespace]);
+    return rows.map(([key, value, revision]) => ({
+      key,
+      value: JSON.parse(value) as JsonValue,
+      revision,
+    }));
+  }
+
+  async kvPut(
+    namespace: string,
+    key: string,
+    value: JsonValue,
+    expectedRevision?: number,
+  ): Promise<number | undefined> {
+    const json = JSON.stringify(value);
+    const { rows } =
+      expectedRevision === undefined
+        ? await this.run<[number]>('kvPut', this.kv.upsert, [namespace, key, json])
+        : expectedRevision === 0
+          ? await this.run<[number]>('kvPut', this.kv.insert, [namespace, key, json])
+          : await this.run<[number]>('kvPut', this.kv.update, [
+              namespace,
+              key,
+              json,
+              expectedRevision,
+            ]);
+    return rows[0]?.[0];
+  }
+
+  async kvDelete(namespace: string, key: string, expectedRevision?: number): Promise<boolean> {
+    const { rowCount } =
+      expectedRevision === undefined
+        ? await this.run('kvDelete', this.kv.delete, [namespace, key])
+        : await this.run('kvDelete', this.kv.deleteAt, [namespace, key, expectedRevision]);
+    return (rowCount ?? 0) > 0;
+  }
+
+  async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const { rows } = await this.run<[string]>('acquireLease', this.kv.acquireLease, [
+      name,
+      owner,
+      ttlMs,
+    ]);
+    return rows.length > 0;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.run('releaseLease', this.kv.releaseLease, [name, owner]);
   }
 
   async close(): Promise<void> {

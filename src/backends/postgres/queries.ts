@@ -19,6 +19,8 @@ export interface StoreTables {
   tags: string;
   streams: string;
   state: string;
+  kv: string;
+  leases: string;
 }
 
 /** Qualified, quoted names of a store's tables. */
@@ -31,6 +33,8 @@ export function storeTables(schema: string): StoreTables {
     tags: `${s}.event_tags`,
     streams: `${s}.streams`,
     state: `${s}.store_state`,
+    kv: `${s}.kv`,
+    leases: `${s}.leases`,
   };
 }
 
@@ -119,6 +123,46 @@ export function readStatements(t: StoreTables, storeKey: number) {
     ),
     config: statement(`SELECT store_id, created_at, settings FROM ${t.state} WHERE id = 1`),
     lastPosition: statement(`SELECT ${LAST_POSITION} FROM ${t.state} s WHERE s.id = 1`),
+  };
+}
+
+export type KvStatements = ReturnType<typeof kvStatements>;
+
+/**
+ * The store's key-value entries and leases. Lease expiry is reckoned on the server's clock, the
+ * one clock every process sharing the database agrees on.
+ */
+export function kvStatements(t: StoreTables, storeKey: number) {
+  let n = 0;
+  const statement = (text: string): NamedStatement => ({
+    name: `evdb_${storeKey}_kv${n++}`,
+    text,
+  });
+  return {
+    get: statement(`SELECT value, revision FROM ${t.kv} WHERE namespace = $1 AND key = $2`),
+    list: statement(`SELECT key, value, revision FROM ${t.kv} WHERE namespace = $1 ORDER BY key`),
+    upsert: statement(
+      `INSERT INTO ${t.kv} AS kv (namespace, key, value, revision) VALUES ($1, $2, $3, 1) ` +
+        'ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ' +
+        'revision = kv.revision + 1 RETURNING revision',
+    ),
+    insert: statement(
+      `INSERT INTO ${t.kv} (namespace, key, value, revision) VALUES ($1, $2, $3, 1) ` +
+        'ON CONFLICT (namespace, key) DO NOTHING RETURNING revision',
+    ),
+    update: statement(
+      `UPDATE ${t.kv} SET value = $3, revision = revision + 1 ` +
+        'WHERE namespace = $1 AND key = $2 AND revision = $4 RETURNING revision',
+    ),
+    delete: statement(`DELETE FROM ${t.kv} WHERE namespace = $1 AND key = $2`),
+    deleteAt: statement(`DELETE FROM ${t.kv} WHERE namespace = $1 AND key = $2 AND revision = $3`),
+    acquireLease: statement(
+      `INSERT INTO ${t.leases} AS l (name, owner, expires_at) ` +
+        "VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond') " +
+        'ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at ' +
+        'WHERE l.owner = excluded.owner OR l.expires_at <= clock_timestamp() RETURNING owner',
+    ),
+    releaseLease: statement(`DELETE FROM ${t.leases} WHERE name = $1 AND owner = $2`),
   };
 }
 

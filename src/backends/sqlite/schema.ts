@@ -52,6 +52,22 @@ const MIGRATIONS: readonly string[] = [
     stream_count INTEGER NOT NULL
   );
   `,
+  // Subscriptions and links: the store's key-value facility, and event ids unique outside link
+  // streams and within each link stream (which repeat their source events' ids). Queries by id
+  // repeat the partial indexes' conditions word for word, so that SQLite can use them.
+  `
+  CREATE TABLE kv (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (namespace, key)
+  ) WITHOUT ROWID;
+  DROP INDEX events_by_id;
+  CREATE UNIQUE INDEX events_by_id ON events (event_id) WHERE substr(stream_id, 1, 6) <> '$link:';
+  CREATE UNIQUE INDEX link_events_by_id ON events (stream_id, event_id)
+    WHERE substr(stream_id, 1, 6) = '$link:';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

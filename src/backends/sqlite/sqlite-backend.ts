@@ -2,7 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'n
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { EvdbError } from '../../core/errors.js';
-import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
+import type { EventRecord, JsonObject, JsonValue, StoreConfig } from '../../core/types.js';
 import {
   decodeEvent,
   encodeDataContentType,
@@ -17,10 +17,12 @@ import type {
   CommitView,
   EventLocation,
   IndexQuery,
+  KvEntry,
   LogBackend,
   LogStatus,
   StreamHead,
 } from '../log-backend.js';
+import { ProcessLeases } from '../process-leases.js';
 import { migrate } from './schema.js';
 
 /** SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit. */
@@ -175,6 +177,8 @@ class SqliteLog implements LogBackend {
   private readonly tagQueries = new Map<string, Database.Statement>();
   /** Built once: better-sqlite3 transaction functions are costly to create per commit. */
   private readonly commitTransaction;
+  /** A store file is opened by one process (`multiProcess: false`), so its leases live here. */
+  private readonly leases = new ProcessLeases();
 
   static open(
     path: string,
@@ -241,9 +245,34 @@ class SqliteLog implements LogBackend {
           'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position',
       ),
       deleteHead: db.prepare('DELETE FROM streams WHERE stream_id = ?'),
+      // Outside link streams, with the condition of the partial index events_by_id.
       findEvent: db.prepare(
-        'SELECT stream_id AS streamId, version, position FROM events WHERE event_id = ?',
+        'SELECT stream_id AS streamId, version, position FROM events ' +
+          "WHERE event_id = ? AND substr(stream_id, 1, 6) <> '$link:'",
       ),
+      kvGet: db.prepare('SELECT value, revision FROM kv WHERE namespace = ? AND key = ?'),
+      kvList: db.prepare('SELECT key, value, revision FROM kv WHERE namespace = ? ORDER BY key'),
+      kvUpsert: db
+        .prepare(
+          'INSERT INTO kv (namespace, key, value, revision) VALUES (?, ?, ?, 1) ' +
+            'ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ' +
+            'revision = kv.revision + 1 RETURNING revision',
+        )
+        .pluck(),
+      kvInsert: db
+        .prepare(
+          'INSERT INTO kv (namespace, key, value, revision) VALUES (?, ?, ?, 1) ' +
+            'ON CONFLICT (namespace, key) DO NOTHING RETURNING revision',
+        )
+        .pluck(),
+      kvUpdate: db
+        .prepare(
+          'UPDATE kv SET value = ?, revision = revision + 1 WHERE namespace = ? AND key = ? ' +
+            'AND revision = ? RETURNING revision',
+        )
+        .pluck(),
+      kvDelete: db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ?'),
+      kvDeleteAt: db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ? AND revision = ?'),
       insertEvent: db.prepare(
         `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
@@ -439,6 +468,61 @@ class SqliteLog implements LogBackend {
         settings: JSON.parse(row.settings) as JsonObject,
       };
     });
+  }
+
+  kvGet(namespace: string, key: string): Promise<KvEntry | undefined> {
+    return this.guard(() => {
+      const row = this.statements.kvGet.get(namespace, key) as
+        { value: string; revision: number } | undefined;
+      return row && { key, value: JSON.parse(row.value) as JsonValue, revision: row.revision };
+    });
+  }
+
+  kvList(namespace: string): Promise<KvEntry[]> {
+    return this.guard(() =>
+      (
+        this.statements.kvList.all(namespace) as { key: string; value: string; revision: number }[]
+      ).map((row) => ({
+        key: row.key,
+        value: JSON.parse(row.value) as JsonValue,
+        revision: row.revision,
+      })),
+    );
+  }
+
+  kvPut(
+    namespace: string,
+    key: string,
+    value: JsonValue,
+    expectedRevision?: number,
+  ): Promise<number | undefined> {
+    const s = this.statements;
+    const json = JSON.stringify(value);
+    return this.guard(() => {
+      if (expectedRevision === undefined) return s.kvUpsert.get(namespace, key, json) as number;
+      if (expectedRevision === 0) return s.kvInsert.get(namespace, key, json) as number | undefined;
+      return s.kvUpdate.get(json, namespace, key, expectedRevision) as number | undefined;
+    });
+  }
+
+  kvDelete(namespace: string, key: string, expectedRevision?: number): Promise<boolean> {
+    const s = this.statements;
+    return this.guard(
+      () =>
+        (expectedRevision === undefined
+          ? s.kvDelete.run(namespace, key)
+          : s.kvDeleteAt.run(namespace, key, expectedRevision)
+        ).changes > 0,
+    );
+  }
+
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return Promise.resolve(this.leases.acquire(name, owner, ttlMs));
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    this.leases.release(name, owner);
+    return Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -624,15 +624,21 @@ describe('postgres backend', () => {
   it('a store removed by another process is not_found there, even once created again', async () => {
     const schema = newSchema('gone');
     const [here, there] = await Promise.all([open(schema), open(schema)]);
-    await here.createStore('shop');
-    await here.appendEvents('shop', 's', [{ eventType: 'E', data: 1 }]);
-    await there.removeStore('shop');
-    await rejectsWith(here.appendEvents('shop', 's', [{ eventType: 'E', data: 2 }]), 'not_found');
-    await rejectsWith(here.readAllGlobal('shop', 0, 10), 'not_found');
-    await there.createStore('shop');
-    // `here` still holds the old store open: it must not write into the new one.
-    await rejectsWith(here.appendEvents('shop', 's', [{ eventType: 'E', data: 3 }]), 'not_found');
-    assert.equal(await there.hasEvents('shop'), false);
+    const append = (data: number) => here.appendEvents('shop', 's', [{ eventType: 'E', data }]);
+    // Both ways a commit can go: planned on what `here` last saw (after two commits alone),
+    // and under the lock (after a failure).
+    for (const warm of [true, false]) {
+      await there.createStore('shop');
+      if (warm) for (let i = 0; i < 3; i++) await append(i);
+      await there.removeStore('shop');
+      await there.createStore('shop');
+      // `here` still holds the old store open: it must not write into the new one.
+      await rejectsWith(append(9), 'not_found');
+      assert.equal(await there.hasEvents('shop'), false);
+      await there.removeStore('shop');
+      await rejectsWith(append(9), 'not_found');
+      await rejectsWith(here.readAllGlobal('shop', 0, 10), 'not_found');
+    }
   });
 
   it('maps PostgreSQL and driver errors to evdb codes in one place', () => {

@@ -321,6 +321,58 @@ describe('server in-process', () => {
   });
 });
 
+describe('wire encoding without copies', () => {
+  it('sends values that need no change as they are, and decodes in place', () => {
+    const events = [{ data: { a: [1, { b: 'c' }] }, tags: ['x'], metadata: {} }];
+    assert.equal(encodeWire(events, 'events'), events);
+    const withBytes = { data: new Uint8Array([1]) };
+    assert.notEqual(encodeWire(withBytes, 'event'), withBytes);
+    const parsed = JSON.parse('{"a":{"$bytes":"AQ=="},"b":[{"$literal":{"$bytes":"x"}}]}') as {
+      a: unknown;
+      b: unknown[];
+    };
+    const decoded = decodeWire(parsed);
+    assert.equal(decoded, parsed);
+    assert.deepEqual(parsed.a, new Uint8Array([1]));
+    assert.deepEqual(parsed.b, [{ $bytes: 'x' }]);
+  });
+});
+
+describe('WebSocket messages with several frames', () => {
+  it('answers every frame of an array message, in one or more messages', async () => {
+    const server = await startServer({ port: 0, backend: memory() });
+    try {
+      await fetch(`${server.url}/stores/multi`, { method: 'PUT' });
+      const socket = new WebSocket(`${server.url.replace('http', 'ws')}/ws`);
+      const frames: { type: string; id?: number; result?: unknown }[] = [];
+      let wake: () => void = () => undefined;
+      socket.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString('utf8')) as unknown;
+        frames.push(...((Array.isArray(message) ? message : [message]) as typeof frames));
+        wake();
+      });
+      const until = async (count: number): Promise<void> => {
+        while (frames.length < count) await new Promise<void>((resolve) => (wake = resolve));
+      };
+      await until(1);
+      const calls = [1, 2, 3].map((id) => ({
+        type: 'call',
+        id,
+        op: 'appendEvents',
+        params: { storeId: 'multi', streamId: `s-${id}`, events: [{ eventType: 'E', data: id }] },
+      }));
+      socket.send(JSON.stringify([...calls, { type: 'call', id: 4 }]));
+      await until(5);
+      const answers = new Map(frames.slice(1).map((frame) => [frame.id, frame]));
+      for (const id of [1, 2, 3]) assert.equal(answers.get(id)?.type, 'result');
+      assert.equal(answers.get(4)?.type, 'error');
+      socket.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('graceful close', () => {
   it('finishes a write in flight, refuses new work, then closes the store', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'evdb-close-'));

@@ -32,6 +32,9 @@ interface Pending {
 interface Connection {
   socket: WebSocketLike;
   maxFrameBytes: number;
+  /** Frames waiting for the end of this tick, to go out as one message. */
+  outbox: string[];
+  outboxBytes: number;
 }
 
 const OPEN = 1;
@@ -113,8 +116,28 @@ export class WebSocketTransport implements Transport {
           reject(error);
         },
       });
-      connection.socket.send(text);
+      this.enqueue(connection, text, bytes === 0 ? text.length * 3 : bytes);
     });
+  }
+
+  /**
+   * Calls made in the same tick leave as one message (a JSON array of frames): the server then
+   * reads them together, and concurrent appends share one group commit.
+   */
+  private enqueue(connection: Connection, text: string, bytes: number): void {
+    if (connection.outboxBytes + bytes + 2 > connection.maxFrameBytes) this.flush(connection);
+    connection.outbox.push(text);
+    connection.outboxBytes += bytes + 1;
+    if (connection.outbox.length === 1) queueMicrotask(() => this.flush(connection));
+  }
+
+  private flush(connection: Connection): void {
+    const { outbox } = connection;
+    if (outbox.length === 0) return;
+    connection.outbox = [];
+    connection.outboxBytes = 0;
+    if (connection.socket.readyState !== OPEN) return; // onclose fails the pending calls
+    connection.socket.send(outbox.length === 1 ? (outbox[0] as string) : `[${outbox.join(',')}]`);
   }
 
   private connection(signal: AbortSignal): Promise<Connection> {
@@ -146,8 +169,9 @@ export class WebSocketTransport implements Transport {
       }
       let connection: Connection | undefined;
       socket.onmessage = (event: { data: unknown }) => {
-        const frame = parseFrame(event.data);
-        if (frame === undefined) return;
+        for (const frame of parseFrames(event.data)) onFrame(frame);
+      };
+      const onFrame = (frame: Frame): void => {
         if (connection === undefined) {
           if (frame.type !== 'hello') return;
           const hello = frame as unknown as HelloFrame;
@@ -161,7 +185,12 @@ export class WebSocketTransport implements Transport {
             );
             return;
           }
-          const ready: Connection = { socket, maxFrameBytes: hello.maxFrameBytes };
+          const ready: Connection = {
+            socket,
+            maxFrameBytes: hello.maxFrameBytes,
+            outbox: [],
+            outboxBytes: 0,
+          };
           connection = ready;
           if (this.token === undefined) {
             resolve(ready);
@@ -217,15 +246,18 @@ export class WebSocketTransport implements Transport {
   }
 }
 
-function parseFrame(data: unknown): Frame | undefined {
-  if (typeof data !== 'string') return undefined;
+/** The frames of a message: one frame, or a JSON array of frames; nothing when unreadable. */
+function parseFrames(data: unknown): Frame[] {
+  if (typeof data !== 'string') return [];
   try {
-    const frame = JSON.parse(data) as unknown;
-    if (typeof frame === 'object' && frame !== null && typeof (frame as Frame).type === 'string') {
-      return frame as Frame;
-    }
+    const parsed = JSON.parse(data) as unknown;
+    const frames = Array.isArray(parsed) ? parsed : [parsed];
+    return frames.filter(
+      (frame): frame is Frame =>
+        typeof frame === 'object' && frame !== null && typeof (frame as Frame).type === 'string',
+    );
   } catch {
-    // Not JSON: ignore the frame.
+    // Not JSON: ignore the message.
+    return [];
   }
-  return undefined;
 }

@@ -115,10 +115,20 @@ export class WsGateway {
   private serve(ws: WebSocket, principal: Principal | undefined): void {
     this.sockets.add(ws);
     const cleanups: (() => void)[] = [];
+    // Frames sent in one tick leave as one message (a JSON array), like the client's calls.
+    let outbox: string[] = [];
+    const flush = (): void => {
+      const frames = outbox;
+      outbox = [];
+      if (ws.readyState !== ws.OPEN || frames.length === 0) return;
+      ws.send(frames.length === 1 ? (frames[0] as string) : `[${frames.join(',')}]`);
+    };
     const session: WsSession = {
       principal,
       send: (frame) => {
-        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+        if (ws.readyState !== ws.OPEN) return;
+        outbox.push(JSON.stringify(frame));
+        if (outbox.length === 1) queueMicrotask(flush);
       },
       onClose: (cleanup) => cleanups.push(cleanup),
     };
@@ -134,46 +144,14 @@ export class WsGateway {
     });
     ws.on('error', () => ws.terminate());
     ws.on('message', (data, isBinary) => {
-      // The frame is parsed before `track`, so that even a refusal (shutting down) carries the
-      // call's id and the client can match it.
-      let id: number | null = null;
-      let frame: Frame | undefined;
-      let parseError: Error | undefined;
+      let frames: unknown[];
       try {
-        frame = parseFrame(data, isBinary);
-        id = frame.id as number;
+        frames = parseMessage(data, isBinary);
       } catch (error) {
-        parseError = error as Error;
+        this.answer(session, undefined, error as Error);
+        return;
       }
-      const event = this.options.requests.start(
-        'websocket',
-        operationOf(frame, this.options.handlers),
-        (frame?.params as { storeId?: unknown } | undefined)?.storeId,
-      );
-      void this.options.dispatcher
-        .track(async () => {
-          if (frame === undefined) throw parseError ?? invalidArgument('unreadable frame');
-          const handler = this.options.handlers.get(frame.type);
-          if (handler === undefined) {
-            throw invalidArgument(`unknown frame type ${JSON.stringify(frame.type)}`);
-          }
-          const result = await handler(frame, session);
-          const answer: ResultFrame = { type: 'result', id: id as number };
-          if (result !== undefined) answer.result = encodeWire(result, 'result');
-          return answer;
-        })
-        .then(
-          (answer) => {
-            session.send(answer as unknown as Frame);
-            this.options.requests.stop(event, 200);
-          },
-          (error: unknown) => {
-            const problem = problemOf(error);
-            const answer: ErrorFrame = { type: 'error', id, problem };
-            session.send(answer as unknown as Frame);
-            this.options.requests.fail(event, asEvdbError(error), problem.status);
-          },
-        );
+      for (const raw of frames) this.answer(session, raw, undefined);
     });
     const hello: HelloFrame = {
       type: 'hello',
@@ -181,6 +159,52 @@ export class WsGateway {
       maxFrameBytes: this.options.maxFrameBytes,
     };
     session.send(hello as unknown as Frame);
+  }
+
+  /** Runs one client frame (or reports why its message could not be read) and answers it. */
+  private answer(session: WsSession, raw: unknown, messageError: Error | undefined): void {
+    // The frame is checked before `track`, so that even a refusal (shutting down) carries the
+    // call's id and the client can match it.
+    let id: number | null = null;
+    let frame: Frame | undefined;
+    let parseError: Error | undefined = messageError;
+    if (parseError === undefined) {
+      try {
+        frame = checkFrame(raw);
+        id = frame.id as number;
+      } catch (error) {
+        parseError = error as Error;
+      }
+    }
+    const event = this.options.requests.start(
+      'websocket',
+      operationOf(frame, this.options.handlers),
+      (frame?.params as { storeId?: unknown } | undefined)?.storeId,
+    );
+    void this.options.dispatcher
+      .track(async () => {
+        if (frame === undefined) throw parseError ?? invalidArgument('unreadable frame');
+        const handler = this.options.handlers.get(frame.type);
+        if (handler === undefined) {
+          throw invalidArgument(`unknown frame type ${JSON.stringify(frame.type)}`);
+        }
+        const result = await handler(frame, session);
+        const answer: ResultFrame = { type: 'result', id: id as number };
+        if (result !== undefined) answer.result = encodeWire(result, 'result');
+        return answer;
+      })
+      .then(
+        (answer) => {
+          session.send(answer as unknown as Frame);
+          this.options.requests.stop(event, 200);
+        },
+        (error: unknown) => {
+          const problem = problemOf(error);
+          const answer: ErrorFrame = { type: 'error', id, problem };
+          session.send(answer as unknown as Frame);
+          this.options.requests.fail(event, asEvdbError(error), problem.status);
+        },
+      );
   }
 
   /** Closes every connection ("going away"); the clients reconnect elsewhere or later. */
@@ -208,15 +232,23 @@ function operationOf(frame: Frame | undefined, handlers: Map<string, FrameHandle
   return handlers.has(frame.type) ? frame.type : 'unknown';
 }
 
-/** A JSON text frame with a string type and an integer id; `invalid_argument` otherwise. */
-function parseFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): Frame {
+/**
+ * The frames of a message: a JSON text message holds one frame, or an array of frames (what the
+ * client sends for calls made in the same tick). `invalid_argument` when it is not JSON.
+ */
+function parseMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): unknown[] {
   if (isBinary) throw invalidArgument('frames are JSON text');
-  let frame: unknown;
+  let message: unknown;
   try {
-    frame = JSON.parse(rawText(data)) as unknown;
+    message = JSON.parse(rawText(data)) as unknown;
   } catch {
     throw invalidArgument('the frame is not valid JSON', { reason: 'malformed_json' });
   }
+  return Array.isArray(message) ? message : [message];
+}
+
+/** A frame: a JSON object with a string type and an integer id; `invalid_argument` otherwise. */
+function checkFrame(frame: unknown): Frame {
   if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
     throw invalidArgument('a frame is a JSON object with a type and an id');
   }

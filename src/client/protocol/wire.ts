@@ -14,8 +14,69 @@ export const LITERAL_MARKER = '$literal';
  * Turns a value into its wire form. Values that JSON would silently change (NaN, Infinity,
  * `undefined` in arrays, dates, functions, bigints, class instances) are refused with
  * `invalid_argument`, so a remote call fails exactly where the embedded store would.
+ *
+ * Most values need no change at all (no bytes, nothing that looks like a marker): those are
+ * checked without copying and returned as they are, which is what keeps large reads cheap.
  */
-export function encodeWire(value: unknown, path: string, depth = 0): unknown {
+export function encodeWire(value: unknown, path: string): unknown {
+  let plain: boolean;
+  try {
+    plain = isWireReady(value, 0);
+  } catch (error) {
+    if (error !== NOT_JSON) throw error;
+    plain = false;
+  }
+  return plain ? value : encodeCopy(value, path, 0);
+}
+
+/** Thrown by {@link isWireReady} for a value JSON cannot carry; the slow path names it. */
+const NOT_JSON = new Error('not JSON');
+
+/**
+ * True when `value` is already its own wire form; false when it holds bytes or marker-like
+ * objects. Throws {@link NOT_JSON} for what JSON cannot represent.
+ */
+function isWireReady(value: unknown, depth: number): boolean {
+  if (depth > MAX_WIRE_DEPTH) throw NOT_JSON;
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      if (!Number.isFinite(value)) throw NOT_JSON;
+      return true;
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        let ready = true;
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (item === undefined) throw NOT_JSON;
+          if (!isWireReady(item, depth + 1)) ready = false;
+        }
+        return ready;
+      }
+      if (value instanceof Uint8Array) return false;
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) throw NOT_JSON;
+      let ready = true;
+      let keys = 0;
+      let first = '';
+      for (const key in value) {
+        if (keys++ === 0) first = key;
+        if (!isWireReady((value as Record<string, unknown>)[key], depth + 1)) ready = false;
+      }
+      // Own enumerable keys only: plain objects have no inherited enumerable ones.
+      if (keys === 1 && (first === BYTES_MARKER || first === LITERAL_MARKER)) return false;
+      return ready;
+    }
+    default:
+      throw NOT_JSON;
+  }
+}
+
+function encodeCopy(value: unknown, path: string, depth: number): unknown {
   if (depth > MAX_WIRE_DEPTH) {
     throw invalidArgument(`${path} is nested deeper than ${MAX_WIRE_DEPTH} levels`);
   }
@@ -35,7 +96,7 @@ export function encodeWire(value: unknown, path: string, depth = 0): unknown {
         return value.map((item, i) => {
           if (item === undefined)
             throw invalidArgument(`${path}[${i}] is undefined, which JSON cannot represent`);
-          return encodeWire(item, `${path}[${i}]`, depth + 1);
+          return encodeCopy(item, `${path}[${i}]`, depth + 1);
         });
       }
       const proto = Object.getPrototypeOf(value) as unknown;
@@ -46,7 +107,7 @@ export function encodeWire(value: unknown, path: string, depth = 0): unknown {
       }
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
-        if (item !== undefined) out[key] = encodeWire(item, `${path}.${key}`, depth + 1);
+        if (item !== undefined) out[key] = encodeCopy(item, `${path}.${key}`, depth + 1);
       }
       return looksLikeMarker(out) ? { [LITERAL_MARKER]: out } : out;
     }
@@ -55,27 +116,50 @@ export function encodeWire(value: unknown, path: string, depth = 0): unknown {
   }
 }
 
-/** The inverse of {@link encodeWire}, applied to parsed JSON. */
+/**
+ * The inverse of {@link encodeWire}, applied to freshly parsed JSON, which it changes in place
+ * (only where a marker stands) and returns.
+ */
 export function decodeWire(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(decodeWire);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === 'object' && item !== null) value[i] = decodeWire(item);
+    }
+    return value;
+  }
   const record = value as Record<string, unknown>;
-  const keys = Object.keys(record);
-  if (keys.length === 1) {
-    const marked = record[BYTES_MARKER];
-    if (typeof marked === 'string') return fromBase64(marked);
+  const only = onlyKey(record);
+  if (only === BYTES_MARKER && typeof record[BYTES_MARKER] === 'string') {
+    return fromBase64(record[BYTES_MARKER]);
+  }
+  if (only === LITERAL_MARKER) {
     const literal = record[LITERAL_MARKER];
+    // The wrapped object's members are decoded; the object itself is never read as a marker.
     if (typeof literal === 'object' && literal !== null && !Array.isArray(literal)) {
-      return decodeObject(literal as Record<string, unknown>);
+      return decodeMembers(literal as Record<string, unknown>);
     }
   }
-  return decodeObject(record);
+  return decodeMembers(record);
 }
 
-function decodeObject(record: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(record)) out[key] = decodeWire(item);
-  return out;
+function decodeMembers(record: Record<string, unknown>): Record<string, unknown> {
+  for (const key in record) {
+    const item = record[key];
+    if (typeof item === 'object' && item !== null) record[key] = decodeWire(item);
+  }
+  return record;
+}
+
+/** The object's key when it has exactly one, else undefined. */
+function onlyKey(record: Record<string, unknown>): string | undefined {
+  let found: string | undefined;
+  for (const key in record) {
+    if (found !== undefined) return undefined;
+    found = key;
+  }
+  return found;
 }
 
 function looksLikeMarker(record: Record<string, unknown>): boolean {

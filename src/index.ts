@@ -56,8 +56,31 @@ export type {
   StoreConfig,
   StoreStatus,
   StreamWrite,
+  SubscriptionType,
+  EventPattern,
+  PayloadSelector,
+  PayloadOperators,
+  TagsSelector,
+  SubscriptionFilter,
+  SubscriptionSelector,
+  StartFrom,
+  SaveSubscriptionOptions,
+  SubscriptionDefinition,
+  SubscriptionInfo,
+  SubscriptionLag,
+  ConsumeOptions,
+  PersistentSubscribeOptions,
+  TransientSubscribeOptions,
+  SubscribeOptions,
+  SubscriptionHandler,
+  Subscription,
+  LinkSource,
+  LinkedEvent,
+  CreateLinkOptions,
+  LinkDefinition,
+  LinkInfo,
 } from './core/types.js';
-export type { EventStoreApi } from './core/api.js';
+export type { EventStoreApi, SubscriptionApi, LinkApi } from './core/api.js';
 export type {
   Backend,
   BackendCapabilities,
@@ -71,4 +94,6 @@ export type {
   EventLocation,
   PreparedEvent,
   PlannedEvent,
+  KvEntry,
 } from './backends/log-backend.js';
+export { LINK_STREAM_PREFIX } from './backends/log-backend.js';

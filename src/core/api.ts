@@ -1,17 +1,29 @@
 import type {
   AppendResult,
   BatchAppendResult,
+  CreateLinkOptions,
   DeleteStreamResult,
   Direction,
   EventRecord,
   ExpectedVersion,
   JsonObject,
+  LinkDefinition,
+  LinkInfo,
   NewEvent,
   ReadByTagsOptions,
   ReadPageOptions,
+  SaveSubscriptionOptions,
   StoreConfig,
   StoreStatus,
   StreamWrite,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionDefinition,
+  SubscriptionHandler,
+  SubscriptionInfo,
+  SubscriptionLag,
+  SubscriptionSelector,
+  SubscriptionType,
 } from './types.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from './workers.js';
 
@@ -101,4 +113,76 @@ export interface EventStoreApi {
 
   /** Releases every resource. Pending appends are finished first. */
   close(): Promise<void>;
+}
+
+/**
+ * Subscriptions (SPEC §3): persistent subscriptions stored with the store (definitions,
+ * checkpoints, lag) and the consumption of persistent and transient ones.
+ *
+ * Every method but `subscribe` takes and returns JSON. These join `EventStoreApi` once the
+ * network client has routes for them (its operation table needs an entry per method).
+ */
+export interface SubscriptionApi {
+  /**
+   * Creates a persistent subscription, or returns the existing one when the same name has the
+   * same type and selector (keeping its checkpoint). A different type or selector replaces it
+   * and starts again from `startFrom`.
+   *
+   * @example
+   * await evdb.saveSubscription('shop', { name: 'billing', type: 'by_event_type', selector: 'OrderPlaced' });
+   */
+  saveSubscription(storeId: string, options: SaveSubscriptionOptions): Promise<SubscriptionInfo>;
+  /** Removes a persistent subscription; `not_found` unless one of that name, type and selector exists. */
+  removeSubscription(
+    storeId: string,
+    type: SubscriptionType,
+    selector: SubscriptionSelector,
+    name: string,
+  ): Promise<void>;
+  /** Acknowledges up to and including an event (or position); returns the stored checkpoint. */
+  ackEvent(storeId: string, name: string, eventOrPosition: EventRecord | number): Promise<number>;
+  /** The persistent subscriptions of a store, by name. */
+  getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]>;
+  /** One persistent subscription with its checkpoint; `not_found` if missing. */
+  getSubscription(storeId: string, name: string): Promise<SubscriptionInfo>;
+  /** The persistent subscriptions of a store with their checkpoints. */
+  listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]>;
+  subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag>;
+  /**
+   * Consumes a persistent subscription (`{ name }`) or a transient one (`{ type, selector,
+   * startFrom? }`). Without a handler the result is an async iterable of batches.
+   *
+   * @example
+   * const sub = await evdb.subscribe('shop', { type: 'by_stream', selector: '$all', startFrom: 0 });
+   * for await (const batch of sub) console.log(batch.length);
+   */
+  subscribe(
+    storeId: string,
+    options: SubscribeOptions,
+    handler?: SubscriptionHandler,
+  ): Promise<Subscription>;
+}
+
+/**
+ * Stream links (SPEC §9): derived streams `$link:<name>` that receive every matching source
+ * event exactly once, in source order, live and (with backfill) historical.
+ */
+export interface LinkApi {
+  /**
+   * Creates a link and starts it. Creating it again with the same definition is harmless and
+   * gives this process its filter and transform code (after a restart).
+   *
+   * @example
+   * await evdb.createLink('shop', { name: 'big-orders', source: { type: 'stream_pattern', pattern: 'order-*' },
+   *   filter: (e) => (e.data as { total: number }).total > 100, backfill: true });
+   */
+  createLink(storeId: string, options: CreateLinkOptions): Promise<LinkDefinition>;
+  /** Stops a link and deletes it with its stream. */
+  deleteLink(storeId: string, name: string): Promise<void>;
+  getLink(storeId: string, name: string): Promise<LinkDefinition>;
+  listLinks(storeId: string): Promise<LinkDefinition[]>;
+  /** Resumes a stopped link from where it stopped. */
+  startLink(storeId: string, name: string): Promise<void>;
+  stopLink(storeId: string, name: string): Promise<void>;
+  linkInfo(storeId: string, name: string): Promise<LinkInfo>;
 }

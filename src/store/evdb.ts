@@ -1,19 +1,31 @@
-import type { EventStoreApi } from '../core/api.js';
+import type { EventStoreApi, LinkApi, SubscriptionApi } from '../core/api.js';
 import { EvdbError } from '../core/errors.js';
 import type {
   AppendResult,
   BatchAppendResult,
+  CreateLinkOptions,
   DeleteStreamResult,
   Direction,
   EventRecord,
   ExpectedVersion,
   JsonObject,
+  LinkDefinition,
+  LinkInfo,
   NewEvent,
   ReadByTagsOptions,
   ReadPageOptions,
+  SaveSubscriptionOptions,
   StoreConfig,
   StoreStatus,
   StreamWrite,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionDefinition,
+  SubscriptionHandler,
+  SubscriptionInfo,
+  SubscriptionLag,
+  SubscriptionSelector,
+  SubscriptionType,
 } from '../core/types.js';
 import type { Backend } from '../backends/log-backend.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';
@@ -70,7 +82,7 @@ export function openEvdb(options: OpenEvdbOptions = {}): Promise<Evdb> {
 }
 
 /** The embedded store: every `EventStoreApi` operation, in this process. */
-export class Evdb implements EventStoreApi {
+export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   private readonly stores = new Map<string, Promise<Store>>();
   private closing: Promise<void> | undefined;
 
@@ -112,7 +124,10 @@ export class Evdb implements EventStoreApi {
             },
           );
         }
-        return new Store(storeId, log);
+        const store = new Store(storeId, log);
+        // Links that run without code resume on their own once their store is open again.
+        store.subscriptions.resumeLinks();
+        return store;
       });
       opening.catch(() => this.stores.delete(storeId));
       this.stores.set(storeId, opening);
@@ -309,6 +324,86 @@ export class Evdb implements EventStoreApi {
       '$tags',
       store.readIndex({ kind: 'tag', tags: keys, match }, fromPosition, count),
     );
+  }
+
+  // ---- subscriptions (SPEC §3) ----------------------------------------------------------------
+
+  async saveSubscription(
+    storeId: string,
+    options: SaveSubscriptionOptions,
+  ): Promise<SubscriptionInfo> {
+    return (await this.store(storeId)).subscriptions.saveSubscription(options);
+  }
+
+  async removeSubscription(
+    storeId: string,
+    type: SubscriptionType,
+    selector: SubscriptionSelector,
+    name: string,
+  ): Promise<void> {
+    return (await this.store(storeId)).subscriptions.removeSubscription(type, selector, name);
+  }
+
+  async ackEvent(
+    storeId: string,
+    name: string,
+    eventOrPosition: EventRecord | number,
+  ): Promise<number> {
+    return (await this.store(storeId)).subscriptions.ackEvent(name, eventOrPosition);
+  }
+
+  async getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]> {
+    return (await this.store(storeId)).subscriptions.getSubscriptions();
+  }
+
+  async getSubscription(storeId: string, name: string): Promise<SubscriptionInfo> {
+    return (await this.store(storeId)).subscriptions.getSubscription(name);
+  }
+
+  async listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]> {
+    return (await this.store(storeId)).subscriptions.listStoreSubscriptions();
+  }
+
+  async subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag> {
+    return (await this.store(storeId)).subscriptions.subscriptionLag(name);
+  }
+
+  async subscribe(
+    storeId: string,
+    options: SubscribeOptions,
+    handler?: SubscriptionHandler,
+  ): Promise<Subscription> {
+    return (await this.store(storeId)).subscriptions.subscribe(options, handler);
+  }
+
+  // ---- links (SPEC §9) ------------------------------------------------------------------------
+
+  async createLink(storeId: string, options: CreateLinkOptions): Promise<LinkDefinition> {
+    return (await this.store(storeId)).subscriptions.createLink(options);
+  }
+
+  async deleteLink(storeId: string, name: string): Promise<void> {
+    return (await this.store(storeId)).subscriptions.deleteLink(name);
+  }
+
+  async getLink(storeId: string, name: string): Promise<LinkDefinition> {
+    return (await this.store(storeId)).subscriptions.getLink(name);
+  }
+
+  async listLinks(storeId: string): Promise<LinkDefinition[]> {
+    return (await this.store(storeId)).subscriptions.listLinks();
+  }
+
+  async startLink(storeId: string, name: string): Promise<void> {
+    return (await this.store(storeId)).subscriptions.startLink(name);
+  }
+
+  async stopLink(storeId: string, name: string): Promise<void> {
+    return (await this.store(storeId)).subscriptions.stopLink(name);
+  }
+
+  async linkInfo(storeId: string, name: string): Promise<LinkInfo> {
+    return (await this.store(storeId)).subscriptions.linkInfo(name);
   }
 
   /** Finishes queued appends and closes every store. Calling it twice is harmless. */

@@ -1,7 +1,9 @@
 import { EvdbError } from '../core/errors.js';
-import type { AppendResult, EventRecord } from '../core/types.js';
+import type { AppendResult, EventRecord, StreamWrite } from '../core/types.js';
 import type { IndexQuery, LogBackend, StreamHead } from '../backends/log-backend.js';
+import { SubscriptionHost } from '../subscriptions/subscription-host.js';
 import { commitKeys, planGroupCommit, type AppendUnit } from './append-planner.js';
+import { prepareSystemWrite } from './validation.js';
 
 /** A group commit takes queued appends until one of these is reached; the rest wait for the next. */
 const MAX_UNITS_PER_COMMIT = 2_000;
@@ -24,11 +26,45 @@ export class Store {
   private committing: Promise<void> | undefined;
   private lastEpochUs = 0;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  private readonly committedListeners = new Set<(lastPosition: number) => void>();
+  private host: SubscriptionHost | undefined;
 
   constructor(
     readonly storeId: string,
     readonly log: LogBackend,
   ) {}
+
+  /** The store's subscriptions and links (created on first use, closed with the store). */
+  get subscriptions(): SubscriptionHost {
+    this.assertOpen();
+    this.host ??= new SubscriptionHost({
+      storeId: this.storeId,
+      log: this.log,
+      appendSystem: (write) => this.appendSystem(write),
+      deleteSystemStream: (streamId) => {
+        this.assertOpen();
+        return this.log.deleteStream(streamId);
+      },
+      onCommitted: (listener) => this.onCommitted(listener),
+    });
+    return this.host;
+  }
+
+  /**
+   * Calls `listener` after every commit that wrote events, with the last position written: the
+   * local "committed up to P" signal that wakes subscriptions without polling.
+   */
+  onCommitted(listener: (lastPosition: number) => void): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
+  }
+
+  /** Appends to a stream evdb owns (`$link:<name>`); the public operations refuse `$` ids. */
+  async appendSystem(write: StreamWrite): Promise<AppendResult> {
+    const [result] = await this.append(prepareSystemWrite(write));
+    return result as AppendResult;
+  }
 
   append(unit: AppendUnit): Promise<AppendResult[]> {
     if (this.closed) return Promise.reject(closedError(this.storeId));
@@ -57,9 +93,13 @@ export class Store {
     const units = group.map((pending) => pending.unit);
     try {
       const epochUs = this.nextEpochUs();
-      const outcomes = await this.log.commit(commitKeys(units), (view) =>
-        planGroupCommit(view, units, epochUs),
-      );
+      let written = -1;
+      const outcomes = await this.log.commit(commitKeys(units), (view) => {
+        const decided = planGroupCommit(view, units, epochUs);
+        written = decided.plan.events[decided.plan.events.length - 1]?.position ?? -1;
+        return decided;
+      });
+      if (written >= 0) this.committed(written);
       group.forEach((pending, i) => {
         const outcome = outcomes[i];
         if (outcome === undefined)
@@ -69,6 +109,19 @@ export class Store {
       });
     } catch (error) {
       for (const pending of group) pending.reject(error);
+    }
+  }
+
+  private committed(lastPosition: number): void {
+    for (const listener of [...this.committedListeners]) {
+      try {
+        listener(lastPosition);
+      } catch (error) {
+        // A listener's failure must not fail the appends that were committed.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
     }
   }
 
@@ -134,13 +187,17 @@ export class Store {
   }
 
   /** Finishes queued appends, then closes the log. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    while (this.committing !== undefined || this.scheduled || this.queue.length > 0) {
-      await (this.committing ?? new Promise((resolve) => setImmediate(resolve)));
-    }
-    await this.log.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // Subscriptions and links first: they store checkpoints, and links may still append.
+      await this.host?.close();
+      this.closed = true;
+      while (this.committing !== undefined || this.scheduled || this.queue.length > 0) {
+        await (this.committing ?? new Promise((resolve) => setImmediate(resolve)));
+      }
+      await this.log.close();
+    })();
+    return this.closing;
   }
 
   assertOpen(): void {

@@ -118,6 +118,27 @@ export interface PreparedAppend {
 
 /** Validates the writes of one append or batch and fixes their event ids. */
 export function prepareWrites(writes: readonly StreamWrite[]): PreparedAppend {
+  return prepare(writes, assertWritableStreamId);
+}
+
+/**
+ * Validates a write evdb makes itself to one of its `$`-prefixed streams (a link stream).
+ * Only code inside evdb calls it: the public operations validate with `prepareWrites`, which
+ * refuses reserved ids.
+ */
+export function prepareSystemWrite(write: StreamWrite): PreparedAppend {
+  return prepare([write], (streamId) => {
+    assertStreamId(streamId);
+    if (!streamId.startsWith('$')) {
+      throw invalidArgument(`'${streamId}' is not a system stream id (they start with '$')`);
+    }
+  });
+}
+
+function prepare(
+  writes: readonly StreamWrite[],
+  assertStream: (streamId: unknown) => asserts streamId is string,
+): PreparedAppend {
   const seenIds = new Set<string>();
   const seenStreams = new Set<string>();
   let totalBytes = 0;
@@ -126,7 +147,7 @@ export function prepareWrites(writes: readonly StreamWrite[]): PreparedAppend {
     if (typeof write !== 'object' || write === null) {
       throw invalidArgument(`${where || 'write '}must be an object with streamId and events`);
     }
-    assertWritableStreamId(write.streamId);
+    assertStream(write.streamId);
     if (seenStreams.has(write.streamId)) {
       throw invalidArgument(
         `stream '${write.streamId}' appears twice in one batch; merge its events into one write`,

@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import type { EventStoreApi } from '../../src/core/api.js';
 import { ANY_VERSION, NO_STREAM, STREAM_EXISTS, type EventRecord } from '../../src/core/types.js';
 import { event, events, rejectsWith, uniqueStoreId } from './harness.js';
+import { describeLinks } from './links.js';
+import { describeSubscriptions, type SubscriptionSuiteContext } from './subscriptions.js';
 
 /** What a backend (or the client in front of a server) gives the conformance suite. */
 export interface ConformanceTarget {
@@ -780,6 +782,21 @@ export function runConformance(target: ConformanceTarget): void {
         assert.equal(await api.hasEvents(storeId), false);
       });
     });
+
+    const subscriptionContext: SubscriptionSuiteContext = {
+      name: target.name,
+      persistent: target.persistent,
+      skip: target.skip,
+      api: () => api,
+      reopen: async () => {
+        await api.close();
+        api = await target.open();
+        return api;
+      },
+      newStore,
+    };
+    describeSubscriptions(subscriptionContext);
+    describeLinks(subscriptionContext);
 
     if (target.persistent) {
       describe('persistence', () => {

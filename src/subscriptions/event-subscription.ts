@@ -1,0 +1,433 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EvdbError, invalidArgument } from '../core/errors.js';
+import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
+import type { LogBackend } from '../backends/log-backend.js';
+import type { Checkpoint } from './checkpoint.js';
+import type { StoreDispatcher } from './dispatcher.js';
+import type { CompiledFilter } from './filters.js';
+import { LogReader } from './log-reader.js';
+import { Signal } from './signal.js';
+
+/** Pauses between attempts after a read failed with a transient error. */
+const MIN_RETRY_MS = 100;
+const MAX_RETRY_MS = 5_000;
+
+export interface DeliveryOptions {
+  batchSize: number;
+  ackTimeoutMs: number;
+  onError: ((error: unknown) => void) | undefined;
+}
+
+/** What a persistent subscription runs once it holds its lease. */
+export interface Activation {
+  filter: CompiledFilter;
+  checkpoint: Checkpoint;
+}
+
+/** Which subscription's handler is running: `close()` called from inside it must not wait for it. */
+const insideHandler = new AsyncLocalStorage<EventSubscription>();
+
+/** A delivered batch not yet acknowledged (persistent subscriptions). */
+interface Delivery {
+  /** Position of the batch's last event. */
+  last: number;
+  /** Everything up to here was examined when the batch was handed out. */
+  through: number;
+  at: number;
+}
+
+type State = 'standby' | 'active' | 'ended';
+
+/**
+ * A running subscription: reads its events from the log through a `LogReader` and hands them
+ * out in batches, to an async iterator or to a handler, one batch at a time. The log is the only
+ * buffer: nothing is read before the consumer asks for it, so memory stays at one batch however
+ * far behind the consumer is.
+ *
+ * A transient subscription is active from the start and keeps no checkpoint. A persistent one
+ * is driven by its lease (see `PersistentSubscriptions`): `activate` when the lease is taken,
+ * `deactivate` when it is lost; it tracks delivered batches, moves its checkpoint as they are
+ * acknowledged, and delivers again from the checkpoint when an acknowledgement is overdue.
+ */
+export class EventSubscription implements Subscription {
+  readonly done: Promise<void>;
+  private state: State;
+  private reader: LogReader | undefined;
+  private checkpoint: Checkpoint | undefined;
+  /** Local acknowledged position (may be ahead of what is stored yet). */
+  private acked = -1;
+  /** Everything up to here was examined and handed out (or matched nothing). */
+  private scannedThrough = -1;
+  /** The highest `scannedThrough` of this activation, rewinds notwithstanding: what may be acked. */
+  private handedOut = -1;
+  private outstanding: Delivery[] = [];
+  /** Bumped by every rewind or (de)activation: reads begun before it are discarded. */
+  private generation = 0;
+  private rewindTo: number | undefined;
+  private reloadCheckpoint = false;
+  /** First position of the last batch read: where a transient handler's failed batch restarts. */
+  private batchFrom = 0;
+  private readonly signal = new Signal();
+  private readonly stopSignal = new Signal();
+  private ackTimer: NodeJS.Timeout | undefined;
+  private iterating = false;
+  private nextChain: Promise<unknown> = Promise.resolve();
+  private failure: Error | undefined;
+  private failureReported = false;
+  private handlerLoop: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private retryDelay = MIN_RETRY_MS;
+  private resolveDone!: () => void;
+  private rejectDone!: (error: unknown) => void;
+  private readonly beforeClose: (() => Promise<void>)[] = [];
+
+  constructor(
+    readonly storeId: string,
+    readonly name: string | undefined,
+    private readonly log: LogBackend,
+    private readonly dispatcher: StoreDispatcher,
+    private readonly options: DeliveryOptions,
+    private readonly handler: SubscriptionHandler | undefined,
+    private readonly onEnd: (subscription: EventSubscription) => void,
+  ) {
+    this.state = 'standby';
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // `done` is optional to watch: an unobserved failure must not crash the process.
+    this.done.catch(() => undefined);
+  }
+
+  /** Wakes the subscription (the dispatcher's head moved, or anything else changed). */
+  wake(): void {
+    this.signal.notify();
+  }
+
+  /** Runs `work` during close, before the subscription ends (the lease's release). */
+  onClose(work: () => Promise<void>): void {
+    this.beforeClose.push(work);
+  }
+
+  /** Starts a transient subscription at `from`. */
+  startTransient(filter: CompiledFilter, from: number): void {
+    this.reader = new LogReader(this.log, filter, from);
+    this.scannedThrough = from - 1;
+    this.state = 'active';
+    this.startHandler();
+  }
+
+  /** Starts a persistent subscription in standby; its lease keeper activates it. */
+  startPersistent(): void {
+    this.startHandler();
+  }
+
+  get isPersistent(): boolean {
+    return this.name !== undefined;
+  }
+
+  /** The lease was taken: deliver from the stored checkpoint. */
+  activate({ filter, checkpoint }: Activation): void {
+    if (this.state === 'ended') return;
+    this.checkpoint = checkpoint;
+    this.acked = checkpoint.stored;
+    this.scannedThrough = checkpoint.stored;
+    this.handedOut = checkpoint.stored;
+    this.reader = new LogReader(this.log, filter, checkpoint.stored + 1);
+    this.outstanding = [];
+    this.rewindTo = undefined;
+    this.generation++;
+    this.state = 'active';
+    this.signal.notify();
+  }
+
+  /** The lease was lost: stop delivering (another process takes over from the checkpoint). */
+  deactivate(): void {
+    if (this.state !== 'active') return;
+    this.state = 'standby';
+    this.generation++;
+    this.outstanding = [];
+    this.clearAckTimer();
+  }
+
+  // ---- consumption ---------------------------------------------------------------------------
+
+  [Symbol.asyncIterator](): AsyncIterator<EventRecord[]> {
+    if (this.handler !== undefined) {
+      throw invalidArgument('a subscription with a handler is not iterable');
+    }
+    if (this.iterating) throw invalidArgument('a subscription can be iterated only once');
+    this.iterating = true;
+    return {
+      next: () => {
+        const next = this.nextChain.then(() => this.nextBatch());
+        this.nextChain = next.catch(() => undefined);
+        return next;
+      },
+      return: async () => {
+        await this.close();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  private async nextBatch(): Promise<IteratorResult<EventRecord[]>> {
+    for (;;) {
+      if (this.state === 'ended') {
+        if (this.failure !== undefined && !this.failureReported) {
+          this.failureReported = true;
+          throw this.failure;
+        }
+        return { done: true, value: undefined };
+      }
+      if (this.state === 'active') {
+        const batch = await this.readBatch();
+        if (batch === 'again') continue;
+        if (batch !== 'wait') return { done: false, value: batch };
+      }
+      await this.signal.wait();
+    }
+  }
+
+  private startHandler(): void {
+    if (this.handler === undefined) return;
+    this.handlerLoop = this.runHandler(this.handler);
+  }
+
+  private async runHandler(handler: SubscriptionHandler): Promise<void> {
+    while (this.state !== 'ended') {
+      if (this.state !== 'active') {
+        await this.signal.wait();
+        continue;
+      }
+      const batch = await this.readBatch();
+      if (batch === 'again') continue;
+      if (batch === 'wait') {
+        await this.signal.wait();
+        continue;
+      }
+      const generation = this.generation;
+      const last = (batch[batch.length - 1] as EventRecord).position;
+      try {
+        await insideHandler.run(this, () => handler(batch));
+      } catch (error) {
+        this.report(error);
+        if ((this.state as State) === 'ended') break;
+        // Delivered again after ackTimeoutMs (close cuts the pause short).
+        await this.stopSignal.wait(this.options.ackTimeoutMs);
+        if (generation === this.generation) this.rewind();
+        continue;
+      }
+      // Processed: acknowledge even when closing meanwhile (the work is done).
+      if (this.isPersistent) void this.ack(last).catch((error: unknown) => this.report(error));
+    }
+  }
+
+  /**
+   * Reads the next batch: events, `'wait'` when there is nothing to read until the head moves,
+   * or `'again'` when the read was overtaken (rewind, lost lease) or failed transiently.
+   */
+  private async readBatch(): Promise<EventRecord[] | 'wait' | 'again'> {
+    const reader = this.reader as LogReader;
+    const generation = this.generation;
+    try {
+      if (this.reloadCheckpoint && this.checkpoint !== undefined) {
+        this.reloadCheckpoint = false;
+        const stored = await this.checkpoint.reload();
+        if (generation !== this.generation) return 'again';
+        if (stored > this.acked) {
+          this.acked = stored;
+          if (this.rewindTo !== undefined) this.rewindTo = Math.max(this.rewindTo, stored + 1);
+        }
+      }
+      if (this.rewindTo !== undefined) {
+        reader.seek(this.rewindTo);
+        this.rewindTo = undefined;
+      }
+      this.batchFrom = reader.position;
+      const head = this.dispatcher.head;
+      const events = await reader.read(this.options.batchSize, head);
+      if (generation !== this.generation || this.state !== 'active') return 'again';
+      this.retryDelay = MIN_RETRY_MS;
+      const through = reader.position - 1;
+      const last = events[events.length - 1];
+      if (last === undefined) {
+        this.scannedThrough = through;
+        this.handedOut = Math.max(this.handedOut, through);
+        return reader.position <= this.dispatcher.head ? 'again' : 'wait';
+      }
+      this.delivered(last.position, through);
+      return events;
+    } catch (error) {
+      if (generation !== this.generation || this.state === 'ended') return 'again';
+      if (error instanceof EvdbError && error.code === 'not_found' && this.isPersistent) {
+        // The checkpoint belongs to another definition now: this subscription was removed.
+        void this.close();
+        return 'again';
+      }
+      if (!isTransient(error)) {
+        this.fail(error);
+        return 'again';
+      }
+      this.report(error);
+      await this.stopSignal.wait(this.retryDelay);
+      this.retryDelay = Math.min(this.retryDelay * 2, MAX_RETRY_MS);
+      return 'again';
+    }
+  }
+
+  private delivered(last: number, through: number): void {
+    this.scannedThrough = through;
+    this.handedOut = Math.max(this.handedOut, through);
+    if (!this.isPersistent) return;
+    this.outstanding.push({ last, through, at: performance.now() });
+    this.armAckTimer();
+  }
+
+  /**
+   * Acknowledges up to `position` (clamped to what was handed out). When every delivered batch
+   * is acknowledged, the checkpoint moves to the end of what was examined, past events that did
+   * not match, so a restart does not read them again.
+   */
+  async ack(eventOrPosition: EventRecord | number): Promise<void> {
+    const position = toPosition(eventOrPosition);
+    const checkpoint = this.checkpoint;
+    if (!this.isPersistent || checkpoint === undefined) return;
+    const upTo = Math.min(position, this.handedOut);
+    if (upTo > this.acked) {
+      this.outstanding = this.outstanding.filter((delivery) => delivery.last > upTo);
+      const allAcked = this.outstanding.length === 0 && this.rewindTo === undefined;
+      this.skipTo(allAcked ? Math.max(upTo, this.scannedThrough) : upTo);
+    }
+    await checkpoint.advance(this.acked);
+  }
+
+  /** `ackEvent` moved the checkpoint from outside: forget what it covers, skip ahead if behind. */
+  acknowledged(position: number): void {
+    if (!this.isPersistent || this.state !== 'active' || position <= this.acked) return;
+    this.outstanding = this.outstanding.filter((delivery) => delivery.last > position);
+    this.skipTo(position);
+  }
+
+  /** Moves the acknowledged position on; a reader still behind it (after a rewind) jumps ahead. */
+  private skipTo(acked: number): void {
+    this.acked = acked;
+    this.handedOut = Math.max(this.handedOut, acked);
+    if (this.rewindTo !== undefined) {
+      this.rewindTo = Math.max(this.rewindTo, acked + 1);
+    } else if (this.reader !== undefined && this.reader.position <= acked) {
+      this.rewindTo = acked + 1;
+      this.generation++;
+      this.signal.notify();
+    }
+    this.scannedThrough = Math.max(this.scannedThrough, acked);
+    this.clearAckTimer();
+    this.armAckTimer();
+  }
+
+  private armAckTimer(): void {
+    if (this.handler !== undefined || this.ackTimer !== undefined) return;
+    const oldest = this.outstanding[0];
+    if (oldest === undefined) return;
+    const due = oldest.at + this.options.ackTimeoutMs - performance.now();
+    this.ackTimer = setTimeout(
+      () => {
+        this.ackTimer = undefined;
+        const first = this.outstanding[0];
+        if (first === undefined) return;
+        if (first.at + this.options.ackTimeoutMs <= performance.now() + 1) this.rewind();
+        else this.armAckTimer();
+      },
+      Math.max(0, due),
+    );
+  }
+
+  private clearAckTimer(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /**
+   * Delivers again what was not acknowledged: persistent subscriptions from the checkpoint
+   * (reading the stored one again, which another process may have moved on), transient ones
+   * from the failed batch.
+   */
+  private rewind(): void {
+    if (this.state !== 'active') return;
+    this.outstanding = [];
+    this.clearAckTimer();
+    if (this.isPersistent) {
+      this.rewindTo = this.acked + 1;
+      this.scannedThrough = this.acked;
+      this.reloadCheckpoint = true;
+    } else {
+      this.rewindTo = this.batchFrom;
+      this.scannedThrough = this.batchFrom - 1;
+    }
+    this.generation++;
+    this.signal.notify();
+  }
+
+  private report(error: unknown): void {
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // A failing error callback must not stop delivery.
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    this.report(error);
+    void this.close();
+  }
+
+  /**
+   * Stops delivery, stores the acknowledged position, gives the lease up. Called from inside
+   * the handler it resolves at once, and the rest happens when the handler returns.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return insideHandler.getStore() === this ? Promise.resolve() : this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.state = 'ended';
+    this.generation++;
+    this.clearAckTimer();
+    this.signal.notify();
+    this.stopSignal.notify();
+    await this.handlerLoop;
+    await this.checkpoint?.flush();
+    for (const work of this.beforeClose) await work().catch(() => undefined);
+    this.checkpoint?.abandon(closedError(this.name));
+    this.onEnd(this);
+    if (this.failure !== undefined) this.rejectDone(this.failure);
+    else this.resolveDone();
+  }
+}
+
+function toPosition(eventOrPosition: EventRecord | number): number {
+  const position =
+    typeof eventOrPosition === 'number'
+      ? eventOrPosition
+      : typeof eventOrPosition === 'object' && eventOrPosition !== null
+        ? (eventOrPosition as { position?: unknown }).position
+        : undefined;
+  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
+    throw invalidArgument('ack takes an event (with its position) or a position (>= 0)');
+  }
+  return position;
+}
+
+function isTransient(error: unknown): boolean {
+  return error instanceof EvdbError ? error.retriable : false;
+}
+
+function closedError(name: string | undefined): EvdbError {
+  return new EvdbError(
+    'unavailable',
+    `subscription${name === undefined ? '' : ` '${name}'`} is closed`,
+    { retriable: false },
+  );
+}

@@ -1,0 +1,23 @@
+import type { AppendResult, StreamWrite } from '../core/types.js';
+import type { LogBackend } from '../backends/log-backend.js';
+
+/**
+ * What subscriptions and links need of an open store. The store layer provides it, so this
+ * folder depends on the backend contract only.
+ */
+export interface StoreAccess {
+  readonly storeId: string;
+  readonly log: LogBackend;
+  /**
+   * Appends to a stream evdb owns (`$link:<name>`), through the store's group commit. The
+   * reserved-id check of the public operations does not apply; nothing else is skipped.
+   */
+  appendSystem(write: StreamWrite): Promise<AppendResult>;
+  /** Deletes a stream evdb owns. */
+  deleteSystemStream(streamId: string): Promise<number>;
+  /**
+   * Calls `listener` after each local commit that wrote events, with the last position written.
+   * Returns the function that stops listening.
+   */
+  onCommitted(listener: (lastPosition: number) => void): () => void;
+}

@@ -116,6 +116,8 @@ describe('evdb against a server (--url)', () => {
     await streamTail.waitFor(/following shop\/order-9 from version 0/, 'stderr');
     await evdb(['append', 'shop', 'order-9', '--type', 'Late', '--url', url]);
     assert.match(await streamTail.waitFor(/Late/), /^#4 order-9@0 Late null$/);
+    // The $all tail polls on its own schedule: wait for it to show the event before stopping it.
+    await tail.waitFor(/order-9/);
     assert.equal(await tail.signal('SIGTERM'), 0);
     assert.equal(await streamTail.signal('SIGINT'), 0);
     assert.equal(tail.lines.length, 2); // order-3, then order-9

@@ -24,6 +24,9 @@ Options (each also an environment variable, and a key of the --config file):
   --tls-key <file>      EVDB_TLS_KEY      tlsKey    and this PEM key
   --advertise-url <u>   EVDB_ADVERTISE_URL advertiseUrl  the URL other nodes list (getWorkers)
   --log-level <l>       EVDB_LOG_LEVEL    logLevel  info (default), warn, error or silent
+  --worker-ttl <ms>     EVDB_WORKER_TTL   workerTtlMs  on a shared database (PostgreSQL), how long
+                                                    this node stays listed without a heartbeat
+                                                    (default 10000; heartbeats every third of it)
   --config <file>       EVDB_CONFIG                 a JSON file with the keys above
 
 Precedence: flags, then environment, then the config file, then the defaults.`;
@@ -40,6 +43,7 @@ interface ServeConfig {
   advertiseUrl?: string;
   logLevel?: LogLevel;
   corsOrigins?: string[];
+  workerTtlMs?: number;
 }
 
 const CONFIG_KEYS = new Set([
@@ -54,6 +58,7 @@ const CONFIG_KEYS = new Set([
   'advertiseUrl',
   'logLevel',
   'corsOrigins',
+  'workerTtlMs',
 ]);
 
 /** The server's settings: flags > environment > config file > defaults. */
@@ -71,6 +76,7 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       'tls-key': { type: 'string' },
       'advertise-url': { type: 'string' },
       'log-level': { type: 'string' },
+      'worker-ttl': { type: 'string' },
       config: { type: 'string' },
     },
     SERVE_HELP,
@@ -120,6 +126,11 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       file.logLevel,
     ),
     corsOrigins: file.corsOrigins,
+    workerTtlMs: pick(
+      ttlOf(str(parsed, 'worker-ttl'), '--worker-ttl'),
+      ttlOf(env.EVDB_WORKER_TTL, 'EVDB_WORKER_TTL'),
+      file.workerTtlMs,
+    ),
   };
   if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel)) {
     throw new UsageError(
@@ -134,6 +145,17 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
     throw new UsageError('give --data-dir (SQLite) or --pg-url (PostgreSQL), not both', SERVE_HELP);
   }
   return config;
+}
+
+function ttlOf(raw: string | undefined, where: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 300) {
+    throw new UsageError(
+      `${where} must be a number of milliseconds >= 300, got ${raw}`,
+      SERVE_HELP,
+    );
+  }
+  return Number(raw);
 }
 
 function portOf(raw: string | undefined, where: string): number | undefined {
@@ -185,6 +207,7 @@ export async function serve(config: ServeConfig, out: (line: string) => void): P
     advertiseUrl: config.advertiseUrl,
     logLevel: config.logLevel ?? 'info',
     corsOrigins: config.corsOrigins,
+    node: config.workerTtlMs === undefined ? undefined : { ttlMs: config.workerTtlMs },
   };
   if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
     options.tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };

@@ -94,8 +94,10 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   ) {
     this.registry = new WorkerRegistry(
       {
-        log: async (storeId) => (await this.store(storeId)).log,
-        listStores: () => this.listStores(),
+        // Stores already open stay reachable while closing: the registry removes this node's
+        // entries from them on the way out.
+        log: async (storeId) => (await (this.stores.get(storeId) ?? this.store(storeId))).log,
+        listStores: () => this.backend.listStores(),
       },
       backend.capabilities.multiProcess,
       node,

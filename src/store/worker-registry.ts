@@ -24,27 +24,6 @@ export interface RegistryHost {
   listStores(): Promise<string[]>;
 }
 
-/**
- * The part of a store's key-value facility the registry uses (the `LogBackend` kv methods).
- * Declared here so that the registry works with any log that offers it.
- */
-interface WorkerTable {
-  kvGet(namespace: string, key: string): Promise<{ value: unknown; revision: number } | undefined>;
-  kvList(namespace: string): Promise<{ key: string; value: unknown; revision: number }[]>;
-  kvPut(
-    namespace: string,
-    key: string,
-    value: StoredWorker & Record<string, unknown>,
-  ): Promise<unknown>;
-  kvDelete(namespace: string, key: string, expectedRevision?: number): Promise<boolean>;
-}
-
-/** The log's worker table, when it has a key-value facility. */
-function tableOf(log: LogBackend): WorkerTable | undefined {
-  const candidate = log as unknown as Partial<WorkerTable>;
-  return typeof candidate.kvList === 'function' ? (candidate as WorkerTable) : undefined;
-}
-
 /** A worker entry as stored: the worker and when it expires (on the writer's clock). */
 interface StoredWorker extends WorkerInfo {
   expiresAt: number;
@@ -148,21 +127,21 @@ export class WorkerRegistry {
     );
   }
 
-  /** The store's worker table when workers are shared through the backend. */
-  private async table(storeId: string): Promise<WorkerTable | undefined> {
+  /** The store's log when workers are shared through the backend's key-value facility. */
+  private async table(storeId: string): Promise<LogBackend | undefined> {
     const log = await this.stores.log(storeId);
-    return this.shared ? tableOf(log) : undefined;
+    return this.shared ? log : undefined;
   }
 
-  private async writeSelf(log: WorkerTable, now: number): Promise<void> {
+  private async writeSelf(log: LogBackend, now: number): Promise<void> {
     this.self.lastHeartbeat = now;
     const entry: StoredWorker = { ...this.self, expiresAt: now + this.ttlMs };
     await log.kvPut(WORKERS_NAMESPACE, this.self.nodeId, { ...entry });
   }
 
-  private async prune(log: WorkerTable, now: number): Promise<void> {
+  private async prune(log: LogBackend, now: number): Promise<void> {
     for (const entry of await log.kvList(WORKERS_NAMESPACE)) {
-      const worker = entry.value as StoredWorker;
+      const worker = entry.value as unknown as StoredWorker;
       if (worker.expiresAt < now - PRUNE_AFTER_MS) {
         // Only if unchanged since read: a node that came back meanwhile keeps its entry.
         await log.kvDelete(WORKERS_NAMESPACE, entry.key, entry.revision);
@@ -178,7 +157,9 @@ export class WorkerRegistry {
     if (!this.excluded.has(storeId)) workers.set(this.self.nodeId, this.selfInfo());
     const others =
       log !== undefined
-        ? (await log.kvList(WORKERS_NAMESPACE)).map((entry) => entry.value as StoredWorker)
+        ? (await log.kvList(WORKERS_NAMESPACE)).map(
+            (entry) => entry.value as unknown as StoredWorker,
+          )
         : this.localWorkers(storeId, now);
     for (const worker of others) {
       if (worker.nodeId === this.self.nodeId || worker.expiresAt <= now) continue;
@@ -253,7 +234,7 @@ export class WorkerRegistry {
       if (log !== undefined) await log.kvDelete(WORKERS_NAMESPACE, nodeId);
     } else if (log !== undefined) {
       const entry = await log.kvGet(WORKERS_NAMESPACE, nodeId);
-      info = entry?.value as StoredWorker | undefined;
+      info = entry?.value as unknown as StoredWorker | undefined;
       removed = entry !== undefined && (await log.kvDelete(WORKERS_NAMESPACE, nodeId));
     } else {
       info = this.local.get(storeId)?.get(nodeId);

@@ -38,7 +38,7 @@ async function startNode(pgUrl: string): Promise<Node> {
     { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let nodeId: string | undefined;
-  for await (const line of createInterface({ input: child.stdout as Readable })) {
+  for await (const line of createInterface({ input: child.stdout })) {
     if (line.startsWith('{')) nodeId ??= (JSON.parse(line) as { nodeId?: string }).nodeId;
     const match = /^evdb listening on (\S+)$/.exec(line);
     if (match !== null) return { url: match[1] as string, nodeId: nodeId as string, child };
@@ -76,31 +76,31 @@ describe('workers of servers sharing one PostgreSQL database', () => {
 
   it('see each other; a killed node leaves the list within the ttl, a stopped one at once', async () => {
     const [a, b, c] = await Promise.all([startNode(pg.url), startNode(pg.url), startNode(pg.url)]);
-    nodes.push(a as Node, b as Node, c as Node);
-    const viaA = await connect(a!.url);
-    const viaB = await connect(b!.url);
+    nodes.push(a, b, c);
+    const viaA = await connect(a.url);
+    const viaB = await connect(b.url);
     await viaA.createStore('cluster');
     const ids = async (client: typeof viaA): Promise<string[]> =>
       (await client.getWorkers('cluster')).map((w) => w.nodeId);
-    const all = [a!.nodeId, b!.nodeId, c!.nodeId].sort();
+    const all = [a.nodeId, b.nodeId, c.nodeId].sort();
     // The other nodes pick the new store up at their next heartbeat.
     await until(async () => (await ids(viaA)).join() === all.join(), 5_000);
     assert.deepEqual(await ids(viaB), all);
     const listed = await viaB.getWorkers('cluster');
-    assert.deepEqual(listed.map((w) => w.url).sort(), [a!.url, b!.url, c!.url].sort());
+    assert.deepEqual(listed.map((w) => w.url).sort(), [a.url, b.url, c.url].sort());
     const health = await viaA.health();
     assert.equal(health.status, 'healthy');
     assert.deepEqual(health.workers.map((w) => w.nodeId).sort(), all);
 
     // A killed node stops heart-beating and leaves within the ttl.
-    await stopNode(b!, 'SIGKILL');
-    const left = await until(async () => !(await ids(viaA)).includes(b!.nodeId), TTL_MS + 3_000);
+    await stopNode(b, 'SIGKILL');
+    const left = await until(async () => !(await ids(viaA)).includes(b.nodeId), TTL_MS + 3_000);
     assert.ok(left <= TTL_MS + 1_500, `left after ${left} ms`);
-    assert.deepEqual(await ids(viaA), [a!.nodeId, c!.nodeId].sort());
+    assert.deepEqual(await ids(viaA), [a.nodeId, c.nodeId].sort());
 
     // A node shut down gracefully removes its entries: gone at once.
-    await stopNode(c!, 'SIGTERM');
-    assert.deepEqual(await ids(viaA), [a!.nodeId]);
+    await stopNode(c, 'SIGTERM');
+    assert.deepEqual(await ids(viaA), [a.nodeId]);
 
     await viaA.close();
     await viaB.close().catch(() => undefined);

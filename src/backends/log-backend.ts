@@ -1,4 +1,5 @@
 import type { EventRecord, JsonObject, JsonValue, StoreConfig } from '../core/types.js';
+import type { EventTypeCount, SnapshotStorage, StreamFacts } from './feature-storage.js';
 
 /**
  * Link streams (`$link:<name>`) repeat the event ids of the source events they copy (SPEC §9),
@@ -97,7 +98,14 @@ export interface CommitKeys {
 }
 
 export type IndexQuery =
-  { kind: 'type'; eventTypes: string[] } | { kind: 'tag'; tags: string[]; match: 'any' | 'all' };
+  | { kind: 'type'; eventTypes: string[] }
+  | { kind: 'tag'; tags: string[]; match: 'any' | 'all' }
+  /**
+   * Events whose `causationId` (or `correlationId`) is the key. Link streams repeat their source
+   * events, so their copies are not indexed: each event is found once, in its own stream.
+   */
+  | { kind: 'causation'; causationId: string }
+  | { kind: 'correlation'; correlationId: string };
 
 /** One entry of a store's key-value facility. */
 export interface KvEntry {
@@ -146,6 +154,38 @@ export interface LogBackend {
   deleteStream(streamId: string): Promise<number>;
   status(): Promise<LogStatus>;
   config(): Promise<StoreConfig>;
+
+  /**
+   * A stream's events with `fromUs <= epochUs <= toUs`, from the per-stream time index, in time
+   * order (ties, events of one commit, by version); `backward` reverses it. Times are wall-clock,
+   * so they need not grow with versions across processes: this never assumes they do.
+   */
+  readStreamByTime(
+    streamId: string,
+    fromUs: number,
+    toUs: number,
+    count: number,
+    direction: 'forward' | 'backward',
+  ): Promise<EventRecord[]>;
+  /** The stream's head and its first and last stored events, from its indexes. */
+  streamFacts(streamId: string): Promise<StreamFacts | undefined>;
+  /**
+   * Removes the stream's events below `beforeVersion` and keeps its head: the version, and the
+   * store's positions, never move back. Returns how many events were removed.
+   */
+  truncateStream(streamId: string, beforeVersion: number): Promise<number>;
+  /** Events stored per type (types with none left are omitted), from maintained counters. */
+  eventTypeCounts(): Promise<EventTypeCount[]>;
+  /** The events with these ids, outside link streams (which repeat ids), in position order. */
+  readEventsById(eventIds: string[]): Promise<EventRecord[]>;
+  /** Bytes the store takes on disk; 0 when it keeps nothing on disk. */
+  diskBytes(): Promise<number>;
+  readonly snapshots: SnapshotStorage;
+  /**
+   * Optional: told when the process's memory pressure level changes, so the backend can shrink
+   * its caches (`elevated`, `critical`) and grow them back (`normal`).
+   */
+  setMemoryLevel?(level: 'normal' | 'elevated' | 'critical'): void;
   /**
    * Optional, for backends with `capabilities.pushNotifications`: calls `listener` when commits
    * (from any process) are seen, with the store's new last position, strictly increasing from
@@ -198,6 +238,8 @@ export interface LogBackend {
 export interface Backend {
   readonly name: string;
   readonly capabilities: BackendCapabilities;
+  /** The local directory the backend keeps its files in, if it has one. */
+  readonly dataDir?: string;
   listStores(): Promise<string[]>;
   /** Creates a store; returns undefined if it already exists. */
   createStore(storeId: string, settings: JsonObject): Promise<LogBackend | undefined>;

@@ -181,8 +181,10 @@ export class Store {
 
   readIndex(query: IndexQuery, fromPosition: number, count: number): Promise<EventRecord[]> {
     this.assertOpen();
-    const keys = query.kind === 'type' ? query.eventTypes : query.tags;
-    if (count === 0 || keys.length === 0) return Promise.resolve([]);
+    const noKeys =
+      (query.kind === 'type' && query.eventTypes.length === 0) ||
+      (query.kind === 'tag' && query.tags.length === 0);
+    if (count === 0 || noKeys) return Promise.resolve([]);
     return this.log.readIndex(query, fromPosition, count);
   }
 

@@ -19,6 +19,13 @@ import type {
   PlannedEvent,
 } from '../log-backend.js';
 import { isLinkStream } from '../log-backend.js';
+import type {
+  EventTypeCount,
+  SnapshotStorage,
+  StoredSnapshot,
+  StoredSnapshotSummary,
+  StreamFacts,
+} from '../feature-storage.js';
 import { ProcessLeases } from '../process-leases.js';
 
 const CAPABILITIES: BackendCapabilities = {
@@ -86,6 +93,8 @@ interface MemoryStream {
   lastPosition: number;
   /** The stream's events in version order. */
   events: PlannedEvent[];
+  /** The same events in time order (epochUs, then position): the stream's time index. */
+  byTime: PlannedEvent[];
 }
 
 class MemoryLog implements LogBackend {
@@ -95,6 +104,10 @@ class MemoryLog implements LogBackend {
   private readonly byId = new Map<string, PlannedEvent>();
   private readonly byType = new Map<string, PlannedEvent[]>();
   private readonly byTag = new Map<string, PlannedEvent[]>();
+  /** Causation and correlation ids → events outside link streams, in position order. */
+  private readonly byCausation = new Map<string, PlannedEvent[]>();
+  private readonly byCorrelation = new Map<string, PlannedEvent[]>();
+  readonly snapshots = new MemorySnapshots();
   private lastPosition = -1;
   private totalEvents = 0;
   /** Namespace → key → JSON text and revision. */
@@ -119,12 +132,17 @@ class MemoryLog implements LogBackend {
       if (!isLinkStream(event.streamId)) this.byId.set(event.eventId, event);
       append(this.byType, event.eventType, event);
       for (const tag of event.tags) append(this.byTag, tag, event);
+      if (!isLinkStream(event.streamId)) {
+        if (event.causationId !== null) append(this.byCausation, event.causationId, event);
+        if (event.correlationId !== null) append(this.byCorrelation, event.correlationId, event);
+      }
       let stream = this.streams.get(event.streamId);
       if (stream === undefined) {
-        stream = { version: -1, lastPosition: -1, events: [] };
+        stream = { version: -1, lastPosition: -1, events: [], byTime: [] };
         this.streams.set(event.streamId, stream);
       }
       stream.events.push(event);
+      insertByTime(stream.byTime, event);
       this.lastPosition = event.position;
       this.totalEvents += 1;
     }
@@ -177,6 +195,14 @@ class MemoryLog implements LogBackend {
   }
 
   readIndex(query: IndexQuery, fromPosition: number, count: number): Promise<EventRecord[]> {
+    if (query.kind === 'causation' || query.kind === 'correlation') {
+      const list =
+        query.kind === 'causation'
+          ? this.byCausation.get(query.causationId)
+          : this.byCorrelation.get(query.correlationId);
+      const start = lowerBound(list ?? [], fromPosition);
+      return Promise.resolve((list ?? []).slice(start, start + count).map(toRecord));
+    }
     const keys = query.kind === 'type' ? query.eventTypes : query.tags;
     const index = query.kind === 'type' ? this.byType : this.byTag;
     const lists = keys.map((key) => index.get(key) ?? []);
@@ -228,6 +254,7 @@ class MemoryLog implements LogBackend {
     this.all = keep(this.all);
     for (const [key, list] of this.byType) this.byType.set(key, keep(list));
     for (const [key, list] of this.byTag) this.byTag.set(key, keep(list));
+    this.forgetLinks(gone);
     return Promise.resolve(stream.events.length);
   }
 
@@ -237,6 +264,90 @@ class MemoryLog implements LogBackend {
       totalEvents: this.totalEvents,
       lastPosition: this.lastPosition,
     });
+  }
+
+  readStreamByTime(
+    streamId: string,
+    fromUs: number,
+    toUs: number,
+    count: number,
+    direction: 'forward' | 'backward',
+  ): Promise<EventRecord[]> {
+    const byTime = this.streams.get(streamId)?.byTime ?? [];
+    const start = timeBound(byTime, fromUs, false);
+    const end = timeBound(byTime, toUs, true);
+    const range =
+      direction === 'forward'
+        ? byTime.slice(start, Math.min(end, start + count))
+        : byTime.slice(Math.max(start, end - count), end).reverse();
+    return Promise.resolve(range.map(toRecord));
+  }
+
+  streamFacts(streamId: string): Promise<StreamFacts | undefined> {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return Promise.resolve(undefined);
+    const first = stream.events[0];
+    const last = stream.events[stream.events.length - 1];
+    return Promise.resolve({
+      version: stream.version,
+      lastPosition: stream.lastPosition,
+      first: first && { version: first.version, epochUs: first.epochUs },
+      last: last && { version: last.version, epochUs: last.epochUs },
+    });
+  }
+
+  truncateStream(streamId: string, beforeVersion: number): Promise<number> {
+    const stream = this.streams.get(streamId);
+    if (stream === undefined) return Promise.resolve(0);
+    const cut = stream.events.findIndex((event) => event.version >= beforeVersion);
+    const removed = cut === -1 ? stream.events.length : cut;
+    if (removed === 0) return Promise.resolve(0);
+    const gone = new Set(stream.events.slice(0, removed));
+    stream.events = stream.events.slice(removed);
+    stream.byTime = stream.byTime.filter((event) => !gone.has(event));
+    this.totalEvents -= removed;
+    if (!isLinkStream(streamId)) {
+      for (const event of gone) this.byId.delete(event.eventId);
+    }
+    const keep = (list: PlannedEvent[]): PlannedEvent[] => list.filter((event) => !gone.has(event));
+    this.all = keep(this.all);
+    for (const [key, list] of this.byType) this.byType.set(key, keep(list));
+    for (const [key, list] of this.byTag) this.byTag.set(key, keep(list));
+    this.forgetLinks(gone);
+    return Promise.resolve(removed);
+  }
+
+  /** Drops removed events from the causation and correlation indexes. */
+  private forgetLinks(gone: ReadonlySet<PlannedEvent>): void {
+    for (const index of [this.byCausation, this.byCorrelation]) {
+      for (const [key, list] of index) {
+        const kept = list.filter((event) => !gone.has(event));
+        if (kept.length === 0) index.delete(key);
+        else index.set(key, kept);
+      }
+    }
+  }
+
+  eventTypeCounts(): Promise<EventTypeCount[]> {
+    const counts: EventTypeCount[] = [];
+    for (const [eventType, list] of this.byType) {
+      if (list.length > 0) counts.push({ eventType, count: list.length });
+    }
+    return Promise.resolve(counts);
+  }
+
+  readEventsById(eventIds: string[]): Promise<EventRecord[]> {
+    const found = new Set<PlannedEvent>();
+    for (const eventId of eventIds) {
+      const event = this.byId.get(eventId);
+      if (event !== undefined) found.add(event);
+    }
+    return Promise.resolve([...found].sort((a, b) => a.position - b.position).map(toRecord));
+  }
+
+  /** Nothing is kept on disk. */
+  diskBytes(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   config(): Promise<StoreConfig> {
@@ -299,6 +410,140 @@ class MemoryLog implements LogBackend {
 
 function toKvEntry(key: string, entry: { json: string; revision: number }): KvEntry {
   return { key, value: JSON.parse(entry.json) as JsonValue, revision: entry.revision };
+}
+
+/**
+ * Inserts into a list sorted by (epochUs, position). Commits of one process come in time order,
+ * so this is an append unless the wall clock went back.
+ */
+function insertByTime(list: PlannedEvent[], event: PlannedEvent): void {
+  let at = list.length;
+  while (at > 0) {
+    const before = list[at - 1] as PlannedEvent;
+    if (
+      before.epochUs < event.epochUs ||
+      (before.epochUs === event.epochUs && before.position < event.position)
+    )
+      break;
+    at--;
+  }
+  list.splice(at, 0, event);
+}
+
+/** First index whose epochUs is >= `us` (`after` false) or > `us` (`after` true). */
+function timeBound(list: readonly PlannedEvent[], us: number, after: boolean): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    const at = (list[mid] as PlannedEvent).epochUs;
+    if (at < us || (after && at === us)) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Snapshots of one memory store, kept as JSON text like the other backends keep them. */
+class MemorySnapshots implements SnapshotStorage {
+  /** stream → source → version → snapshot */
+  private readonly byStream = new Map<string, Map<string, Map<number, StoredSnapshot>>>();
+  private total = 0;
+
+  put(snapshot: StoredSnapshot): Promise<void> {
+    let sources = this.byStream.get(snapshot.streamUuid);
+    if (sources === undefined) {
+      sources = new Map();
+      this.byStream.set(snapshot.streamUuid, sources);
+    }
+    let versions = sources.get(snapshot.sourceUuid);
+    if (versions === undefined) {
+      versions = new Map();
+      sources.set(snapshot.sourceUuid, versions);
+    }
+    if (!versions.has(snapshot.version)) this.total++;
+    versions.set(snapshot.version, { ...snapshot });
+    return Promise.resolve();
+  }
+
+  get(
+    sourceUuid: string,
+    streamUuid: string,
+    version: number | undefined,
+  ): Promise<StoredSnapshot | undefined> {
+    const versions = this.byStream.get(streamUuid)?.get(sourceUuid);
+    if (versions === undefined) return Promise.resolve(undefined);
+    const at = version ?? Math.max(-1, ...versions.keys());
+    const found = versions.get(at);
+    return Promise.resolve(found && { ...found });
+  }
+
+  delete(sourceUuid: string, streamUuid: string, version: number): Promise<boolean> {
+    const sources = this.byStream.get(streamUuid);
+    const versions = sources?.get(sourceUuid);
+    if (versions === undefined || !versions.delete(version)) return Promise.resolve(false);
+    this.total--;
+    if (versions.size === 0) sources?.delete(sourceUuid);
+    if (sources?.size === 0) this.byStream.delete(streamUuid);
+    return Promise.resolve(true);
+  }
+
+  deleteStream(streamUuid: string): Promise<number> {
+    let removed = 0;
+    for (const versions of this.byStream.get(streamUuid)?.values() ?? []) removed += versions.size;
+    this.byStream.delete(streamUuid);
+    this.total -= removed;
+    return Promise.resolve(removed);
+  }
+
+  list(filter: { sourceUuid?: string; streamUuid?: string }): Promise<StoredSnapshot[]> {
+    const found = this.all().filter(
+      (s) =>
+        (filter.sourceUuid === undefined || s.sourceUuid === filter.sourceUuid) &&
+        (filter.streamUuid === undefined || s.streamUuid === filter.streamUuid),
+    );
+    found.sort(
+      (a, b) =>
+        a.version - b.version ||
+        compareUtf8(a.sourceUuid, b.sourceUuid) ||
+        compareUtf8(a.streamUuid, b.streamUuid),
+    );
+    return Promise.resolve(found.map((s) => ({ ...s })));
+  }
+
+  summaries(): Promise<StoredSnapshotSummary[]> {
+    const all = this.all().sort((a, b) => b.createdUs - a.createdUs);
+    return Promise.resolve(
+      all.map(({ sourceUuid, streamUuid, version, createdUs }) => ({
+        sourceUuid,
+        streamUuid,
+        version,
+        createdUs,
+      })),
+    );
+  }
+
+  streamStats(streamUuid: string): Promise<{ count: number; latestVersion: number | undefined }> {
+    let count = 0;
+    let latestVersion: number | undefined;
+    for (const versions of this.byStream.get(streamUuid)?.values() ?? []) {
+      count += versions.size;
+      for (const version of versions.keys())
+        latestVersion = Math.max(latestVersion ?? version, version);
+    }
+    return Promise.resolve({ count, latestVersion });
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(this.total);
+  }
+
+  private all(): StoredSnapshot[] {
+    const all: StoredSnapshot[] = [];
+    for (const sources of this.byStream.values()) {
+      for (const versions of sources.values()) all.push(...versions.values());
+    }
+    return all;
+  }
 }
 
 function append(index: Map<string, PlannedEvent[]>, key: string, event: PlannedEvent): void {

@@ -16,6 +16,9 @@ import type {
   StreamHead,
 } from '../log-backend.js';
 import { CommitWatcher } from './commit-watcher.js';
+import type { EventTypeCount, StreamFacts } from '../feature-storage.js';
+import { featureStatements, featureTables, type FeatureStatements } from './feature-queries.js';
+import { PostgresSnapshots } from './snapshot-table.js';
 import { toEvdbError, type PostgresErrorContext } from './errors.js';
 import { STORE_SCHEMA_VERSION, inTransaction, migrateCatalog, migrateStore } from './schema.js';
 import {
@@ -63,6 +66,7 @@ const CAPABILITIES: BackendCapabilities = {
 };
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,13}$/;
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Heads of this many streams at most are cached for the fast commit path. */
 const MAX_CACHED_HEADS = 10_000;
 /** Most index entries one round trip of an all-tags query walks. */
@@ -379,6 +383,8 @@ class PostgresLog implements LogBackend {
   private readonly kv: KvStatements;
   private readonly commitCall: NamedStatement;
   private readonly commitOneCall: NamedStatement;
+  private readonly features: FeatureStatements;
+  readonly snapshots: PostgresSnapshots;
   private watcher: CommitWatcher | undefined;
   private closed = false;
   /** The state this process's last commit left, while nothing says it changed. */
@@ -401,6 +407,10 @@ class PostgresLog implements LogBackend {
     this.kv = kvStatements(this.tables, storeKey);
     this.commitCall = commitStatement(this.tables, storeKey);
     this.commitOneCall = commitOneStatement(this.tables, storeKey);
+    this.features = featureStatements(this.tables, featureTables(this.schema), storeKey);
+    this.snapshots = new PostgresSnapshots(this.features, (doing, statement, values) =>
+      this.run(doing, statement, values),
+    );
   }
 
   /**
@@ -625,7 +635,17 @@ class PostgresLog implements LogBackend {
     // No stored type or tag holds NUL (PostgreSQL text cannot), so such keys match nothing.
     const usable = (keys: string[]): string[] => keys.filter((key) => !key.includes('\u0000'));
     let result: pg.QueryArrayResult<EventRow>;
-    if (query.kind === 'type') {
+    if (query.kind === 'causation' || query.kind === 'correlation') {
+      const key = query.kind === 'causation' ? query.causationId : query.correlationId;
+      if (key.includes('\u0000')) return [];
+      const statement =
+        query.kind === 'causation' ? this.features.readCausation : this.features.readCorrelation;
+      result = await this.run<EventRow>(`read by ${query.kind}`, statement, [
+        key,
+        fromPosition,
+        count,
+      ]);
+    } else if (query.kind === 'type') {
       const types = usable(query.eventTypes);
       if (types.length === 0) return [];
       result = await this.run<EventRow>('readByEventTypes', this.statements.readTypes, [
@@ -738,6 +758,105 @@ class PostgresLog implements LogBackend {
           return count;
         }),
     );
+  }
+
+  /**
+   * Under the store's lock, like deleteStream: removes the events and their tags, raises the
+   * position floor (the removed events may hold the last position) and keeps the head, so
+   * cached heads stay right. Per-type counts follow by the trigger on events (schema.ts).
+   */
+  async truncateStream(streamId: string, beforeVersion: number): Promise<number> {
+    this.assertOpen();
+    const t = this.tables;
+    return this.backend.withClient(
+      { doing: `scavenge in store '${this.storeId}'`, storeId: this.storeId },
+      (client) =>
+        inTransaction(client, async () => {
+          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
+            this.backend.lockKey,
+            this.storeKey,
+          ]);
+          const state = await client.query<[number, number, number]>({
+            text:
+              `SELECT s.store_key, s.counted_through, greatest(s.position_floor, ` +
+              `(SELECT max(position) FROM ${t.events})) FROM ${t.state} s WHERE s.id = 1`,
+            rowMode: 'array',
+          });
+          const [storeKey, countedThrough, lastPosition] = state.rows[0] ?? [];
+          if (storeKey !== this.storeKey) throw this.removedError();
+          await client.query(
+            `DELETE FROM ${t.tags} WHERE position IN (SELECT position FROM ${t.events} ` +
+              'WHERE stream_id = $1 AND version < $2 AND tags IS NOT NULL)',
+            [streamId, beforeVersion],
+          );
+          const deleted = await client.query<[number, number]>({
+            text:
+              `WITH d AS (DELETE FROM ${t.events} WHERE stream_id = $1 AND version < $2 ` +
+              'RETURNING position) SELECT count(*), count(*) FILTER (WHERE position <= $3) FROM d',
+            values: [streamId, beforeVersion, countedThrough],
+            rowMode: 'array',
+          });
+          const [count, counted] = deleted.rows[0] ?? [0, 0];
+          if (count === 0) return 0;
+          await client.query(
+            `UPDATE ${t.state} SET position_floor = $1, event_count = event_count - $2 WHERE id = 1`,
+            [lastPosition, counted],
+          );
+          return count;
+        }),
+    );
+  }
+
+  async readStreamByTime(
+    streamId: string,
+    fromUs: number,
+    toUs: number,
+    count: number,
+    direction: 'forward' | 'backward',
+  ): Promise<EventRecord[]> {
+    const f = this.features;
+    const { rows } = await this.run<EventRow>(
+      'temporal read',
+      direction === 'forward' ? f.timeForward : f.timeBackward,
+      [streamId, fromUs, toUs, count],
+    );
+    return rows.map(toRecord);
+  }
+
+  async streamFacts(streamId: string): Promise<StreamFacts | undefined> {
+    type Row = [number, number, number | null, number | null, number | null, number | null];
+    const { rows } = await this.run<Row>('streamInfo', this.features.facts, [streamId]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const [version, lastPosition, firstVersion, firstUs, lastVersion, lastUs] = row;
+    return {
+      version,
+      lastPosition,
+      first: firstVersion === null ? undefined : { version: firstVersion, epochUs: firstUs ?? 0 },
+      last: lastVersion === null ? undefined : { version: lastVersion, epochUs: lastUs ?? 0 },
+    };
+  }
+
+  async eventTypeCounts(): Promise<EventTypeCount[]> {
+    const { rows } = await this.run<[string, number]>(
+      'eventTypeSummary',
+      this.features.typeCounts,
+      [],
+    );
+    return rows.map(([eventType, count]) => ({ eventType, count }));
+  }
+
+  async readEventsById(eventIds: string[]): Promise<EventRecord[]> {
+    // Event ids are uuid here: anything else cannot be one.
+    const ids = eventIds.filter((id) => UUID_PATTERN.test(id));
+    if (ids.length === 0) return [];
+    const { rows } = await this.run<EventRow>('read by id', this.features.readByIds, [ids]);
+    return rows.map(toRecord);
+  }
+
+  async diskBytes(): Promise<number> {
+    const { rows } = await this.run<[number]>('storeStats', this.features.diskBytes, [this.schema]);
+    return rows[0]?.[0] ?? 0;
   }
 
   async status(): Promise<LogStatus> {

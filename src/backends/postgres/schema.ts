@@ -208,6 +208,65 @@ const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [
   ${commitFunction(s, 'many')}
   ${commitFunction(s, 'one')}
   `,
+  // Store features. The per-stream time index serves temporal queries (times are wall-clock, so
+  // version order is not time order). Causation and correlation ids are indexed outside link
+  // streams (which repeat their source events), with the condition queries repeat word for
+  // word. Per-type counts are folded like the store counters, by triggers, so commits write no
+  // count row: event_type_counts counts events up to store_state.counted_through (moved by the
+  // commit function every few thousand positions), and events removed below it are taken out.
+  // Snapshots, with their count kept in store_state by the statements that change them.
+  (s) => `
+  CREATE INDEX events_by_stream_time ON events (stream_id, epoch_us, version);
+  CREATE INDEX events_by_causation ON events (causation_id, position)
+    WHERE causation_id IS NOT NULL AND left(stream_id, 6) <> '$link:';
+  CREATE INDEX events_by_correlation ON events (correlation_id, position)
+    WHERE correlation_id IS NOT NULL AND left(stream_id, 6) <> '$link:';
+  CREATE TABLE event_type_counts (
+    event_type text COLLATE "C" PRIMARY KEY,
+    count bigint NOT NULL
+  );
+  INSERT INTO event_type_counts (event_type, count)
+    SELECT event_type, count(*) FROM events
+    WHERE position <= (SELECT counted_through FROM store_state WHERE id = 1)
+    GROUP BY event_type;
+  CREATE FUNCTION evdb_fold_type_counts() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    INSERT INTO ${s}.event_type_counts AS c (event_type, count)
+      SELECT event_type, count(*) FROM ${s}.events
+      WHERE position > OLD.counted_through AND position <= NEW.counted_through
+      GROUP BY event_type
+      ON CONFLICT (event_type) DO UPDATE SET count = c.count + excluded.count;
+    RETURN NULL;
+  END
+  $fn$;
+  CREATE TRIGGER store_state_fold_type_counts AFTER UPDATE OF counted_through ON store_state
+    FOR EACH ROW WHEN (NEW.counted_through > OLD.counted_through)
+    EXECUTE FUNCTION evdb_fold_type_counts();
+  CREATE FUNCTION evdb_uncount_types() RETURNS trigger LANGUAGE plpgsql AS $fn$
+  BEGIN
+    UPDATE ${s}.event_type_counts c SET count = c.count - g.n
+      FROM (SELECT event_type, count(*) AS n FROM gone
+        WHERE position <= (SELECT counted_through FROM ${s}.store_state WHERE id = 1)
+        GROUP BY event_type) g
+      WHERE c.event_type = g.event_type;
+    RETURN NULL;
+  END
+  $fn$;
+  CREATE TRIGGER events_uncount_types AFTER DELETE ON events
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION evdb_uncount_types();
+  CREATE TABLE snapshots (
+    stream_uuid text COLLATE "C" NOT NULL,
+    source_uuid text COLLATE "C" NOT NULL,
+    version bigint NOT NULL,
+    data text NOT NULL,
+    metadata text,
+    created_us bigint NOT NULL,
+    PRIMARY KEY (stream_uuid, source_uuid, version)
+  );
+  CREATE INDEX snapshots_by_source ON snapshots (source_uuid, version);
+  CREATE INDEX snapshots_by_time ON snapshots (created_us);
+  ALTER TABLE store_state ADD COLUMN snapshot_count bigint NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const CATALOG_SCHEMA_VERSION = CATALOG_MIGRATIONS.length;

@@ -68,6 +68,39 @@ const MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX link_events_by_id ON events (stream_id, event_id)
     WHERE substr(stream_id, 1, 6) = '$link:';
   `,
+  // Store features. The per-stream time index serves temporal queries (times are wall-clock, so
+  // version order is not time order). Causation and correlation ids are indexed outside link
+  // streams (which repeat their source events), with the condition queries repeat word for
+  // word. Per-type counts are folded like the store counters: event_type_counts counts events up
+  // to store_state.counted_through and the tail is counted when asked, so commits write no
+  // count row. Snapshots, with their count kept in store_state by the writes that change it.
+  `
+  CREATE INDEX events_by_stream_time ON events (stream_id, epoch_us);
+  CREATE INDEX events_by_causation ON events (causation_id)
+    WHERE causation_id IS NOT NULL AND substr(stream_id, 1, 6) <> '$link:';
+  CREATE INDEX events_by_correlation ON events (correlation_id)
+    WHERE correlation_id IS NOT NULL AND substr(stream_id, 1, 6) <> '$link:';
+  CREATE TABLE event_type_counts (
+    event_type TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO event_type_counts (event_type, count)
+    SELECT event_type, count(*) FROM events
+    WHERE position <= (SELECT counted_through FROM store_state WHERE id = 1)
+    GROUP BY event_type;
+  CREATE TABLE snapshots (
+    stream_uuid TEXT NOT NULL,
+    source_uuid TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    metadata TEXT,
+    created_us INTEGER NOT NULL,
+    PRIMARY KEY (stream_uuid, source_uuid, version)
+  ) WITHOUT ROWID;
+  CREATE INDEX snapshots_by_source ON snapshots (source_uuid, version);
+  CREATE INDEX snapshots_by_time ON snapshots (created_us);
+  ALTER TABLE store_state ADD COLUMN snapshot_count INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -24,6 +24,8 @@ import type {
 } from '../log-backend.js';
 import { ProcessLeases } from '../process-leases.js';
 import { migrate } from './schema.js';
+import { SqliteSnapshots } from './snapshot-table.js';
+import type { EventTypeCount, StreamFacts } from '../feature-storage.js';
 
 /** SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit. */
 export type SqliteSynchronous = 'off' | 'normal' | 'full' | 'extra';
@@ -94,7 +96,7 @@ class SqliteBackend implements Backend {
   readonly capabilities: BackendCapabilities;
 
   constructor(
-    private readonly dataDir: string,
+    readonly dataDir: string,
     private readonly synchronous: SqliteSynchronous,
   ) {
     this.capabilities = {
@@ -179,6 +181,8 @@ class SqliteLog implements LogBackend {
   private readonly commitTransaction;
   /** A store file is opened by one process (`multiProcess: false`), so its leases live here. */
   private readonly leases = new ProcessLeases();
+  readonly snapshots: SqliteSnapshots;
+  private readonly featureStatements;
 
   static open(
     path: string,
@@ -233,9 +237,6 @@ class SqliteLog implements LogBackend {
         'UPDATE store_state SET last_position = ?, counted_through = ?, ' +
           'event_count = event_count + ?, stream_count = stream_count + ? WHERE id = 1',
       ),
-      countedEventsOfStream: db
-        .prepare('SELECT count(*) FROM events WHERE stream_id = ? AND position <= ?')
-        .pluck(),
       head: db.prepare(
         'SELECT version, last_position AS lastPosition, created_position AS createdPosition ' +
           'FROM streams WHERE stream_id = ?',
@@ -277,10 +278,6 @@ class SqliteLog implements LogBackend {
         `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertTag: db.prepare('INSERT INTO event_tags (tag, position) VALUES (?, ?)'),
-      deleteStreamTags: db.prepare(
-        'DELETE FROM event_tags WHERE position IN (SELECT position FROM events WHERE stream_id = ? AND tags IS NOT NULL)',
-      ),
-      deleteStreamEvents: db.prepare('DELETE FROM events WHERE stream_id = ?'),
       readForward: select('WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?'),
       readBackward: select('WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?'),
       readAll: select('WHERE position >= ? ORDER BY position LIMIT ?'),
@@ -293,6 +290,8 @@ class SqliteLog implements LogBackend {
         .raw(),
       listStreams: db.prepare('SELECT stream_id FROM streams ORDER BY stream_id').pluck(),
     };
+    this.featureStatements = featureStatements(db, select);
+    this.snapshots = new SqliteSnapshots(db, (work) => this.guard(work));
   }
 
   /** The view reads lazily inside the transaction, so the keys need no prefetch here. */
@@ -370,6 +369,14 @@ class SqliteLog implements LogBackend {
 
   readIndex(query: IndexQuery, fromPosition: number, count: number): Promise<EventRecord[]> {
     return this.guard(() => {
+      if (query.kind === 'causation' || query.kind === 'correlation') {
+        const f = this.featureStatements;
+        const rows =
+          query.kind === 'causation'
+            ? f.readCausation.all(query.causationId, fromPosition, count)
+            : f.readCorrelation.all(query.correlationId, fromPosition, count);
+        return (rows as EventRow[]).map(toRecord);
+      }
       if (query.kind === 'type') {
         return mergeByPosition(
           query.eventTypes.map(
@@ -422,9 +429,7 @@ class SqliteLog implements LogBackend {
       const head = s.head.get(streamId) as (StreamHead & { createdPosition: number }) | undefined;
       if (head === undefined) return 0;
       const counters = s.counters.get() as Counters;
-      const counted = s.countedEventsOfStream.get(streamId, counters.countedThrough) as number;
-      s.deleteStreamTags.run(streamId);
-      const deleted = s.deleteStreamEvents.run(streamId).changes;
+      const { deleted, counted } = this.removeEvents(streamId, Number.MAX_SAFE_INTEGER, counters);
       s.deleteHead.run(streamId);
       // Keep the position counter where it was (the deleted stream may have held the highest
       // position), and take out of the folded counters what they had counted.
@@ -433,6 +438,119 @@ class SqliteLog implements LogBackend {
       return deleted;
     });
     return this.guard(() => run.immediate());
+  }
+
+  /**
+   * Removes a stream's events below `beforeVersion` with their tag entries, and takes what the
+   * folded counters had counted of them out of the per-type counts. The caller's transaction
+   * adjusts the store counters by `counted`.
+   */
+  private removeEvents(
+    streamId: string,
+    beforeVersion: number,
+    counters: Counters,
+  ): { deleted: number; counted: number } {
+    const f = this.featureStatements;
+    let counted = 0;
+    const byType = f.countedTypesOfRange.all(
+      streamId,
+      beforeVersion,
+      counters.countedThrough,
+    ) as EventTypeCount[];
+    for (const { eventType, count } of byType) {
+      f.uncountType.run(count, eventType);
+      counted += count;
+    }
+    f.deleteRangeTags.run(streamId, beforeVersion);
+    const deleted = f.deleteRangeEvents.run(streamId, beforeVersion).changes;
+    return { deleted, counted };
+  }
+
+  truncateStream(streamId: string, beforeVersion: number): Promise<number> {
+    const s = this.statements;
+    const run = this.db.transaction(() => {
+      if (s.head.get(streamId) === undefined) return 0;
+      const counters = s.counters.get() as Counters;
+      const { deleted, counted } = this.removeEvents(streamId, beforeVersion, counters);
+      // The head stays; the position counter keeps its floor, as for deleteStream.
+      s.foldCounters.run(counters.lastPosition, counters.countedThrough, -counted, 0);
+      return deleted;
+    });
+    return this.guard(() => run.immediate());
+  }
+
+  readStreamByTime(
+    streamId: string,
+    fromUs: number,
+    toUs: number,
+    count: number,
+    direction: 'forward' | 'backward',
+  ): Promise<EventRecord[]> {
+    const f = this.featureStatements;
+    const statement = direction === 'forward' ? f.timeForward : f.timeBackward;
+    return this.guard(() =>
+      (statement.all(streamId, fromUs, toUs, count) as EventRow[]).map(toRecord),
+    );
+  }
+
+  streamFacts(streamId: string): Promise<StreamFacts | undefined> {
+    const f = this.featureStatements;
+    return this.guard(() => {
+      const head = this.statements.head.get(streamId) as StreamHead | undefined;
+      if (head === undefined) return undefined;
+      const first = f.firstEvent.get(streamId) as { version: number; epochUs: number } | undefined;
+      const last = f.lastEvent.get(streamId) as { version: number; epochUs: number } | undefined;
+      return { version: head.version, lastPosition: head.lastPosition, first, last };
+    });
+  }
+
+  eventTypeCounts(): Promise<EventTypeCount[]> {
+    const f = this.featureStatements;
+    const read = this.db.transaction(() => {
+      const counters = this.statements.counters.get() as Counters;
+      const counts = new Map<string, number>();
+      for (const row of f.typeCounts.all() as EventTypeCount[])
+        counts.set(row.eventType, row.count);
+      for (const row of f.tailTypeCounts.all(counters.countedThrough) as EventTypeCount[]) {
+        counts.set(row.eventType, (counts.get(row.eventType) ?? 0) + row.count);
+      }
+      return [...counts]
+        .filter(([, count]) => count > 0)
+        .map(([eventType, count]) => ({ eventType, count }));
+    });
+    return this.guard(() => read());
+  }
+
+  readEventsById(eventIds: string[]): Promise<EventRecord[]> {
+    const f = this.featureStatements;
+    return this.guard(() => {
+      const rows = new Map<number, EventRow>();
+      for (const eventId of eventIds) {
+        const row = f.eventById.get(eventId) as EventRow | undefined;
+        if (row !== undefined) rows.set(row[0], row);
+      }
+      return [...rows.values()].sort((a, b) => a[0] - b[0]).map(toRecord);
+    });
+  }
+
+  /** The page cache: 64 MiB normally, 8 MiB when memory is elevated, 1 MiB when critical. */
+  setMemoryLevel(level: 'normal' | 'elevated' | 'critical'): void {
+    if (!this.db.open) return;
+    const kib = level === 'normal' ? 65536 : level === 'elevated' ? 8192 : 1024;
+    this.db.pragma(`cache_size = -${kib}`);
+    if (level !== 'normal') this.db.pragma('shrink_memory');
+  }
+
+  diskBytes(): Promise<number> {
+    let bytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        bytes += statSync(this.db.name + suffix).size;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+    return Promise.resolve(bytes);
   }
 
   status(): Promise<LogStatus> {
@@ -452,6 +570,7 @@ class SqliteLog implements LogBackend {
     const s = this.statements;
     const events = s.tailEvents.get(counters.countedThrough) as number;
     const streams = s.tailStreams.get(counters.countedThrough) as number;
+    this.featureStatements.foldTypeCounts.run(counters.countedThrough);
     s.foldCounters.run(through, through, events, streams);
   }
 
@@ -538,6 +657,59 @@ class SqliteLog implements LogBackend {
       return Promise.reject(toEvdbError(error));
     }
   }
+}
+
+/**
+ * The statements of the store features. Causation, correlation and id lookups repeat the
+ * conditions of their partial indexes word for word, so that SQLite uses them.
+ */
+function featureStatements(db: Database.Database, select: (where: string) => Database.Statement) {
+  const outsideLinks = "substr(stream_id, 1, 6) <> '$link:'";
+  return {
+    timeForward: select(
+      'WHERE stream_id = ? AND epoch_us >= ? AND epoch_us <= ? ORDER BY epoch_us, position LIMIT ?',
+    ),
+    timeBackward: select(
+      'WHERE stream_id = ? AND epoch_us >= ? AND epoch_us <= ? ' +
+        'ORDER BY epoch_us DESC, position DESC LIMIT ?',
+    ),
+    firstEvent: db.prepare(
+      'SELECT version, epoch_us AS epochUs FROM events WHERE stream_id = ? ORDER BY version LIMIT 1',
+    ),
+    lastEvent: db.prepare(
+      'SELECT version, epoch_us AS epochUs FROM events WHERE stream_id = ? ' +
+        'ORDER BY version DESC LIMIT 1',
+    ),
+    readCausation: select(
+      `WHERE causation_id = ? AND ${outsideLinks} AND position >= ? ORDER BY position LIMIT ?`,
+    ),
+    readCorrelation: select(
+      `WHERE correlation_id = ? AND ${outsideLinks} AND position >= ? ORDER BY position LIMIT ?`,
+    ),
+    eventById: select(`WHERE event_id = ? AND ${outsideLinks}`),
+    typeCounts: db.prepare('SELECT event_type AS eventType, count FROM event_type_counts'),
+    // NOT INDEXED: the tail is a range of positions (the table's own key); the planner would
+    // rather walk the whole type index for the GROUP BY order, whose cost grows with the store.
+    tailTypeCounts: db.prepare(
+      'SELECT event_type AS eventType, count(*) AS count FROM events NOT INDEXED ' +
+        'WHERE position > ? GROUP BY event_type',
+    ),
+    foldTypeCounts: db.prepare(
+      'INSERT INTO event_type_counts (event_type, count) SELECT event_type, count(*) ' +
+        'FROM events NOT INDEXED WHERE position > ? GROUP BY event_type ' +
+        'ON CONFLICT (event_type) DO UPDATE SET count = count + excluded.count',
+    ),
+    countedTypesOfRange: db.prepare(
+      'SELECT event_type AS eventType, count(*) AS count FROM events ' +
+        'WHERE stream_id = ? AND version < ? AND position <= ? GROUP BY event_type',
+    ),
+    uncountType: db.prepare('UPDATE event_type_counts SET count = count - ? WHERE event_type = ?'),
+    deleteRangeTags: db.prepare(
+      'DELETE FROM event_tags WHERE position IN ' +
+        '(SELECT position FROM events WHERE stream_id = ? AND version < ? AND tags IS NOT NULL)',
+    ),
+    deleteRangeEvents: db.prepare('DELETE FROM events WHERE stream_id = ? AND version < ?'),
+  };
 }
 
 function mergeByPosition(lists: EventRow[][], count: number): EventRecord[] {

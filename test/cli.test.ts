@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -297,3 +297,47 @@ describe('evdb serve', () => {
     assert.ok(stored <= acknowledged.length + 4);
   });
 });
+
+describe('README', () => {
+  it('every command of the CLI section works as shown', async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## CLI'));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const commands = block
+      .split('\n')
+      .filter((line) => line.startsWith('npx evdb '))
+      .map((line) => shellWords(line).slice(2));
+    assert.ok(commands.length >= 6);
+    const dataDir = join(root, 'readme-data');
+    const args = (words: string[]): string[] => words.map((w) => (w === './data' ? dataDir : w));
+    const [serveWords, ...rest] = commands;
+    assert.equal(serveWords?.[0], 'serve');
+    // Port 2113 may be taken on this machine: the same command on a free port.
+    const node = startCli([...args(serveWords ?? []), '--port', '0']);
+    const nodeUrl = (await node.waitFor(/^evdb listening on /)).slice('evdb listening on '.length);
+    try {
+      const outputs: string[] = [];
+      for (const words of rest) {
+        if (words[0] === 'tail') {
+          const tail = startCli(args(words), { EVDB_URL: nodeUrl });
+          await tail.waitFor(/^evdb: following /, 'stderr');
+          assert.equal(await tail.signal('SIGINT'), 0);
+          continue;
+        }
+        const result = await evdb(args(words), { env: { EVDB_URL: nodeUrl } });
+        assert.equal(result.code, 0, `${words.join(' ')}: ${result.stderr}`);
+        outputs.push(result.stdout);
+      }
+      assert.match(outputs.join(''), /#0 order-1@0 OrderPlaced \{"total":5\}/);
+      assert.match(outputs.join(''), /"eventType":"OrderPlaced"/);
+      assert.match(outputs.join(''), /events +1/);
+    } finally {
+      assert.equal(await node.signal('SIGINT'), 0);
+    }
+  });
+});
+
+/** Splits a command line as sh would, for the plain words and single quotes the README uses. */
+function shellWords(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? (m[2] as string));
+}

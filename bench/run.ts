@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { formatTable, progress, type BenchOptions, type Row } from './lib.js';
 import { runPostgresBench } from './postgres.js';
+import { runRemoteBench } from './remote.js';
 import { runSqliteBench } from './sqlite.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -31,6 +32,7 @@ const options: BenchOptions = { scale: values.quick ? 0.02 : 1, runs };
 
 const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   sqlite: runSqliteBench,
+  remote: runRemoteBench,
   postgres: runPostgresBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {

@@ -97,3 +97,42 @@ export type {
   KvEntry,
 } from './backends/log-backend.js';
 export { LINK_STREAM_PREFIX } from './backends/log-backend.js';
+export type { FeatureApi } from './core/feature-api.js';
+export type {
+  CausationGraph,
+  CausationGraphOptions,
+  CausationNode,
+  EventTypeCount,
+  MemoryLevel,
+  MemoryStats,
+  ScavengeMatchingEntry,
+  ScavengeMatchingOptions,
+  ScavengeOptions,
+  ScavengeResult,
+  SchemaDescription,
+  SchemaInfo,
+  SchemaRegistration,
+  SchemaValidator,
+  Snapshot,
+  SnapshotRecord,
+  SnapshotSummary,
+  StoreStats,
+  StreamInfo,
+  TemporalReadOptions,
+  Upcaster,
+} from './core/feature-types.js';
+export type { FeatureOptions } from './features/evdb-features.js';
+export type { EmbeddedScavengeOptions } from './features/scavenge.js';
+export { MemoryMonitor } from './features/memory-monitor.js';
+export type { MemoryLevelListener, MemoryPressureOptions } from './features/memory-monitor.js';
+export { causationGraphToDot } from './features/causation.js';
+export { fileArchive } from './archive/file-archive.js';
+export type { FileArchiveOptions } from './archive/file-archive.js';
+export { memoryArchive } from './archive/memory-archive.js';
+export type { ArchiveBackend, ArchiveRange } from './archive/archive-backend.js';
+export type {
+  SnapshotStorage,
+  StoredSnapshot,
+  StoredSnapshotSummary,
+  StreamFacts,
+} from './backends/feature-storage.js';

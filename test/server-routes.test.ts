@@ -279,6 +279,8 @@ describe('server in-process', () => {
   });
 
   it('answers every RPC operation with a result that matches its declared schema', async () => {
+    const CAUSE_ID = '0190a000-0000-7000-8000-000000000001';
+    const EFFECT_ID = '0190a000-0000-7000-8000-000000000002';
     await call('PUT', '/stores/rpc', {});
     const streamArgs = { storeId: 'rpc', streamId: 's' };
     const samples: Record<string, Record<string, unknown>> = {
@@ -308,7 +310,62 @@ describe('server in-process', () => {
       unregisterWorker: { storeId: 'rpc', nodeId: 'n' },
       health: {},
       quickHealthCheck: { storeId: 'rpc' },
+      recordSnapshot: {
+        storeId: 'rpc',
+        sourceUuid: 'agg',
+        streamUuid: 's',
+        version: 0,
+        record: { data: { n: 1 }, metadata: { m: 1 } },
+      },
+      readSnapshot: { storeId: 'rpc', sourceUuid: 'agg', streamUuid: 's', version: 'latest' },
+      deleteSnapshot: { storeId: 'rpc', sourceUuid: 'agg', streamUuid: 's', version: 0 },
+      listSnapshots: { storeId: 'rpc', sourceUuid: 'agg' },
+      listAllSnapshots: { storeId: 'rpc' },
+      readUntil: { ...streamArgs, timestampUs: Number.MAX_SAFE_INTEGER, options: { limit: 5 } },
+      readRange: { ...streamArgs, fromUs: 0, toUs: 2 ** 52, options: { direction: 'backward' } },
+      versionAt: { ...streamArgs, timestampUs: 2 ** 52 },
+      scavenge: {
+        storeId: 'rpc',
+        streamId: 't',
+        options: { beforeVersion: 1, requireSnapshot: false, archive: true },
+      },
+      scavengeDryRun: { ...streamArgs, options: { beforeVersion: 1, requireSnapshot: false } },
+      scavengeMatching: { storeId: 'rpc', pattern: 'nothing-*', options: { dryRun: true } },
+      listArchives: { storeId: 'rpc' },
+      readArchive: { storeId: 'rpc', key: 'rpc/t/0-0' },
+      getEffects: { storeId: 'rpc', eventId: CAUSE_ID },
+      getCause: { storeId: 'rpc', eventId: EFFECT_ID },
+      getCausationChain: { storeId: 'rpc', eventId: EFFECT_ID },
+      getCorrelated: { storeId: 'rpc', correlationId: 'corr' },
+      buildCausationGraph: { storeId: 'rpc', id: 'corr', options: { maxNodes: 10 } },
+      registerSchema: { storeId: 'rpc', eventType: 'E2', schema: { version: 2, description: 'd' } },
+      getSchema: { storeId: 'rpc', eventType: 'E2' },
+      listSchemas: { storeId: 'rpc' },
+      getSchemaVersion: { storeId: 'rpc', eventType: 'E2' },
+      unregisterSchema: { storeId: 'rpc', eventType: 'E2' },
+      upcastEvents: { storeId: 'rpc', events: [] },
+      storeStats: { storeId: 'rpc' },
+      streamInfo: streamArgs,
+      eventTypeSummary: { storeId: 'rpc' },
+      getMemoryLevel: {},
+      getMemoryStats: {},
     };
+    // Events the causation samples read.
+    const caused = await call('POST', '/rpc/appendEvents', {
+      storeId: 'rpc',
+      streamId: 'caused',
+      events: [
+        { eventType: 'C', data: 1, eventId: CAUSE_ID, correlationId: 'corr' },
+        {
+          eventType: 'D',
+          data: 2,
+          eventId: EFFECT_ID,
+          causationId: CAUSE_ID,
+          correlationId: 'corr',
+        },
+      ],
+    });
+    assert.equal(caused.status, 200);
     for (const op of OPERATION_NAMES) {
       const params = samples[op];
       assert.ok(params !== undefined, `no sample call for ${op}: add one`);

@@ -25,13 +25,14 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from './types.js';
+import type { FeatureApi } from './feature-api.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from './workers.js';
 
 /**
  * Every operation of evdb. The embedded store (`openEvdb`) and the network client (`connect`)
  * both implement it, so application code runs unchanged in either place.
  */
-export interface EventStoreApi {
+export interface EventStoreApi extends FeatureApi {
   /** Creates a store; `already_exists` if it exists. */
   createStore(storeId: string, settings?: JsonObject): Promise<StoreConfig>;
   /** Removes a store and all its data; `not_found` if it does not exist. */

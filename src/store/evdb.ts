@@ -30,6 +30,7 @@ import type {
 import type { Backend } from '../backends/log-backend.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';
 import { Store } from './store.js';
+import { EvdbFeatures, type FeatureOptions } from '../features/evdb-features.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import { telemetry } from '../telemetry/publish.js';
 import { WorkerRegistry, type WorkerRegistryOptions } from './worker-registry.js';
@@ -46,7 +47,7 @@ import {
 } from './validation.js';
 import { invalidArgument } from '../core/errors.js';
 
-export interface OpenEvdbOptions {
+export interface OpenEvdbOptions extends FeatureOptions {
   /** Where the default SQLite backend keeps its files. Default `./evdb-data`. */
   dataDir?: string;
   /** Storage backend; default `sqlite({ dataDir })`. */
@@ -77,12 +78,12 @@ export function openEvdb(options: OpenEvdbOptions = {}): Promise<Evdb> {
     );
   }
   return Promise.resolve(
-    new Evdb(options.backend ?? sqlite({ dataDir: options.dataDir }), options.node),
+    new Evdb(options.backend ?? sqlite({ dataDir: options.dataDir }), options.node, options),
   );
 }
 
 /** The embedded store: every `EventStoreApi` operation, in this process. */
-export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
+export class Evdb extends EvdbFeatures implements EventStoreApi, SubscriptionApi, LinkApi {
   private readonly stores = new Map<string, Promise<Store>>();
   private closing: Promise<void> | undefined;
 
@@ -91,7 +92,9 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   constructor(
     readonly backend: Backend,
     node: WorkerRegistryOptions = {},
+    features: FeatureOptions = {},
   ) {
+    super(features, backend);
     this.registry = new WorkerRegistry(
       {
         // Stores already open stay reachable while closing: the registry removes this node's
@@ -109,8 +112,14 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
     return this.registry.selfInfo();
   }
 
+  /** The stores open now (for the features' reactions to memory pressure). */
+  protected async openStores(): Promise<Store[]> {
+    const opened = await Promise.allSettled(this.stores.values());
+    return opened.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  }
+
   /** Opens a store once and keeps it open until `close` or `removeStore`. */
-  private store(storeId: string): Promise<Store> {
+  protected store(storeId: string): Promise<Store> {
     if (this.closing !== undefined) return Promise.reject(closedError());
     assertStoreId(storeId);
     let opening = this.stores.get(storeId);
@@ -186,6 +195,7 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
     assertWritableStreamId(streamId);
     const { writes } = prepareWrites([{ streamId, events, expectedVersion }]);
     const store = await this.store(storeId);
+    this.validateAppend(store, [{ streamId, events }]);
     const started = telemetry.streamWrite.hasSubscribers ? performance.now() : -1;
     const [result] = await store.append({ writes });
     if (started >= 0) this.publishWrite(storeId, [streamId], writes, result, started);
@@ -202,6 +212,7 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
     }
     const prepared = prepareWrites(writes);
     const store = await this.store(storeId);
+    this.validateAppend(store, writes);
     if (prepared.writes.length === 0) return { results: [] };
     const started = telemetry.streamWrite.hasSubscribers ? performance.now() : -1;
     const results = await store.append(prepared);
@@ -233,7 +244,12 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
     assertInteger('startVersion', startVersion, direction === 'forward' ? 0 : -1);
     assertCount(count);
     const store = await this.store(storeId);
-    return this.read(storeId, streamId, store.readStream(streamId, startVersion, count, direction));
+    const reading = store.readStream(streamId, startVersion, count, direction);
+    return this.read(
+      storeId,
+      streamId,
+      reading.then((events) => this.afterRead(store, events)),
+    );
   }
 
   streamForward(
@@ -276,6 +292,8 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
     const store = await this.store(storeId);
     store.assertOpen();
     const deletedCount = await store.log.deleteStream(streamId);
+    // Snapshots of the stream go with it (also on a retry, after the events were gone).
+    await this.deleteStreamSnapshots(store, streamId);
     return { streamId, deleted: deletedCount > 0, deletedCount };
   }
 
@@ -291,7 +309,14 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   ): Promise<EventRecord[]> {
     assertInteger('fromPosition', fromPosition, 0);
     assertCount(count);
-    return this.read(storeId, '$all', (await this.store(storeId)).readAll(fromPosition, count));
+    this.beforeBulkRead('readAllGlobal');
+    const store = await this.store(storeId);
+    const reading = store.readAll(fromPosition, count);
+    return this.read(
+      storeId,
+      '$all',
+      reading.then((events) => this.afterRead(store, events)),
+    );
   }
 
   async readByEventTypes(
@@ -301,11 +326,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   ): Promise<EventRecord[]> {
     const types = assertKeyList('eventTypes', eventTypes);
     const { fromPosition, count } = pageOptions(options);
+    this.beforeBulkRead('readByEventTypes');
     const store = await this.store(storeId);
+    const reading = store.readIndex({ kind: 'type', eventTypes: types }, fromPosition, count);
     return this.read(
       storeId,
       '$types',
-      store.readIndex({ kind: 'type', eventTypes: types }, fromPosition, count),
+      reading.then((events) => this.afterRead(store, events)),
     );
   }
 
@@ -320,11 +347,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
       throw invalidArgument(`match must be 'any' or 'all', got ${JSON.stringify(match)}`);
     }
     const { fromPosition, count } = pageOptions(options);
+    this.beforeBulkRead('readByTags');
     const store = await this.store(storeId);
+    const reading = store.readIndex({ kind: 'tag', tags: keys, match }, fromPosition, count);
     return this.read(
       storeId,
       '$tags',
-      store.readIndex({ kind: 'tag', tags: keys, match }, fromPosition, count),
+      reading.then((events) => this.afterRead(store, events)),
     );
   }
 
@@ -411,6 +440,7 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   /** Finishes queued appends and closes every store. Calling it twice is harmless. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.closeFeatures();
       await this.registry.close();
       const opened = await Promise.allSettled(this.stores.values());
       this.stores.clear();

@@ -283,7 +283,9 @@ function optionalId(value: unknown, path: string): string | null {
     );
   }
   assertNoNul(value, path);
-  return value;
+  // Ids that name events (UUIDs) are kept lower-cased, as event ids are, so that a causation or
+  // correlation id finds its event however it was written.
+  return isUuid(value) ? value.toLowerCase() : value;
 }
 
 function contentType(value: unknown, fallback: string, path: string): string {
@@ -305,7 +307,7 @@ function contentType(value: unknown, fallback: string, path: string): string {
  * Accepts only values that come back unchanged from a JSON round trip, so that what a reader
  * gets is what the writer stored. `undefined` object properties are allowed (JSON drops them).
  */
-function assertJson(value: unknown, path: string, depth: number): void {
+export function assertJson(value: unknown, path: string, depth = 0): void {
   if (depth > LIMITS.maxJsonDepth) {
     throw invalidArgument(`${path} is nested deeper than ${LIMITS.maxJsonDepth} levels`);
   }

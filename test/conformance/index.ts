@@ -4,6 +4,12 @@ import type { EventStoreApi } from '../../src/core/api.js';
 import { ANY_VERSION, NO_STREAM, STREAM_EXISTS, type EventRecord } from '../../src/core/types.js';
 import { event, events, rejectsWith, uniqueStoreId } from './harness.js';
 import { describeLinks } from './links.js';
+import { describeCausation } from './causation.js';
+import { describeInspection } from './inspection.js';
+import { describeScavenge } from './scavenge.js';
+import { describeSchemas } from './schemas.js';
+import { describeSnapshots, type FeatureSuiteContext } from './snapshots.js';
+import { describeTemporal } from './temporal.js';
 import { describeSubscriptions, type SubscriptionSuiteContext } from './subscriptions.js';
 
 /** What a backend (or the client in front of a server) gives the conformance suite. */
@@ -797,6 +803,14 @@ export function runConformance(target: ConformanceTarget): void {
     };
     describeSubscriptions(subscriptionContext);
     describeLinks(subscriptionContext);
+
+    const featureContext: FeatureSuiteContext = { skip: target.skip, api: () => api, newStore };
+    describeSnapshots(featureContext);
+    describeTemporal(featureContext);
+    describeScavenge(featureContext);
+    describeCausation(featureContext);
+    describeSchemas(featureContext);
+    describeInspection(featureContext);
 
     if (target.persistent) {
       describe('persistence', () => {

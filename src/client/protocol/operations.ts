@@ -302,6 +302,212 @@ const streamRead = (summary: string): OperationSpec => ({
   result: eventList,
 });
 
+// ---- store features (SPEC §4-8, §11, §15) ----------------------------------------------------
+
+const anyJson: JsonSchema = { description: 'any JSON value' };
+const nonEmpty: JsonSchema = { type: 'string', minLength: 1 };
+const micros: JsonSchema = { type: 'integer', description: 'µs since the Unix epoch' };
+
+const SnapshotSummarySchema: JsonSchema = {
+  title: 'SnapshotSummary',
+  type: 'object',
+  required: ['sourceUuid', 'streamUuid', 'version', 'createdAt'],
+  properties: {
+    sourceUuid: { type: 'string' },
+    streamUuid: { type: 'string' },
+    version: integer,
+    createdAt: { type: 'string' },
+  },
+};
+
+const SnapshotSchema: JsonSchema = {
+  title: 'Snapshot',
+  type: 'object',
+  required: ['sourceUuid', 'streamUuid', 'version', 'createdAt', 'data', 'metadata'],
+  properties: { ...SnapshotSummarySchema.properties, data: anyJson, metadata: jsonObject },
+};
+
+const SnapshotRecordSchema: JsonSchema = {
+  title: 'SnapshotRecord',
+  type: 'object',
+  required: ['data'],
+  additionalProperties: false,
+  properties: { data: anyJson, metadata: jsonObject },
+};
+
+const temporalOptions: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { direction: { enum: ['forward', 'backward'] }, limit: integer },
+};
+
+const scavengeOptionFields: Record<string, JsonSchema> = {
+  before: micros,
+  beforeVersion: integer,
+  keepVersions: integer,
+  requireSnapshot: { type: 'boolean' },
+  archive: { type: 'boolean', description: "true: the server's archive" },
+};
+
+const ScavengeOptionsSchema: JsonSchema = {
+  title: 'ScavengeOptions',
+  type: 'object',
+  additionalProperties: false,
+  properties: scavengeOptionFields,
+};
+
+const ScavengeResultSchema: JsonSchema = {
+  title: 'ScavengeResult',
+  type: 'object',
+  required: ['streamId', 'deletedCount', 'deletedVersions', 'archived'],
+  properties: {
+    streamId: { type: 'string' },
+    deletedCount: integer,
+    deletedVersions: {
+      anyOf: [{ type: 'null' }, { type: 'array', items: integer, minItems: 2, maxItems: 2 }],
+    },
+    archived: { type: 'boolean' },
+    archiveKey: { type: 'string' },
+    dryRun: { type: 'boolean' },
+  },
+};
+
+const ScavengeMatchingEntrySchema: JsonSchema = {
+  title: 'ScavengeMatchingEntry',
+  description:
+    'a ScavengeResult with `ok: true`, or `{ok: false, streamId, error: {code, message}}`',
+  type: 'object',
+  required: ['ok', 'streamId'],
+  properties: {
+    ...ScavengeResultSchema.properties,
+    ok: { type: 'boolean' },
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' } },
+    },
+  },
+};
+
+const CausationGraphSchema: JsonSchema = {
+  title: 'CausationGraph',
+  type: 'object',
+  required: ['root', 'nodes', 'edges', 'truncated'],
+  properties: {
+    root: { type: ['string', 'null'] },
+    nodes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['eventId', 'eventType', 'streamId', 'version', 'position', 'epochUs'],
+        properties: {
+          eventId: { type: 'string' },
+          eventType: { type: 'string' },
+          streamId: { type: 'string' },
+          version: integer,
+          position: integer,
+          epochUs: integer,
+          causationId: { type: 'string' },
+          correlationId: { type: 'string' },
+        },
+      },
+    },
+    edges: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['from', 'to'],
+        properties: { from: { type: 'string' }, to: { type: 'string' } },
+      },
+    },
+    truncated: { type: 'boolean' },
+  },
+};
+
+const SchemaDescriptionSchema: JsonSchema = {
+  title: 'SchemaDescription',
+  description: 'upcasters and validators are code: register them in the serving process',
+  type: 'object',
+  required: ['version'],
+  additionalProperties: false,
+  properties: { version: integer, description: { type: 'string' } },
+};
+
+const SchemaInfoSchema: JsonSchema = {
+  title: 'SchemaInfo',
+  type: 'object',
+  required: ['eventType', 'version', 'description', 'registeredAt', 'upcasters', 'validates'],
+  properties: {
+    eventType: { type: 'string' },
+    version: integer,
+    description: { type: ['string', 'null'] },
+    registeredAt: { type: 'string' },
+    upcasters: { type: 'array', items: integer },
+    validates: { type: 'boolean' },
+  },
+};
+
+const StoreStatsSchema: JsonSchema = {
+  title: 'StoreStats',
+  type: 'object',
+  required: [
+    'storeId',
+    'streamCount',
+    'totalEvents',
+    'snapshotCount',
+    'subscriptionCount',
+    'hasEvents',
+    'diskBytes',
+  ],
+  properties: {
+    storeId: { type: 'string' },
+    streamCount: integer,
+    totalEvents: integer,
+    snapshotCount: integer,
+    subscriptionCount: integer,
+    hasEvents: { type: 'boolean' },
+    diskBytes: integer,
+  },
+};
+
+const StreamInfoSchema: JsonSchema = {
+  title: 'StreamInfo',
+  type: 'object',
+  required: ['streamId', 'version', 'eventCount', 'firstEventAt', 'lastEventAt', 'snapshots'],
+  properties: {
+    streamId: { type: 'string' },
+    version: integer,
+    eventCount: integer,
+    firstEventAt: { type: ['integer', 'null'], description: 'epochUs of the first stored event' },
+    lastEventAt: { type: ['integer', 'null'], description: 'epochUs of the last stored event' },
+    snapshots: {
+      type: 'object',
+      required: ['count', 'latestVersion'],
+      properties: { count: integer, latestVersion: { type: ['integer', 'null'] } },
+    },
+  },
+};
+
+const memoryLevel: JsonSchema = { enum: ['normal', 'elevated', 'critical'] };
+
+const MemoryStatsSchema: JsonSchema = {
+  title: 'MemoryStats',
+  type: 'object',
+  required: ['level', 'used', 'total', 'lastCheck'],
+  properties: {
+    level: memoryLevel,
+    used: integer,
+    total: integer,
+    lastCheck: { type: 'integer', description: 'ms since the Unix epoch' },
+  },
+};
+
+const snapshotKey = [
+  P.storeId,
+  { name: 'sourceUuid', schema: nonEmpty },
+  { name: 'streamUuid', schema: nonEmpty },
+] as const;
+
 export const OPERATIONS = {
   createStore: {
     summary: 'Creates a store; `already_exists` if it exists.',
@@ -565,6 +771,283 @@ export const OPERATIONS = {
     params: [P.storeId],
     result: StoreHealthSchema,
     http: { method: 'GET', path: '/stores/{storeId}/health' },
+  },
+  recordSnapshot: {
+    summary:
+      'Records the state of a stream at a version, as seen by a source; the same version again replaces it.',
+    role: 'write',
+    idempotent: true,
+    params: [
+      ...snapshotKey,
+      { name: 'version', schema: integer },
+      { name: 'record', schema: SnapshotRecordSchema },
+    ],
+    result: SnapshotSummarySchema,
+  },
+  readSnapshot: {
+    summary:
+      "One snapshot; without `version` (or with `'latest'`) the highest. `not_found` if missing.",
+    role: 'read',
+    idempotent: true,
+    params: [
+      ...snapshotKey,
+      { name: 'version', schema: { anyOf: [integer, { enum: ['latest'] }] }, optional: true },
+    ],
+    result: SnapshotSchema,
+  },
+  deleteSnapshot: {
+    summary: 'Deletes one snapshot; `not_found` if missing.',
+    role: 'write',
+    idempotent: false,
+    params: [...snapshotKey, { name: 'version', schema: integer }],
+    result: nothing,
+  },
+  listSnapshots: {
+    summary: 'Snapshots of a source, of a stream, or both, ascending by version.',
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      { name: 'sourceUuid', schema: nonEmpty, optional: true },
+      { name: 'streamUuid', schema: nonEmpty, optional: true },
+    ],
+    result: { type: 'array', items: SnapshotSchema },
+  },
+  listAllSnapshots: {
+    summary: "The store's snapshots without their data, newest first.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'array', items: SnapshotSummarySchema },
+    http: { method: 'GET', path: '/stores/{storeId}/snapshots', responseKey: 'snapshots' },
+  },
+  readUntil: {
+    summary: "A stream's events written at or before a time (µs), from its time index.",
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      P.streamId,
+      { name: 'timestampUs', schema: micros },
+      { name: 'options', schema: temporalOptions, optional: true },
+    ],
+    result: eventList,
+  },
+  readRange: {
+    summary: "A stream's events written from `fromUs` to `toUs`, both included.",
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      P.streamId,
+      { name: 'fromUs', schema: micros },
+      { name: 'toUs', schema: micros },
+      { name: 'options', schema: temporalOptions, optional: true },
+    ],
+    result: eventList,
+  },
+  versionAt: {
+    summary: "The version of a stream's last event written at or before a time (µs); -1 if none.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, P.streamId, { name: 'timestampUs', schema: micros }],
+    result: integer,
+  },
+  scavenge: {
+    summary:
+      "Deletes a stream's old events (archiving them first with `archive`); the stream keeps its version.",
+    role: 'admin',
+    idempotent: false,
+    params: [
+      P.storeId,
+      P.streamId,
+      { name: 'options', schema: ScavengeOptionsSchema, optional: true },
+    ],
+    result: ScavengeResultSchema,
+  },
+  scavengeDryRun: {
+    summary: 'What `scavenge` would delete, deleting nothing.',
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      P.streamId,
+      { name: 'options', schema: ScavengeOptionsSchema, optional: true },
+    ],
+    result: ScavengeResultSchema,
+  },
+  scavengeMatching: {
+    summary:
+      'Scavenges every stream whose id matches a `*` pattern; each stream reports its outcome.',
+    role: 'admin',
+    idempotent: false,
+    params: [
+      P.storeId,
+      { name: 'pattern', schema: nonEmpty },
+      {
+        name: 'options',
+        schema: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { ...scavengeOptionFields, dryRun: { type: 'boolean' } },
+        },
+        optional: true,
+      },
+    ],
+    result: { type: 'array', items: ScavengeMatchingEntrySchema },
+  },
+  listArchives: {
+    summary: "Keys of the store's archived ranges (`<store>/<stream>/<from>-<to>`).",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'streamId', schema: streamId, optional: true }],
+    result: { type: 'array', items: { type: 'string' } },
+  },
+  readArchive: {
+    summary: 'The events of an archived range; `not_found` if there is none.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'key', schema: nonEmpty }],
+    result: eventList,
+  },
+  getEffects: {
+    summary: 'Events caused by an event (their `causationId` is its id), in global order.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'eventId', schema: nonEmpty }],
+    result: eventList,
+  },
+  getCause: {
+    summary: "The event an event's `causationId` names, or null.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'eventId', schema: nonEmpty }],
+    result: { anyOf: [EventRecordSchema, { type: 'null' }] },
+  },
+  getCausationChain: {
+    summary: 'The causes from the root down to an event; stops at the first repeat on a cycle.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'eventId', schema: nonEmpty }],
+    result: eventList,
+  },
+  getCorrelated: {
+    summary: 'Events with a correlation id, in global order.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'correlationId', schema: nonEmpty }],
+    result: eventList,
+  },
+  buildCausationGraph: {
+    summary: 'The causation graph of a correlation id, or around an event id.',
+    role: 'read',
+    idempotent: true,
+    params: [
+      P.storeId,
+      { name: 'id', schema: nonEmpty },
+      {
+        name: 'options',
+        schema: { type: 'object', additionalProperties: false, properties: { maxNodes: integer } },
+        optional: true,
+      },
+    ],
+    result: CausationGraphSchema,
+  },
+  registerSchema: {
+    summary:
+      "Registers or updates an event type's schema description (upcasters and validators are registered in the serving process).",
+    role: 'admin',
+    idempotent: true,
+    params: [
+      P.storeId,
+      { name: 'eventType', schema: nonEmpty },
+      { name: 'schema', schema: SchemaDescriptionSchema },
+    ],
+    result: SchemaInfoSchema,
+  },
+  getSchema: {
+    summary: "An event type's schema; `not_found` if it has none.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'eventType', schema: nonEmpty }],
+    result: SchemaInfoSchema,
+  },
+  listSchemas: {
+    summary: "The store's schemas, by event type.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'array', items: SchemaInfoSchema },
+    http: { method: 'GET', path: '/stores/{storeId}/schemas', responseKey: 'schemas' },
+  },
+  getSchemaVersion: {
+    summary: "An event type's registered version; `not_found` if it has no schema.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'eventType', schema: nonEmpty }],
+    result: integer,
+  },
+  unregisterSchema: {
+    summary: "Removes an event type's schema; `not_found` if it has none.",
+    role: 'admin',
+    idempotent: false,
+    params: [P.storeId, { name: 'eventType', schema: nonEmpty }],
+    result: nothing,
+  },
+  upcastEvents: {
+    summary:
+      "Brings events to their types' registered schema versions; a missing upcaster is `not_found`.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, { name: 'events', schema: eventList }],
+    result: eventList,
+  },
+  storeStats: {
+    summary:
+      'Streams, events, snapshots, subscriptions and bytes on disk, from maintained counters.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: StoreStatsSchema,
+    http: { method: 'GET', path: '/stores/{storeId}/stats' },
+  },
+  streamInfo: {
+    summary: "A stream's version, stored events, first and last times and snapshots.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, P.streamId],
+    result: StreamInfoSchema,
+    http: { method: 'GET', path: '/stores/{storeId}/streams/{streamId}/info' },
+  },
+  eventTypeSummary: {
+    summary: 'Events per type, most frequent first.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['eventType', 'count'],
+        properties: { eventType: { type: 'string' }, count: integer },
+      },
+    },
+    http: { method: 'GET', path: '/stores/{storeId}/event-types', responseKey: 'eventTypes' },
+  },
+  getMemoryLevel: {
+    summary: "The answering node's memory pressure level.",
+    role: 'read',
+    idempotent: true,
+    params: [],
+    result: memoryLevel,
+  },
+  getMemoryStats: {
+    summary: "The answering node's memory level, bytes used, budget and last check.",
+    role: 'read',
+    idempotent: true,
+    params: [],
+    result: MemoryStatsSchema,
+    http: { method: 'GET', path: '/node/memory' },
   },
 } satisfies Record<OperationName, OperationSpec>;
 

@@ -1,0 +1,498 @@
+import { join } from 'node:path';
+import type { FeatureApi } from '../core/feature-api.js';
+import type {
+  CausationGraph,
+  CausationGraphOptions,
+  EventTypeCount,
+  MemoryLevel,
+  MemoryStats,
+  ScavengeMatchingEntry,
+  ScavengeMatchingOptions,
+  ScavengeResult,
+  SchemaInfo,
+  SchemaRegistration,
+  Snapshot,
+  SnapshotRecord,
+  SnapshotSummary,
+  StoreStats,
+  StreamInfo,
+  TemporalReadOptions,
+} from '../core/feature-types.js';
+import { invalidArgument } from '../core/errors.js';
+import type { EventRecord, StreamWrite } from '../core/types.js';
+import type { ArchiveBackend } from '../archive/archive-backend.js';
+import { parseArchiveKey } from '../archive/archive-backend.js';
+import { fileArchive } from '../archive/file-archive.js';
+import { memoryArchive } from '../archive/memory-archive.js';
+import type { Backend } from '../backends/log-backend.js';
+import type { Store } from '../store/store.js';
+import { telemetry } from '../telemetry/publish.js';
+import { assertStreamId } from '../store/validation.js';
+import { FEATURE_LIMITS, assertName } from './arguments.js';
+import * as causation from './causation.js';
+import * as inspection from './inspection.js';
+import { MemoryMonitor, type MemoryPressureOptions } from './memory-monitor.js';
+import * as scavenging from './scavenge.js';
+import type { EmbeddedScavengeOptions } from './scavenge.js';
+import { SchemaRegistry } from './schemas.js';
+import * as snapshots from './snapshots.js';
+import * as temporal from './temporal.js';
+
+/** Options of the store features, given to `openEvdb`. */
+export interface FeatureOptions {
+  /**
+   * Where `scavenge(…, { archive: true })` writes. Default: a file archive in `archiveDir`.
+   */
+  archive?: ArchiveBackend;
+  /**
+   * The file archive's directory. Default: `archive` in the backend's data directory (SQLite);
+   * for a backend without one, in memory if the backend is not durable (memory), else
+   * `./evdb-data/archive`.
+   */
+  archiveDir?: string;
+  /**
+   * Upcast the events of every read to their types' registered schema versions (default
+   * false: reads return events as stored, and `upcastEvents` upcasts on demand).
+   */
+  upcastOnRead?: boolean;
+  /** The memory budget and thresholds (SPEC §15), or a monitor to share between instances. */
+  memory?: MemoryPressureOptions | MemoryMonitor;
+}
+
+/** What the features keep per open store in this process. */
+interface StoreState {
+  schemas: SchemaRegistry;
+}
+
+/**
+ * The store features of the embedded store, written once above the backends: `Evdb` extends
+ * this class and provides its stores. Each method validates its arguments, opens the store and
+ * calls the feature module (src/features/*.ts).
+ */
+export abstract class EvdbFeatures implements FeatureApi {
+  /**
+   * The process's memory pressure: its `level`, `onChange` callbacks, and what the store does at
+   * each level. Subscriptions consult it to pause catch-up at `critical`.
+   */
+  readonly memory: MemoryMonitor;
+  private readonly defaultArchive: ArchiveBackend;
+  private readonly upcastOnRead: boolean;
+  private readonly states = new WeakMap<Store, StoreState>();
+  private readonly exclusive = new Map<string, Promise<unknown>>();
+  private readonly ownsMonitor: boolean;
+  private readonly stopReacting: () => void;
+
+  protected constructor(options: FeatureOptions, backend: Backend) {
+    if (options.upcastOnRead !== undefined && typeof options.upcastOnRead !== 'boolean') {
+      throw invalidArgument('upcastOnRead must be true or false');
+    }
+    this.upcastOnRead = options.upcastOnRead ?? false;
+    this.defaultArchive = options.archive ?? defaultArchive(options.archiveDir, backend);
+    this.ownsMonitor = !(options.memory instanceof MemoryMonitor);
+    this.memory =
+      options.memory instanceof MemoryMonitor ? options.memory : new MemoryMonitor(options.memory);
+    this.stopReacting = this.memory.onChange((level, previous) =>
+      this.reactToMemory(level, previous),
+    );
+  }
+
+  /** Opens a store (once) or fails as the store operations do. */
+  protected abstract store(storeId: string): Promise<Store>;
+  /** The stores open now. */
+  protected abstract openStores(): Promise<Store[]>;
+
+  // ---- snapshots ------------------------------------------------------------------------------
+
+  async recordSnapshot(
+    storeId: string,
+    sourceUuid: string,
+    streamUuid: string,
+    version: number,
+    record: SnapshotRecord,
+  ): Promise<SnapshotSummary> {
+    const summary = await snapshots.recordSnapshot(
+      await this.store(storeId),
+      sourceUuid,
+      streamUuid,
+      version,
+      record,
+    );
+    if (telemetry.snapshotCreated.hasSubscribers) {
+      telemetry.snapshotCreated.publish({ storeId, sourceUuid, streamUuid, version });
+    }
+    return summary;
+  }
+
+  async readSnapshot(
+    storeId: string,
+    sourceUuid: string,
+    streamUuid: string,
+    version?: number | 'latest',
+  ): Promise<Snapshot> {
+    const snapshot = await snapshots.readSnapshot(
+      await this.store(storeId),
+      sourceUuid,
+      streamUuid,
+      version,
+    );
+    if (telemetry.snapshotRead.hasSubscribers) {
+      telemetry.snapshotRead.publish({
+        storeId,
+        sourceUuid,
+        streamUuid,
+        version: snapshot.version,
+      });
+    }
+    return snapshot;
+  }
+
+  async deleteSnapshot(
+    storeId: string,
+    sourceUuid: string,
+    streamUuid: string,
+    version: number,
+  ): Promise<void> {
+    return snapshots.deleteSnapshot(await this.store(storeId), sourceUuid, streamUuid, version);
+  }
+
+  async listSnapshots(
+    storeId: string,
+    sourceUuid?: string,
+    streamUuid?: string,
+  ): Promise<Snapshot[]> {
+    this.memory.assertBulkReadAllowed('listSnapshots');
+    return snapshots.listSnapshots(await this.store(storeId), sourceUuid, streamUuid);
+  }
+
+  async listAllSnapshots(storeId: string): Promise<SnapshotSummary[]> {
+    this.memory.assertBulkReadAllowed('listAllSnapshots');
+    return snapshots.listAllSnapshots(await this.store(storeId));
+  }
+
+  // ---- temporal queries -----------------------------------------------------------------------
+
+  async readUntil(
+    storeId: string,
+    streamId: string,
+    timestampUs: number,
+    options?: TemporalReadOptions,
+  ): Promise<EventRecord[]> {
+    this.memory.assertBulkReadAllowed('readUntil');
+    const store = await this.store(storeId);
+    return this.afterRead(store, await temporal.readUntil(store, streamId, timestampUs, options));
+  }
+
+  async readRange(
+    storeId: string,
+    streamId: string,
+    fromUs: number,
+    toUs: number,
+    options?: TemporalReadOptions,
+  ): Promise<EventRecord[]> {
+    this.memory.assertBulkReadAllowed('readRange');
+    const store = await this.store(storeId);
+    return this.afterRead(store, await temporal.readRange(store, streamId, fromUs, toUs, options));
+  }
+
+  async versionAt(storeId: string, streamId: string, timestampUs: number): Promise<number> {
+    return temporal.versionAt(await this.store(storeId), streamId, timestampUs);
+  }
+
+  // ---- scavenging and archives ----------------------------------------------------------------
+
+  async scavenge(
+    storeId: string,
+    streamId: string,
+    options?: EmbeddedScavengeOptions,
+  ): Promise<ScavengeResult> {
+    const result = await scavenging.scavenge(
+      await this.scavengeContext(storeId),
+      streamId,
+      options,
+      false,
+    );
+    this.scavenged(storeId, result);
+    return result;
+  }
+
+  async scavengeDryRun(
+    storeId: string,
+    streamId: string,
+    options?: EmbeddedScavengeOptions,
+  ): Promise<ScavengeResult> {
+    return scavenging.scavenge(await this.scavengeContext(storeId), streamId, options, true);
+  }
+
+  async scavengeMatching(
+    storeId: string,
+    pattern: string,
+    options?: Omit<ScavengeMatchingOptions, 'archive'> & EmbeddedScavengeOptions,
+  ): Promise<ScavengeMatchingEntry[]> {
+    const entries = await scavenging.scavengeMatching(
+      await this.scavengeContext(storeId),
+      pattern,
+      options,
+    );
+    for (const entry of entries)
+      if (entry.ok && entry.dryRun !== true) this.scavenged(storeId, entry);
+    return entries;
+  }
+
+  private scavenged(storeId: string, result: ScavengeResult): void {
+    if (!telemetry.scavengeComplete.hasSubscribers) return;
+    telemetry.scavengeComplete.publish({
+      storeId,
+      streamId: result.streamId,
+      deletedCount: result.deletedCount,
+      archived: result.archived,
+    });
+  }
+
+  async listArchives(storeId: string, streamId?: string): Promise<string[]> {
+    if (streamId !== undefined) assertStreamId(streamId);
+    await this.store(storeId);
+    return this.defaultArchive.list(storeId, streamId);
+  }
+
+  async readArchive(storeId: string, key: string): Promise<EventRecord[]> {
+    this.memory.assertBulkReadAllowed('readArchive');
+    const range = parseArchiveKey(key);
+    if (range.storeId !== storeId) {
+      throw invalidArgument(`archive key ${JSON.stringify(key)} belongs to another store`);
+    }
+    const store = await this.store(storeId);
+    return this.afterRead(store, await this.defaultArchive.read(key));
+  }
+
+  private async scavengeContext(storeId: string): Promise<scavenging.ScavengeContext> {
+    return {
+      store: await this.store(storeId),
+      memory: this.memory,
+      defaultArchive: this.defaultArchive,
+      exclusive: (key, work) => this.runExclusive(key, work),
+    };
+  }
+
+  /** Runs `work` after every earlier work of the same key has settled. */
+  private runExclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.exclusive.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.exclusive.set(key, settled);
+    void settled.then(() => {
+      if (this.exclusive.get(key) === settled) this.exclusive.delete(key);
+    });
+    return next;
+  }
+
+  // ---- causation and correlation --------------------------------------------------------------
+
+  async getEffects(storeId: string, eventId: string): Promise<EventRecord[]> {
+    this.memory.assertBulkReadAllowed('getEffects');
+    const store = await this.store(storeId);
+    return this.afterRead(store, await causation.getEffects(store, this.memory, eventId));
+  }
+
+  async getCause(storeId: string, eventId: string): Promise<EventRecord | null> {
+    const store = await this.store(storeId);
+    const cause = await causation.getCause(store, eventId);
+    return cause === null ? null : ((await this.afterRead(store, [cause]))[0] ?? null);
+  }
+
+  async getCausationChain(storeId: string, eventId: string): Promise<EventRecord[]> {
+    const store = await this.store(storeId);
+    return this.afterRead(store, await causation.getCausationChain(store, eventId));
+  }
+
+  async getCorrelated(storeId: string, correlationId: string): Promise<EventRecord[]> {
+    this.memory.assertBulkReadAllowed('getCorrelated');
+    const store = await this.store(storeId);
+    return this.afterRead(store, await causation.getCorrelated(store, this.memory, correlationId));
+  }
+
+  async buildCausationGraph(
+    storeId: string,
+    id: string,
+    options?: CausationGraphOptions,
+  ): Promise<CausationGraph> {
+    this.memory.assertBulkReadAllowed('buildCausationGraph');
+    return causation.buildCausationGraph(await this.store(storeId), this.memory, id, options);
+  }
+
+  // ---- schema registry ------------------------------------------------------------------------
+
+  /**
+   * Registers an event type's schema. In this process it may carry code: `upcasters`
+   * (`{ [fromVersion]: (data) => data }`) and `validate` (appends of the type are checked).
+   *
+   * @example
+   * await evdb.registerSchema('shop', 'OrderPlaced', {
+   *   version: 2,
+   *   upcasters: { 1: (data) => ({ ...(data as object), currency: 'EUR' }) },
+   *   validate: (data) => typeof (data as { total?: unknown }).total === 'number' || 'total must be a number',
+   * });
+   */
+  async registerSchema(
+    storeId: string,
+    eventType: string,
+    schema: SchemaRegistration,
+  ): Promise<SchemaInfo> {
+    const info = await this.schemas(await this.store(storeId)).register(eventType, schema);
+    if (telemetry.schemaRegistered.hasSubscribers) {
+      telemetry.schemaRegistered.publish({ storeId, eventType, version: info.version });
+    }
+    return info;
+  }
+
+  async getSchema(storeId: string, eventType: string): Promise<SchemaInfo> {
+    return this.schemas(await this.store(storeId)).get(eventType);
+  }
+
+  async listSchemas(storeId: string): Promise<SchemaInfo[]> {
+    return this.schemas(await this.store(storeId)).list();
+  }
+
+  async getSchemaVersion(storeId: string, eventType: string): Promise<number> {
+    return this.schemas(await this.store(storeId)).version(eventType);
+  }
+
+  async unregisterSchema(storeId: string, eventType: string): Promise<void> {
+    return this.schemas(await this.store(storeId)).unregister(eventType);
+  }
+
+  async upcastEvents(storeId: string, events: EventRecord[]): Promise<EventRecord[]> {
+    if (!Array.isArray(events)) throw invalidArgument('events must be an array of events');
+    if (events.length > FEATURE_LIMITS.maxUpcastEvents) {
+      throw invalidArgument(
+        `upcastEvents takes at most ${FEATURE_LIMITS.maxUpcastEvents} events, got ${events.length}`,
+      );
+    }
+    events.forEach((event, i) => {
+      if (typeof event !== 'object' || event === null) {
+        throw invalidArgument(`events[${i}] must be an event`);
+      }
+      assertName(`events[${i}].eventType`, event.eventType);
+      if (typeof event.metadata !== 'object' || event.metadata === null) {
+        throw invalidArgument(`events[${i}].metadata must be an object`);
+      }
+    });
+    const store = await this.store(storeId);
+    return this.upcasted(store, events, await this.schemas(store).upcast(events, true));
+  }
+
+  /** Publishes how many events an upcast changed (unchanged ones are the same objects). */
+  private upcasted(store: Store, before: EventRecord[], after: EventRecord[]): EventRecord[] {
+    if (telemetry.schemaUpcasted.hasSubscribers) {
+      const changed = after.filter((event, i) => event !== before[i]).length;
+      if (changed > 0)
+        telemetry.schemaUpcasted.publish({ storeId: store.storeId, events: changed });
+    }
+    return after;
+  }
+
+  // ---- inspection -----------------------------------------------------------------------------
+
+  async storeStats(storeId: string): Promise<StoreStats> {
+    const store = await this.store(storeId);
+    const subscriptions = await store.subscriptions.getSubscriptions();
+    return inspection.storeStats(store, subscriptions.length);
+  }
+
+  async streamInfo(storeId: string, streamId: string): Promise<StreamInfo> {
+    return inspection.streamInfo(await this.store(storeId), streamId);
+  }
+
+  async eventTypeSummary(storeId: string): Promise<EventTypeCount[]> {
+    return inspection.eventTypeSummary(await this.store(storeId));
+  }
+
+  // ---- memory pressure ------------------------------------------------------------------------
+
+  getMemoryLevel(): Promise<MemoryLevel> {
+    return Promise.resolve(this.memory.level);
+  }
+
+  getMemoryStats(): Promise<MemoryStats> {
+    return Promise.resolve(this.memory.stats());
+  }
+
+  /**
+   * Calls `listener` whenever the memory level changes (embedded only: code cannot cross the
+   * network). Returns the function that stops it.
+   */
+  onMemoryLevelChange(listener: (level: MemoryLevel, previous: MemoryLevel) => void): () => void {
+    if (typeof listener !== 'function') throw invalidArgument('listener must be a function');
+    return this.memory.onChange(listener);
+  }
+
+  // ---- for the store operations of Evdb -------------------------------------------------------
+
+  /** Refuses a new bulk read at the critical memory level (a retriable `overloaded`). */
+  protected beforeBulkRead(operation: string): void {
+    this.memory.assertBulkReadAllowed(operation);
+  }
+
+  /** Upcasts what a read returns when `upcastOnRead` is on. */
+  protected afterRead(store: Store, events: EventRecord[]): Promise<EventRecord[]> {
+    if (!this.upcastOnRead || events.length === 0) return Promise.resolve(events);
+    return this.schemas(store)
+      .upcast(events, false)
+      .then((upcast) => this.upcasted(store, events, upcast));
+  }
+
+  /** Validates appends of event types that have a validator in this process. */
+  protected validateAppend(store: Store, writes: readonly StreamWrite[]): void {
+    this.states.get(store)?.schemas.validateWrites(writes);
+  }
+
+  /** Deletes the snapshots of a deleted stream (also when the stream was already gone). */
+  protected async deleteStreamSnapshots(store: Store, streamId: string): Promise<void> {
+    store.assertOpen();
+    await store.log.snapshots.deleteStream(streamId);
+  }
+
+  /** Stops the memory checks (when this instance owns the monitor). */
+  protected closeFeatures(): void {
+    this.stopReacting();
+    if (this.ownsMonitor) this.memory.stop();
+  }
+
+  private schemas(store: Store): SchemaRegistry {
+    let state = this.states.get(store);
+    if (state === undefined) {
+      state = { schemas: new SchemaRegistry(store) };
+      this.states.set(store, state);
+    }
+    return state.schemas;
+  }
+
+  /**
+   * Elevated and critical: drop what can be read again (schema copies, the backends' page
+   * caches); read batch sizes follow `memory.batchSize` as they are read.
+   */
+  private reactToMemory(level: MemoryLevel, previous: MemoryLevel): void {
+    if (telemetry.memoryLevelChanged.hasSubscribers) {
+      const { used, total } = this.memory.stats();
+      telemetry.memoryLevelChanged.publish({ level, previous, used, total });
+    }
+    void this.openStores().then(
+      (stores) => {
+        for (const store of stores) {
+          if (level !== 'normal') this.states.get(store)?.schemas.clearCache();
+          store.log.setMemoryLevel?.(level);
+        }
+      },
+      () => undefined,
+    );
+  }
+}
+
+function defaultArchive(archiveDir: string | undefined, backend: Backend): ArchiveBackend {
+  if (archiveDir !== undefined) return fileArchive({ dir: archiveDir });
+  if (backend.dataDir !== undefined) return fileArchive({ dir: join(backend.dataDir, 'archive') });
+  if (!backend.capabilities.durable) return memoryArchive();
+  return fileArchive({ dir: join('.', 'evdb-data', 'archive') });
+}

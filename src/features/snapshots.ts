@@ -1,0 +1,141 @@
+import { EvdbError, invalidArgument } from '../core/errors.js';
+import type { Snapshot, SnapshotRecord, SnapshotSummary } from '../core/feature-types.js';
+import type { JsonObject, JsonValue } from '../core/types.js';
+import type { StoredSnapshot, StoredSnapshotSummary } from '../backends/feature-storage.js';
+import type { Store } from '../store/store.js';
+import { assertInteger, assertJson } from '../store/validation.js';
+import { FEATURE_LIMITS, assertName, describe } from './arguments.js';
+
+let lastCreatedUs = 0;
+
+/** Wall-clock µs, strictly increasing within the process: orders `listAllSnapshots`. */
+function nextCreatedUs(): number {
+  lastCreatedUs = Math.max(Date.now() * 1000, lastCreatedUs + 1);
+  return lastCreatedUs;
+}
+
+export async function recordSnapshot(
+  store: Store,
+  sourceUuid: string,
+  streamUuid: string,
+  version: number,
+  record: SnapshotRecord,
+): Promise<SnapshotSummary> {
+  assertName('sourceUuid', sourceUuid);
+  assertName('streamUuid', streamUuid);
+  assertInteger('version', version, 0);
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw invalidArgument('the snapshot must be an object { data, metadata? }');
+  }
+  if (!('data' in record) || record.data === undefined) {
+    throw invalidArgument('the snapshot needs data (use null for none)');
+  }
+  assertJson(record.data, 'snapshot.data');
+  const { metadata } = record;
+  if (metadata !== undefined) {
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw invalidArgument(`snapshot.metadata must be a JSON object, got ${describe(metadata)}`);
+    }
+    assertJson(metadata, 'snapshot.metadata');
+  }
+  const data = JSON.stringify(record.data);
+  const storedMetadata =
+    metadata === undefined || Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
+  const bytes =
+    Buffer.byteLength(data) + (storedMetadata === null ? 0 : Buffer.byteLength(storedMetadata));
+  if (bytes > FEATURE_LIMITS.maxSnapshotBytes) {
+    throw invalidArgument(
+      `the snapshot is ${bytes} bytes; one snapshot may take at most ${FEATURE_LIMITS.maxSnapshotBytes}`,
+    );
+  }
+  store.assertOpen();
+  const stored: StoredSnapshot = {
+    sourceUuid,
+    streamUuid,
+    version,
+    data,
+    metadata: storedMetadata,
+    createdUs: nextCreatedUs(),
+  };
+  await store.log.snapshots.put(stored);
+  return toSummary(stored);
+}
+
+export async function readSnapshot(
+  store: Store,
+  sourceUuid: string,
+  streamUuid: string,
+  version: number | 'latest' | undefined,
+): Promise<Snapshot> {
+  assertName('sourceUuid', sourceUuid);
+  assertName('streamUuid', streamUuid);
+  const exact = version === undefined || version === 'latest' ? undefined : version;
+  if (exact !== undefined) assertInteger('version', exact, 0);
+  store.assertOpen();
+  const found = await store.log.snapshots.get(sourceUuid, streamUuid, exact);
+  if (found === undefined) throw missing(store.storeId, sourceUuid, streamUuid, exact);
+  return toSnapshot(found);
+}
+
+export async function deleteSnapshot(
+  store: Store,
+  sourceUuid: string,
+  streamUuid: string,
+  version: number,
+): Promise<void> {
+  assertName('sourceUuid', sourceUuid);
+  assertName('streamUuid', streamUuid);
+  assertInteger('version', version, 0);
+  store.assertOpen();
+  if (!(await store.log.snapshots.delete(sourceUuid, streamUuid, version))) {
+    throw missing(store.storeId, sourceUuid, streamUuid, version);
+  }
+}
+
+export async function listSnapshots(
+  store: Store,
+  sourceUuid: string | undefined,
+  streamUuid: string | undefined,
+): Promise<Snapshot[]> {
+  if (sourceUuid !== undefined) assertName('sourceUuid', sourceUuid);
+  if (streamUuid !== undefined) assertName('streamUuid', streamUuid);
+  store.assertOpen();
+  const found = await store.log.snapshots.list({ sourceUuid, streamUuid });
+  return found.map(toSnapshot);
+}
+
+export async function listAllSnapshots(store: Store): Promise<SnapshotSummary[]> {
+  store.assertOpen();
+  return (await store.log.snapshots.summaries()).map(toSummary);
+}
+
+function toSummary(stored: StoredSnapshotSummary): SnapshotSummary {
+  return {
+    sourceUuid: stored.sourceUuid,
+    streamUuid: stored.streamUuid,
+    version: stored.version,
+    createdAt: new Date(Math.floor(stored.createdUs / 1000)).toISOString(),
+  };
+}
+
+function toSnapshot(stored: StoredSnapshot): Snapshot {
+  return {
+    ...toSummary(stored),
+    data: JSON.parse(stored.data) as JsonValue,
+    metadata: stored.metadata === null ? {} : (JSON.parse(stored.metadata) as JsonObject),
+  };
+}
+
+function missing(
+  storeId: string,
+  sourceUuid: string,
+  streamUuid: string,
+  version: number | undefined,
+): EvdbError {
+  const which = version === undefined ? 'no snapshot' : `no snapshot at version ${version}`;
+  return new EvdbError(
+    'not_found',
+    `${which} of source '${sourceUuid}' for stream '${streamUuid}' in store '${storeId}'`,
+    { details: { storeId, sourceUuid, streamUuid, version: version ?? 'latest' } },
+  );
+}

@@ -482,7 +482,11 @@ export abstract class EvdbFeatures implements FeatureApi {
       (stores) => {
         for (const store of stores) {
           if (level !== 'normal') this.states.get(store)?.schemas.clearCache();
-          store.log.setMemoryLevel?.(level);
+          try {
+            store.log.setMemoryLevel?.(level);
+          } catch {
+            // Best effort: a store closing meanwhile keeps its caches until it is gone.
+          }
         }
       },
       () => undefined,

@@ -135,7 +135,7 @@ export class Evdb extends EvdbFeatures implements EventStoreApi, SubscriptionApi
             },
           );
         }
-        const store = new Store(storeId, log);
+        const store = new Store(storeId, log, this.memory);
         // Links that run without code resume on their own once their store is open again.
         store.subscriptions.resumeLinks();
         return store;
@@ -158,7 +158,7 @@ export class Evdb extends EvdbFeatures implements EventStoreApi, SubscriptionApi
         details: { storeId },
       });
     }
-    const store = new Store(storeId, log);
+    const store = new Store(storeId, log, this.memory);
     this.stores.set(storeId, Promise.resolve(store));
     return log.config();
   }

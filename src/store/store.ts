@@ -1,6 +1,7 @@
 import { EvdbError } from '../core/errors.js';
 import type { AppendResult, EventRecord, StreamWrite } from '../core/types.js';
 import type { IndexQuery, LogBackend, StreamHead } from '../backends/log-backend.js';
+import type { MemoryGate } from '../subscriptions/store-access.js';
 import { SubscriptionHost } from '../subscriptions/subscription-host.js';
 import { commitKeys, planGroupCommit, type AppendUnit } from './append-planner.js';
 import { prepareSystemWrite } from './validation.js';
@@ -33,6 +34,8 @@ export class Store {
   constructor(
     readonly storeId: string,
     readonly log: LogBackend,
+    /** The process's memory pressure, which subscriptions consult. */
+    private readonly memory?: MemoryGate,
   ) {}
 
   /** The store's subscriptions and links (created on first use, closed with the store). */
@@ -47,6 +50,7 @@ export class Store {
         return this.log.deleteStream(streamId);
       },
       onCommitted: (listener) => this.onCommitted(listener),
+      memory: this.memory,
     });
     return this.host;
   }

@@ -23,7 +23,22 @@ export class StoreDispatcher {
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly access: StoreAccess) {}
+  private readonly stopMemory: (() => void) | undefined;
+
+  constructor(private readonly access: StoreAccess) {
+    // A level change may end (or start) a pause of catch-up: let every reader look again.
+    this.stopMemory = access.memory?.onChange(() => {
+      for (const listener of [...this.listeners]) listener();
+    });
+  }
+
+  /**
+   * True while memory is critical: readers more than a batch behind the head wait (catch-up
+   * pauses), readers at the head go on (live delivery is one batch at a time anyway).
+   */
+  get catchUpPaused(): boolean {
+    return this.access.memory?.level === 'critical';
+  }
 
   /**
    * Adds a listener called whenever the head moves, and resolves once the head is known (read
@@ -89,6 +104,7 @@ export class StoreDispatcher {
 
   close(): void {
     this.closed = true;
+    this.stopMemory?.();
     this.listeners.clear();
     this.stopWatchingAll();
   }

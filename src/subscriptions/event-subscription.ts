@@ -246,6 +246,9 @@ export class EventSubscription implements Subscription {
       }
       this.batchFrom = reader.position;
       const head = this.dispatcher.head;
+      if (this.dispatcher.catchUpPaused && head - reader.position >= this.options.batchSize) {
+        return 'wait'; // catching up while memory is critical: woken when the level changes
+      }
       const events = await reader.read(this.options.batchSize, head);
       if (generation !== this.generation || this.state !== 'active') return 'again';
       this.retryDelay = MIN_RETRY_MS;

@@ -1,5 +1,13 @@
 import type { AppendResult, StreamWrite } from '../core/types.js';
 import type { LogBackend } from '../backends/log-backend.js';
+import type { MemoryLevel } from '../core/feature-types.js';
+
+/** The process's memory pressure, as subscriptions consult it (see features/memory-monitor.ts). */
+export interface MemoryGate {
+  readonly level: MemoryLevel;
+  /** Calls `listener` on every level change; returns the function that stops it. */
+  onChange(listener: () => void): () => void;
+}
 
 /**
  * What subscriptions and links need of an open store. The store layer provides it, so this
@@ -20,4 +28,6 @@ export interface StoreAccess {
    * Returns the function that stops listening.
    */
   onCommitted(listener: (lastPosition: number) => void): () => void;
+  /** At `critical`, subscriptions pause their catch-up (SPEC §15). */
+  readonly memory?: MemoryGate;
 }

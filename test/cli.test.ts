@@ -81,13 +81,17 @@ describe('evdb against a server (--url)', () => {
     const streams = await evdb(['streams', 'shop', ...on]);
     assert.deepEqual(streams.stdout.trim().split('\n'), ['order-1', 'order-2']);
     const stats = await evdb(['stats', 'shop', '--json', ...on]);
-    assert.deepEqual(JSON.parse(stats.stdout), {
+    const { diskBytes, ...counts } = JSON.parse(stats.stdout) as { diskBytes: number };
+    assert.ok(diskBytes > 0);
+    assert.deepEqual(counts, {
       storeId: 'shop',
-      status: 'open',
       backend: 'sqlite',
       streamCount: 2,
       totalEvents: 3,
       lastPosition: 2,
+      snapshotCount: 0,
+      subscriptionCount: 0,
+      hasEvents: true,
     });
     const stores = await evdb(['stores', ...on]);
     assert.equal(stores.stdout, 'shop\n');
@@ -167,6 +171,7 @@ describe('evdb against a server (--url)', () => {
       'stores',
       'workers',
       'health',
+      'subscriptions',
     ]) {
       const help = await evdb([command, '--help']);
       assert.equal(help.code, 0, command);
@@ -182,6 +187,41 @@ describe('evdb against a server (--url)', () => {
       env: cleanEnv(),
     });
     assert.match(stdout, /^evdb — an event store/);
+  });
+});
+
+describe('evdb subscriptions', () => {
+  it('lists the persistent subscriptions with checkpoint and lag, through a server and on a data directory', async () => {
+    const client = await connect(url);
+    await client.createStore('subs');
+    await client.appendEvents('subs', 'order-1', [
+      { eventType: 'OrderPlaced', data: 1 },
+      { eventType: 'OrderPaid', data: 1 },
+    ]);
+    await client.saveSubscription('subs', {
+      name: 'billing',
+      type: 'by_event_type',
+      selector: 'OrderPaid',
+      startFrom: 0,
+    });
+    await client.close();
+    const listed = await evdb(['subscriptions', 'subs', '--url', url]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(listed.stdout, 'billing  by_event_type "OrderPaid"  checkpoint -1  lag 1\n');
+    const json = await evdb(['subscriptions', 'subs', '--json', '--url', url]);
+    const [sub] = json.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { lag: { lagEvents: number } });
+    assert.equal(sub?.lag.lagEvents, 1);
+
+    const dir = join(root, 'subs-local');
+    const embedded = await openEvdb({ dataDir: dir });
+    await embedded.createStore('local');
+    await embedded.saveSubscription('local', { name: 'all', type: 'by_stream', selector: '$all' });
+    await embedded.close();
+    const local = await evdb(['subscriptions', 'local', '--data-dir', dir]);
+    assert.equal(local.stdout, 'all  by_stream "$all"  checkpoint -1  lag 0\n');
   });
 });
 

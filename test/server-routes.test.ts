@@ -349,6 +349,26 @@ describe('server in-process', () => {
       eventTypeSummary: { storeId: 'rpc' },
       getMemoryLevel: {},
       getMemoryStats: {},
+      saveSubscription: {
+        storeId: 'rpc',
+        options: { name: 'sub', type: 'by_event_type', selector: 'E' },
+      },
+      ackEvent: { storeId: 'rpc', name: 'sub', eventOrPosition: 0 },
+      getSubscriptions: { storeId: 'rpc' },
+      getSubscription: { storeId: 'rpc', name: 'sub' },
+      listStoreSubscriptions: { storeId: 'rpc' },
+      subscriptionLag: { storeId: 'rpc', name: 'sub' },
+      removeSubscription: { storeId: 'rpc', type: 'by_event_type', selector: 'E', name: 'sub' },
+      createLink: {
+        storeId: 'rpc',
+        options: { name: 'l', source: { type: 'all' }, filter: { eventType: 'E' } },
+      },
+      getLink: { storeId: 'rpc', name: 'l' },
+      listLinks: { storeId: 'rpc' },
+      linkInfo: { storeId: 'rpc', name: 'l' },
+      stopLink: { storeId: 'rpc', name: 'l' },
+      startLink: { storeId: 'rpc', name: 'l' },
+      deleteLink: { storeId: 'rpc', name: 'l' },
     };
     // Events the causation samples read.
     const caused = await call('POST', '/rpc/appendEvents', {

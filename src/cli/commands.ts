@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { EventStoreApi } from '../core/api.js';
+import type { RemoteApi } from '../client/protocol/operations.js';
 import { EvdbError } from '../core/errors.js';
 import {
   ANY_VERSION,
@@ -25,7 +25,7 @@ interface Command {
   summary: string;
   usage: string;
   options: OptionSpec;
-  run(parsed: Parsed, store: EventStoreApi, io: Io, help: string): Promise<void>;
+  run(parsed: Parsed, store: RemoteApi, io: Io, help: string): Promise<void>;
 }
 
 const JSON_OPTION: OptionSpec = { json: { type: 'boolean' } };
@@ -187,21 +187,50 @@ Prints the stream ids of the store, sorted, one per line (--json: one JSON array
     },
   },
   stats: {
-    summary: "a store's backend, stream and event counts, last position",
+    summary: "a store's counts: streams, events, snapshots, subscriptions, bytes on disk",
     usage: `evdb stats <store> [--json]
 
-Prints the store's backend, stream count, event count and last global position.`,
+Prints the store's backend, stream, event, snapshot and subscription counts, last global
+position and bytes on disk (storeStats and getStoreStatus).`,
     options: JSON_OPTION,
     async run(parsed, store, io, help) {
       const [storeId] = positionals(parsed, ['store'], help) as [string];
-      const status = await store.getStoreStatus(storeId);
-      if (parsed.values.json === true) io.out(JSON.stringify(status));
+      const [status, stats] = await Promise.all([
+        store.getStoreStatus(storeId),
+        store.storeStats(storeId),
+      ]);
+      const all = { ...stats, backend: status.backend, lastPosition: status.lastPosition };
+      if (parsed.values.json === true) io.out(JSON.stringify(all));
       else {
-        io.out(`store          ${status.storeId}`);
-        io.out(`backend        ${status.backend}`);
-        io.out(`streams        ${status.streamCount}`);
-        io.out(`events         ${status.totalEvents}`);
-        io.out(`last position  ${status.lastPosition}`);
+        io.out(`store          ${all.storeId}`);
+        io.out(`backend        ${all.backend}`);
+        io.out(`streams        ${all.streamCount}`);
+        io.out(`events         ${all.totalEvents}`);
+        io.out(`last position  ${all.lastPosition}`);
+        io.out(`snapshots      ${all.snapshotCount}`);
+        io.out(`subscriptions  ${all.subscriptionCount}`);
+        io.out(`disk bytes     ${all.diskBytes}`);
+      }
+    },
+  },
+  subscriptions: {
+    summary: "a store's persistent subscriptions, their checkpoints and lag",
+    usage: `evdb subscriptions <store> [--json]
+
+Prints each persistent subscription of the store: name, type, selector, checkpoint (the global
+position acknowledged so far, -1: none) and lag (matching events after it; "≤" when it is an
+upper bound). --json prints one JSON object per subscription, with its lag.`,
+    options: JSON_OPTION,
+    async run(parsed, store, io, help) {
+      const [storeId] = positionals(parsed, ['store'], help) as [string];
+      for (const sub of await store.listStoreSubscriptions(storeId)) {
+        const lag = await store.subscriptionLag(storeId, sub.name);
+        if (parsed.values.json === true) io.out(JSON.stringify({ ...sub, lag }));
+        else {
+          io.out(
+            `${sub.name}  ${sub.type} ${JSON.stringify(sub.selector)}  checkpoint ${sub.checkpoint}  lag ${lag.exact ? '' : '≤'}${lag.lagEvents}`,
+          );
+        }
       }
     },
   },

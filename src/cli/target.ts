@@ -1,4 +1,4 @@
-import type { EventStoreApi } from '../core/api.js';
+import type { RemoteApi } from '../client/protocol/operations.js';
 import { connect } from '../client/evdb-client.js';
 import { openEvdb } from '../store/evdb.js';
 import { UsageError, str, type OptionSpec, type Parsed } from './args.js';
@@ -26,7 +26,7 @@ export async function openTarget(
   parsed: Parsed,
   env: NodeJS.ProcessEnv,
   help: string,
-): Promise<EventStoreApi> {
+): Promise<RemoteApi> {
   const url = str(parsed, 'url');
   const dataDir = str(parsed, 'data-dir');
   const pgUrl = str(parsed, 'pg-url');
@@ -54,7 +54,7 @@ export async function openTarget(
   });
 }
 
-export async function openPostgres(url: string): Promise<EventStoreApi> {
+export async function openPostgres(url: string): Promise<RemoteApi> {
   const { postgres } = await import('../backends/postgres/index.js');
   return openEvdb({ backend: postgres({ url }) });
 }

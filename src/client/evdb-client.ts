@@ -1,4 +1,3 @@
-import type { EventStoreApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { HttpTransport } from './http-transport.js';
@@ -7,6 +6,7 @@ import {
   OPERATION_NAMES,
   type OperationName,
   type OperationSpec,
+  type RemoteApi,
 } from './protocol/operations.js';
 import { WS_PATH } from './protocol/frames.js';
 import { encodeWire } from './protocol/wire.js';
@@ -55,7 +55,7 @@ export interface ConnectOptions extends CallOptions {
  * The network client: every `EventStoreApi` operation, with the same results and the same
  * `EvdbError`s as the embedded store.
  */
-export type EvdbClient = EventStoreApi & {
+export type EvdbClient = RemoteApi & {
   /** The server URLs the client routes over. */
   readonly urls: readonly string[];
   /**

@@ -1,4 +1,3 @@
-import type { EventStoreApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { HealthReport } from '../core/workers.js';
 import {
@@ -7,6 +6,7 @@ import {
   toArgs,
   type OperationName,
   type OperationSpec,
+  type RemoteApi,
 } from '../client/protocol/operations.js';
 import { schemaError } from '../client/protocol/schema.js';
 import { assertRole, assertStoreAccess, canSeeStore, type Principal } from './auth.js';
@@ -23,7 +23,7 @@ export class Dispatcher {
   private idle: (() => void)[] = [];
   private draining = false;
 
-  constructor(private readonly api: EventStoreApi) {}
+  constructor(private readonly api: RemoteApi) {}
 
   /** True once `drain` was called: new work is refused with a retriable `unavailable`. */
   get closing(): boolean {

@@ -1,4 +1,4 @@
-import type { EventStoreApi } from '../../core/api.js';
+import type { EventStoreApi, LinkApi, SubscriptionApi } from '../../core/api.js';
 import type { JsonSchema } from './schema.js';
 
 /**
@@ -11,7 +11,14 @@ import type { JsonSchema } from './schema.js';
  * body, answering `{"result": ...}`; that is what the client uses. Operations with an `http`
  * binding also have a resource-style route, for curl and other HTTP clients.
  */
-export type OperationName = Exclude<keyof EventStoreApi, 'close'>;
+export type OperationName = Exclude<keyof RemoteApi, 'close'>;
+
+/**
+ * What the network API offers: every `EventStoreApi` operation, and the subscription and link
+ * operations that take and return JSON (`subscribe`, the live delivery, is in-process only for
+ * now; a link created remotely can only have a declarative filter).
+ */
+export type RemoteApi = EventStoreApi & Omit<SubscriptionApi, 'subscribe'> & LinkApi;
 
 /** read ⊂ write ⊂ admin. */
 export type Role = 'read' | 'write' | 'admin';
@@ -507,6 +514,72 @@ const snapshotKey = [
   { name: 'sourceUuid', schema: nonEmpty },
   { name: 'streamUuid', schema: nonEmpty },
 ] as const;
+
+// ---- subscriptions and links (SPEC §3, §9) -----------------------------------------------------
+
+const subscriptionType: JsonSchema = {
+  enum: ['by_stream', 'by_event_type', 'by_event_pattern', 'by_event_payload', 'by_tags'],
+};
+const selector: JsonSchema = {
+  title: 'SubscriptionSelector',
+  type: ['string', 'object'],
+  description:
+    'by_stream: a stream id or $all; by_event_type: a type; by_event_pattern and by_event_payload: an object; by_tags: {tags, match?}',
+};
+const startFrom: JsonSchema = {
+  type: ['integer', 'string'],
+  description: "a global position (0: the beginning), or 'current' (or -1): only later events",
+};
+
+const SubscriptionInfoSchema: JsonSchema = {
+  title: 'SubscriptionInfo',
+  type: 'object',
+  required: ['name', 'type', 'selector', 'startFrom', 'createdAt', 'checkpoint'],
+  properties: {
+    name: { type: 'string' },
+    type: subscriptionType,
+    selector,
+    startFrom,
+    createdAt: { type: 'string' },
+    checkpoint: {
+      type: 'integer',
+      description: 'acknowledged up to this global position (-1: none)',
+    },
+  },
+};
+
+const linkSource: JsonSchema = {
+  title: 'LinkSource',
+  type: 'object',
+  required: ['type'],
+  description: "{type: 'stream', streamId} | {type: 'stream_pattern', pattern} | {type: 'all'}",
+  properties: {
+    type: { enum: ['stream', 'stream_pattern', 'all'] },
+    streamId: { type: 'string' },
+    pattern: { type: 'string' },
+  },
+};
+
+const LinkDefinitionSchema: JsonSchema = {
+  title: 'LinkDefinition',
+  type: 'object',
+  required: ['name', 'source', 'code', 'backfill', 'status', 'linkStream', 'createdAt'],
+  properties: {
+    name: { type: 'string' },
+    source: linkSource,
+    filter: { type: 'object', description: 'the declarative filter (an event pattern), if any' },
+    code: {
+      type: 'object',
+      description: 'whether the link needs filter or transform code in the process that runs it',
+    },
+    backfill: { type: 'boolean' },
+    status: { enum: ['running', 'stopped'] },
+    linkStream: { type: 'string' },
+    createdAt: { type: 'string' },
+  },
+};
+
+const subscriptionName = { name: 'name', schema: { type: 'string', minLength: 1 } } as const;
 
 export const OPERATIONS = {
   createStore: {
@@ -1048,6 +1121,197 @@ export const OPERATIONS = {
     params: [],
     result: MemoryStatsSchema,
     http: { method: 'GET', path: '/node/memory' },
+  },
+  saveSubscription: {
+    summary:
+      'Creates a persistent subscription, or returns the existing one of that name, type and selector (keeping its checkpoint); a different type or selector replaces it.',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      {
+        name: 'options',
+        schema: {
+          title: 'SaveSubscriptionOptions',
+          type: 'object',
+          required: ['name', 'type', 'selector'],
+          properties: { name: { type: 'string' }, type: subscriptionType, selector, startFrom },
+        },
+      },
+    ],
+    result: SubscriptionInfoSchema,
+    http: { method: 'POST', path: '/stores/{storeId}/subscriptions', body: ['options'] },
+  },
+  ackEvent: {
+    summary:
+      'Acknowledges a subscription up to and including an event (or a global position); returns the stored checkpoint.',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      subscriptionName,
+      {
+        name: 'eventOrPosition',
+        schema: { anyOf: [{ type: 'integer' }, EventRecordSchema] },
+      },
+    ],
+    result: integer,
+  },
+  getSubscriptions: {
+    summary: 'The persistent subscriptions of a store, by name.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'array', items: { type: 'object', title: 'SubscriptionDefinition' } },
+  },
+  getSubscription: {
+    summary: 'One persistent subscription with its checkpoint; `not_found` if missing.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, subscriptionName],
+    result: SubscriptionInfoSchema,
+    http: { method: 'GET', path: '/stores/{storeId}/subscriptions/{name}' },
+  },
+  listStoreSubscriptions: {
+    summary: 'The persistent subscriptions of a store with their checkpoints.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'array', items: SubscriptionInfoSchema },
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/subscriptions',
+      responseKey: 'subscriptions',
+    },
+  },
+  subscriptionLag: {
+    summary:
+      'How far a subscription is behind: checkpoint, latest position and matching events after the checkpoint.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, subscriptionName],
+    result: {
+      title: 'SubscriptionLag',
+      type: 'object',
+      required: ['name', 'checkpoint', 'latestPosition', 'lagEvents', 'exact'],
+      properties: {
+        name: { type: 'string' },
+        checkpoint: integer,
+        latestPosition: integer,
+        lagEvents: integer,
+        exact: { type: 'boolean', description: 'false: an upper bound (too many to count)' },
+      },
+    },
+    http: { method: 'GET', path: '/stores/{storeId}/subscriptions/{name}/lag' },
+  },
+  removeSubscription: {
+    summary:
+      'Removes a persistent subscription; `not_found` unless one of that name, type and selector exists.',
+    role: 'write',
+    idempotent: false,
+    params: [
+      P.storeId,
+      { name: 'type', schema: subscriptionType },
+      { name: 'selector', schema: selector },
+      subscriptionName,
+    ],
+    result: nothing,
+  },
+  createLink: {
+    summary:
+      'Creates a link (a derived stream $link:<name>) and starts it. Remotely the filter can only be declarative (an event pattern).',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      {
+        name: 'options',
+        schema: {
+          title: 'CreateLinkOptions',
+          type: 'object',
+          required: ['name', 'source'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string' },
+            source: linkSource,
+            filter: { type: 'object', description: 'an event pattern' },
+            backfill: { type: 'boolean' },
+          },
+        },
+      },
+    ],
+    result: LinkDefinitionSchema,
+    http: { method: 'POST', path: '/stores/{storeId}/links', body: ['options'] },
+  },
+  getLink: {
+    summary: 'One link; `not_found` if missing.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, subscriptionName],
+    result: LinkDefinitionSchema,
+    http: { method: 'GET', path: '/stores/{storeId}/links/{name}' },
+  },
+  listLinks: {
+    summary: 'The links of a store.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: { type: 'array', items: LinkDefinitionSchema },
+    http: { method: 'GET', path: '/stores/{storeId}/links', responseKey: 'links' },
+  },
+  linkInfo: {
+    summary: "A link's status, events processed, last position and stream version.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, subscriptionName],
+    result: {
+      title: 'LinkInfo',
+      type: 'object',
+      required: [
+        'name',
+        'status',
+        'processed',
+        'lastPosition',
+        'linkStream',
+        'linkStreamVersion',
+        'createdAt',
+        'active',
+      ],
+      properties: {
+        name: { type: 'string' },
+        status: { enum: ['running', 'stopped'] },
+        processed: integer,
+        lastPosition: integer,
+        linkStream: { type: 'string' },
+        linkStreamVersion: integer,
+        createdAt: { type: 'string' },
+        active: { type: 'boolean' },
+        lastError: { type: 'string' },
+      },
+    },
+    http: { method: 'GET', path: '/stores/{storeId}/links/{name}/info' },
+  },
+  stopLink: {
+    summary: 'Stops a link (it keeps its checkpoint).',
+    role: 'write',
+    idempotent: true,
+    params: [P.storeId, subscriptionName],
+    result: nothing,
+  },
+  startLink: {
+    summary: 'Resumes a stopped link from where it stopped.',
+    role: 'write',
+    idempotent: true,
+    params: [P.storeId, subscriptionName],
+    result: nothing,
+  },
+  deleteLink: {
+    summary: 'Stops a link and deletes it with its stream.',
+    role: 'write',
+    idempotent: false,
+    params: [P.storeId, subscriptionName],
+    result: nothing,
+    http: { method: 'DELETE', path: '/stores/{storeId}/links/{name}' },
   },
 } satisfies Record<OperationName, OperationSpec>;
 

@@ -3,8 +3,9 @@ import { formatTable, progress, type BenchOptions, type Row } from './lib.js';
 import { runPostgresBench } from './postgres.js';
 import { runRemoteBench } from './remote.js';
 import { runSqliteBench } from './sqlite.js';
+import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -34,6 +35,8 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   sqlite: runSqliteBench,
   remote: runRemoteBench,
   postgres: runPostgresBench,
+  features: runFeaturesBench,
+  'features-postgres': runFeaturesPostgresBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);

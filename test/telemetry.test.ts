@@ -17,6 +17,7 @@ import {
   openEvdb,
   subscribeTelemetry,
   telemetryHandlerErrors,
+  type NodeEvent,
   type RequestEvent,
   type RetryEvent,
   type StreamReadEvent,
@@ -159,6 +160,23 @@ describe('telemetry events on diagnostics_channel', () => {
     assert.equal(ok?.storeId, 'tel');
   });
 
+  it('publishes node up and down', async () => {
+    const ups = record<NodeEvent>(TELEMETRY_CHANNELS.nodeUp);
+    const downs = record<NodeEvent>(TELEMETRY_CHANNELS.nodeDown);
+    try {
+      const node = await startServer({ port: 0, backend: memory(), node: { nodeId: 'up-down' } });
+      await node.close();
+      assert.deepEqual(
+        ups.events.filter((e) => e.nodeId === 'up-down').map((e) => e.url),
+        [node.url],
+      );
+      assert.equal(downs.events.filter((e) => e.nodeId === 'up-down').length, 1);
+    } finally {
+      ups.stop();
+      downs.stop();
+    }
+  });
+
   it('costs nothing to build when nobody listens', () => {
     // No subscriber in this process listens on a channel no feature publishes yet.
     assert.equal(telemetry.snapshotRead.hasSubscribers, false);
@@ -230,7 +248,8 @@ describe('/metrics', () => {
       assert.equal((await fetch(url)).status, 401);
       const ok = await fetch(url, { headers: { authorization: 'Bearer reader' } });
       assert.equal(ok.status, 200);
-      assert.match(await ok.text(), /evdb_requests_in_flight/);
+      // Before any request: unlabelled metrics are there, at zero.
+      assert.match(await ok.text(), /^evdb_requests_in_flight 0$/m);
     } finally {
       await open.close();
     }

@@ -34,6 +34,8 @@ abstract class LabelledMetric<S> implements Metric {
   protected abstract renderSeries(lines: string[], labels: string, state: S): void;
 
   render(lines: string[]): void {
+    // A metric without labels is shown (at zero) before anything happened to it.
+    if (this.labelNames.length === 0) this.seriesOf(undefined);
     lines.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`);
     for (const { labels, state } of this.series.values()) this.renderSeries(lines, labels, state);
   }
@@ -57,9 +59,6 @@ export class Counter extends LabelledMetric<{ value: number }> {
 export class Gauge extends LabelledMetric<{ value: number }> {
   constructor(name: string, help: string, labelNames: readonly string[] = []) {
     super(name, help, 'gauge', labelNames);
-  }
-  set(value: number, labels?: Labels): void {
-    this.seriesOf(labels).value = value;
   }
   inc(labels?: Labels, by = 1): void {
     this.seriesOf(labels).value += by;

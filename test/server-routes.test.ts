@@ -506,7 +506,12 @@ describe('graceful close', () => {
         params: { storeId: 'shop', streamId: 's' },
       }),
     );
-    while (frames.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const deadline = Date.now() + 10_000; frames.length < 2;) {
+      if (Date.now() > deadline) {
+        assert.fail(`no refusal frame within 10 s; frames: ${JSON.stringify(frames)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const refusal = frames[1] as { type: string; id: number; problem: Record<string, unknown> };
     assert.equal(refusal.type, 'error');
     assert.equal(refusal.id, 7);

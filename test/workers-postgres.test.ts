@@ -97,6 +97,22 @@ describe('workers of servers sharing one PostgreSQL database', () => {
     assert.ok(left <= TTL_MS + 1_500, `left after ${left} ms`);
     assert.deepEqual(await ids(viaA), [a.nodeId, c.nodeId].sort());
 
+    // The CLI opens the same database directly, as a worker of its own (no URL).
+    const cli = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'workers', 'cluster', '--json', '--pg-url', pg.url],
+      { env: cleanEnv(), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let printed = '';
+    cli.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    assert.deepEqual(await once(cli, 'exit'), [0, null]);
+    const seen = JSON.parse(printed) as { nodeId: string; url?: string }[];
+    assert.deepEqual(
+      seen.filter((w) => w.url !== undefined).map((w) => w.nodeId),
+      [a.nodeId, c.nodeId].sort(),
+    );
+    assert.equal(seen.filter((w) => w.url === undefined).length, 1);
+
     // A node shut down gracefully removes its entries: gone at once.
     await stopNode(c, 'SIGTERM');
     assert.deepEqual(await ids(viaA), [a.nodeId]);

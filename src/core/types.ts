@@ -260,12 +260,16 @@ export interface Subscription extends AsyncIterable<EventRecord[]> {
    * another process. Transient subscriptions keep no checkpoint; for them it does nothing.
    */
   ack(eventOrPosition: EventRecord | number): Promise<void>;
-  /** Stops delivery, stores the last acknowledged position and releases the lease. */
+  /**
+   * Stops delivery, stores the acknowledged position and releases the lease. Called while the
+   * handler is running (from inside it, say) it resolves at once, and the subscription ends when
+   * the handler returns (`done`).
+   */
   close(): Promise<void>;
   /**
-   * Settles when the subscription ends: resolves after `close()`, the store's close, or the
-   * subscription's removal; rejects when delivery failed for good (e.g. a handler kept
-   * failing is NOT such a case: it is retried; a non-retriable read error is).
+   * Settles when the subscription has ended: resolves after `close()`, the store's close or the
+   * subscription's removal; rejects when delivery failed for good (a read error that retrying
+   * cannot fix; a handler that throws is retried instead, see `onError`).
    */
   readonly done: Promise<void>;
 }

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
 import type { LogBackend } from '../backends/log-backend.js';
@@ -23,9 +22,6 @@ export interface Activation {
   filter: CompiledFilter;
   checkpoint: Checkpoint;
 }
-
-/** Which subscription's handler is running: `close()` called from inside it must not wait for it. */
-const insideHandler = new AsyncLocalStorage<EventSubscription>();
 
 /** A delivered batch not yet acknowledged (persistent subscriptions). */
 interface Delivery {
@@ -71,6 +67,7 @@ export class EventSubscription implements Subscription {
   private readonly stopSignal = new Signal();
   private ackTimer: NodeJS.Timeout | undefined;
   private iterating = false;
+  private handlerRunning = false;
   private nextChain: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
   private failureReported = false;
@@ -208,9 +205,11 @@ export class EventSubscription implements Subscription {
       }
       const generation = this.generation;
       const last = (batch[batch.length - 1] as EventRecord).position;
+      this.handlerRunning = true;
       try {
-        await insideHandler.run(this, () => handler(batch));
+        await handler(batch);
       } catch (error) {
+        this.handlerRunning = false;
         this.report(error);
         if ((this.state as State) === 'ended') break;
         // Delivered again after ackTimeoutMs (close cuts the pause short).
@@ -218,6 +217,7 @@ export class EventSubscription implements Subscription {
         if (generation === this.generation) this.rewind();
         continue;
       }
+      this.handlerRunning = false;
       // Processed: acknowledge even when closing meanwhile (the work is done).
       if (this.isPersistent) void this.ack(last).catch((error: unknown) => this.report(error));
     }
@@ -386,15 +386,23 @@ export class EventSubscription implements Subscription {
   }
 
   /**
-   * Stops delivery, stores the acknowledged position, gives the lease up. Called from inside
-   * the handler it resolves at once, and the rest happens when the handler returns.
+   * Stops delivery, stores the acknowledged position, gives the lease up. While the handler is
+   * running (close may be called from inside it, where waiting for the handler would wait for
+   * itself) it resolves at once, and the rest happens when the handler returns (see `done`).
    */
   close(): Promise<void> {
-    this.closing ??= this.shutDown();
-    return insideHandler.getStore() === this ? Promise.resolve() : this.closing;
+    const running = this.handlerRunning;
+    const closing = this.shutDown();
+    return running ? Promise.resolve() : closing;
   }
 
-  private async shutDown(): Promise<void> {
+  /** Ends the subscription; resolves when everything has stopped (what the store's close waits for). */
+  shutDown(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
     this.state = 'ended';
     this.generation++;
     this.clearAckTimer();

@@ -350,7 +350,7 @@ export class SubscriptionHost {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.resuming;
-      await Promise.all([...this.running].map((subscription) => subscription.close()));
+      await Promise.all([...this.running].map((subscription) => subscription.shutDown()));
       await this.links.close();
       this.dispatcher.close();
     })();
@@ -370,7 +370,7 @@ export class SubscriptionHost {
     await Promise.all(
       [...this.running]
         .filter((subscription) => subscription.name === name)
-        .map((subscription) => subscription.close()),
+        .map((subscription) => subscription.shutDown()),
     );
   }
 

@@ -655,6 +655,30 @@ export function describeSubscriptions(ctx: SubscriptionSuiteContext): void {
     );
 
     test(
+      'a handler may close its own subscription; the batch it handled is acknowledged',
+      caseOf(async (api) => {
+        const storeId = await ctx.newStore();
+        await api.appendEvents(storeId, 's', events(5));
+        await api.saveSubscription(storeId, { name: 'self', type: 'by_stream', selector: 's' });
+        let opened: (sub: Subscription) => void = () => undefined;
+        const self = new Promise<Subscription>((resolve) => {
+          opened = resolve;
+        });
+        const seen: number[] = [];
+        const sub = track(
+          await api.subscribe(storeId, { name: 'self', batchSize: 2 }, async (batch) => {
+            seen.push(...positions(batch));
+            await (await self).close();
+          }),
+        );
+        opened(sub);
+        await sub.done;
+        assert.deepEqual(seen, [0, 1]);
+        assert.equal((await api.getSubscription(storeId, 'self')).checkpoint, 1);
+      }),
+    );
+
+    test(
       'persistent: unacknowledged events are delivered again after ackTimeoutMs, acknowledged ones not',
       caseOf(async (api) => {
         const storeId = await ctx.newStore();

@@ -3,9 +3,10 @@ import { formatTable, progress, type BenchOptions, type Row } from './lib.js';
 import { runPostgresBench } from './postgres.js';
 import { runRemoteBench } from './remote.js';
 import { runSqliteBench } from './sqlite.js';
+import { runSubscriptionsBench } from './subscriptions.js';
 import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -37,6 +38,7 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   postgres: runPostgresBench,
   features: runFeaturesBench,
   'features-postgres': runFeaturesPostgresBench,
+  subscriptions: runSubscriptionsBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);

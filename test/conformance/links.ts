@@ -1,28 +1,26 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe } from 'node:test';
 import type { EventRecord } from '../../src/core/types.js';
 import { event, events, rejectsWith } from './harness.js';
 import {
   collect,
+  registerCase,
   supportsSubscriptions,
   waitFor,
+  type DefinitionsApi,
   type SubscribingApi,
   type SubscriptionSuiteContext,
 } from './subscriptions.js';
 
-const NOT_SUPPORTED =
-  'this target does not offer the link operations (the network client gets routes for them ' +
-  'in its own change)';
-
 /** Reads a whole (link) stream; [] when it does not exist. */
-async function readStream(api: SubscribingApi, storeId: string, streamId: string) {
+async function readStream(api: DefinitionsApi, storeId: string, streamId: string) {
   if (!(await api.streamExists(storeId, streamId))) return [];
   return api.streamForward(storeId, streamId, 0, 100_000);
 }
 
 /** The link stream once it holds `count` events (fails if it gets more). */
 async function linked(
-  api: SubscribingApi,
+  api: DefinitionsApi,
   storeId: string,
   name: string,
   count: number,
@@ -42,77 +40,73 @@ async function linked(
  */
 export function describeLinks(ctx: SubscriptionSuiteContext): void {
   const test = (name: string, body: (api: SubscribingApi) => Promise<void>): void => {
-    const reason = ctx.skip?.[name];
-    if (reason !== undefined) {
-      it(name, { skip: reason }, () => undefined);
-      return;
-    }
-    it(name, async (t) => {
-      const api = ctx.api();
-      if (!supportsSubscriptions(api)) {
-        t.skip(NOT_SUPPORTED);
-        return;
-      }
-      await body(api);
-    });
+    registerCase(ctx, name, 'in-process', body);
+  };
+  const testJson = (name: string, body: (api: DefinitionsApi) => Promise<void>): void => {
+    registerCase(ctx, name, 'json', body);
   };
 
   describe('links', () => {
-    test('a link with backfill copies matching history, then live events, in source order', async (api) => {
-      const storeId = await ctx.newStore();
-      await api.appendEvents(storeId, 'order-1', [
-        event('Placed', { total: 5 }),
-        event('Paid', {}),
-      ]);
-      await api.appendEvents(storeId, 'invoice-1', [event('Placed', { total: 9 })]);
-      await api.appendEvents(storeId, 'order-2', [event('Placed', { total: 7 }, { tags: ['t'] })]);
-      const definition = await api.createLink(storeId, {
-        name: 'placed',
-        source: { type: 'stream_pattern', pattern: 'order-*' },
-        filter: { eventType: 'Placed' },
-        backfill: true,
-      });
-      assert.equal(definition.linkStream, '$link:placed');
-      assert.equal(definition.status, 'running');
-      assert.deepEqual(definition.filter, { eventType: 'Placed' });
-      assert.deepEqual(definition.code, { filter: false, transform: false });
-      const history = await linked(api, storeId, 'placed', 2);
-      const sources = await api.readAllGlobal(storeId, 0, 100);
-      const expected = [sources[0], sources[3]] as EventRecord[];
-      history.forEach((copy, i) => {
-        const source = expected[i] as EventRecord;
-        assert.equal(copy.eventId, source.eventId, 'the link keeps the source event id');
-        assert.equal(copy.eventType, source.eventType);
-        assert.deepEqual(copy.data, source.data);
-        assert.deepEqual(copy.tags, source.tags);
-        assert.equal(copy.version, i);
-        assert.deepEqual(copy.metadata, {
-          sourceStreamId: source.streamId,
-          sourceVersion: source.version,
-          sourcePosition: source.position,
+    testJson(
+      'a link with backfill copies matching history, then live events, in source order',
+      async (api) => {
+        const storeId = await ctx.newStore();
+        await api.appendEvents(storeId, 'order-1', [
+          event('Placed', { total: 5 }),
+          event('Paid', {}),
+        ]);
+        await api.appendEvents(storeId, 'invoice-1', [event('Placed', { total: 9 })]);
+        await api.appendEvents(storeId, 'order-2', [
+          event('Placed', { total: 7 }, { tags: ['t'] }),
+        ]);
+        const definition = await api.createLink(storeId, {
+          name: 'placed',
+          source: { type: 'stream_pattern', pattern: 'order-*' },
+          filter: { eventType: 'Placed' },
+          backfill: true,
         });
-      });
-      await api.appendEvents(storeId, 'order-3', [
-        event('Placed', { total: 1 }),
-        event('Paid', {}),
-      ]);
-      await api.appendEvents(storeId, 'other', [event('Placed', {})]);
-      await api.appendEvents(storeId, 'order-1', [event('Placed', { total: 2 })]);
-      const all = await linked(api, storeId, 'placed', 4);
-      assert.deepEqual(
-        all.map((e) => e.metadata.sourceStreamId),
-        ['order-1', 'order-2', 'order-3', 'order-1'],
-      );
-      const info = await api.linkInfo(storeId, 'placed');
-      assert.equal(info.status, 'running');
-      assert.equal(info.processed, 4);
-      assert.equal(info.linkStream, '$link:placed');
-      assert.equal(info.linkStreamVersion, 3);
-      assert.ok(info.lastPosition >= (all[3]?.metadata.sourcePosition as number));
-      assert.equal(info.createdAt, definition.createdAt);
-    });
+        assert.equal(definition.linkStream, '$link:placed');
+        assert.equal(definition.status, 'running');
+        assert.deepEqual(definition.filter, { eventType: 'Placed' });
+        assert.deepEqual(definition.code, { filter: false, transform: false });
+        const history = await linked(api, storeId, 'placed', 2);
+        const sources = await api.readAllGlobal(storeId, 0, 100);
+        const expected = [sources[0], sources[3]] as EventRecord[];
+        history.forEach((copy, i) => {
+          const source = expected[i] as EventRecord;
+          assert.equal(copy.eventId, source.eventId, 'the link keeps the source event id');
+          assert.equal(copy.eventType, source.eventType);
+          assert.deepEqual(copy.data, source.data);
+          assert.deepEqual(copy.tags, source.tags);
+          assert.equal(copy.version, i);
+          assert.deepEqual(copy.metadata, {
+            sourceStreamId: source.streamId,
+            sourceVersion: source.version,
+            sourcePosition: source.position,
+          });
+        });
+        await api.appendEvents(storeId, 'order-3', [
+          event('Placed', { total: 1 }),
+          event('Paid', {}),
+        ]);
+        await api.appendEvents(storeId, 'other', [event('Placed', {})]);
+        await api.appendEvents(storeId, 'order-1', [event('Placed', { total: 2 })]);
+        const all = await linked(api, storeId, 'placed', 4);
+        assert.deepEqual(
+          all.map((e) => e.metadata.sourceStreamId),
+          ['order-1', 'order-2', 'order-3', 'order-1'],
+        );
+        const info = await api.linkInfo(storeId, 'placed');
+        assert.equal(info.status, 'running');
+        assert.equal(info.processed, 4);
+        assert.equal(info.linkStream, '$link:placed');
+        assert.equal(info.linkStreamVersion, 3);
+        assert.ok(info.lastPosition >= (all[3]?.metadata.sourcePosition as number));
+        assert.equal(info.createdAt, definition.createdAt);
+      },
+    );
 
-    test('without backfill a link starts with the events appended after it', async (api) => {
+    testJson('without backfill a link starts with the events appended after it', async (api) => {
       const storeId = await ctx.newStore();
       await api.appendEvents(storeId, 's', events(3));
       await api.createLink(storeId, { name: 'later', source: { type: 'stream', streamId: 's' } });
@@ -158,36 +152,39 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
       assert.equal(definition.filter, undefined);
     });
 
-    test('each source event is linked exactly once, also under concurrent appends', async (api) => {
-      const storeId = await ctx.newStore();
-      await api.appendEvents(storeId, 'x-0', events(50));
-      await api.createLink(storeId, {
-        name: 'once',
-        source: { type: 'stream_pattern', pattern: 'x-*' },
-        backfill: true,
-      });
-      await Promise.all(
-        Array.from({ length: 4 }, async (_, w) => {
-          for (let i = 0; i < 10; i++) await api.appendEvents(storeId, `x-${w}`, events(3));
-        }),
-      );
-      const copies = await linked(api, storeId, 'once', 170);
-      const ids = new Set(copies.map((e) => e.eventId));
-      assert.equal(ids.size, 170, 'no event twice');
-      const sourcePositions = copies.map((e) => e.metadata.sourcePosition as number);
-      assert.deepEqual(
-        sourcePositions,
-        [...sourcePositions].sort((a, b) => a - b),
-        'in source order',
-      );
-      const sources = await api.readAllGlobal(storeId, 0, 1000);
-      assert.deepEqual(
-        sourcePositions,
-        sources.filter((e) => e.streamId.startsWith('x-')).map((e) => e.position),
-      );
-    });
+    testJson(
+      'each source event is linked exactly once, also under concurrent appends',
+      async (api) => {
+        const storeId = await ctx.newStore();
+        await api.appendEvents(storeId, 'x-0', events(50));
+        await api.createLink(storeId, {
+          name: 'once',
+          source: { type: 'stream_pattern', pattern: 'x-*' },
+          backfill: true,
+        });
+        await Promise.all(
+          Array.from({ length: 4 }, async (_, w) => {
+            for (let i = 0; i < 10; i++) await api.appendEvents(storeId, `x-${w}`, events(3));
+          }),
+        );
+        const copies = await linked(api, storeId, 'once', 170);
+        const ids = new Set(copies.map((e) => e.eventId));
+        assert.equal(ids.size, 170, 'no event twice');
+        const sourcePositions = copies.map((e) => e.metadata.sourcePosition as number);
+        assert.deepEqual(
+          sourcePositions,
+          [...sourcePositions].sort((a, b) => a - b),
+          'in source order',
+        );
+        const sources = await api.readAllGlobal(storeId, 0, 1000);
+        assert.deepEqual(
+          sourcePositions,
+          sources.filter((e) => e.streamId.startsWith('x-')).map((e) => e.position),
+        );
+      },
+    );
 
-    test('stopLink pauses a link, startLink resumes it where it stopped', async (api) => {
+    testJson('stopLink pauses a link, startLink resumes it where it stopped', async (api) => {
       const storeId = await ctx.newStore();
       await api.createLink(storeId, { name: 'p', source: { type: 'stream', streamId: 's' } });
       await api.appendEvents(storeId, 's', events(2));
@@ -206,7 +203,7 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
       );
     });
 
-    test('link definitions: list, get, create again, delete', async (api) => {
+    testJson('link definitions: list, get, create again, delete', async (api) => {
       const storeId = await ctx.newStore();
       const a = await api.createLink(storeId, { name: 'a', source: { type: 'all' } });
       await api.createLink(storeId, { name: 'b', source: { type: 'stream', streamId: 's' } });
@@ -248,7 +245,7 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
       }
     });
 
-    test('link streams keep source ids without weakening id checks elsewhere', async (api) => {
+    testJson('link streams keep source ids without weakening id checks elsewhere', async (api) => {
       const storeId = await ctx.newStore();
       const id = '0190a0a0-0000-7000-8000-000000000001';
       await api.createLink(storeId, { name: 'ids', source: { type: 'all' } });

@@ -120,8 +120,8 @@ export interface EventStoreApi extends FeatureApi {
  * Subscriptions (SPEC §3): persistent subscriptions stored with the store (definitions,
  * checkpoints, lag) and the consumption of persistent and transient ones.
  *
- * Every method but `subscribe` takes and returns JSON. These join `EventStoreApi` once the
- * network client has routes for them (its operation table needs an entry per method).
+ * Every method but `subscribe` takes and returns JSON; the network client offers those (its
+ * `RemoteApi`), while `subscribe` is in-process only for now.
  */
 export interface SubscriptionApi {
   /**

@@ -36,6 +36,8 @@ export class Checkpoint {
   private lastWriteAt = 0;
   /** This definition's entry exists (was read or written). */
   private claimed = false;
+  /** Told about each position this process stores (telemetry). */
+  onStored: ((position: number) => void) | undefined;
 
   private constructor(
     private readonly log: LogBackend,
@@ -148,6 +150,7 @@ export class Checkpoint {
         this.revision = revision;
         this.claimed = true;
         this.stored = target;
+        this.onStored?.(target);
       }
     } catch (error) {
       const failed = this.waiters.filter((waiter) => waiter.position <= target);

@@ -1,6 +1,7 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
 import type { LogBackend } from '../backends/log-backend.js';
+import { telemetry } from '../telemetry/publish.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { StoreDispatcher } from './dispatcher.js';
 import type { CompiledFilter } from './filters.js';
@@ -259,7 +260,7 @@ export class EventSubscription implements Subscription {
         this.handedOut = Math.max(this.handedOut, through);
         return reader.position <= this.dispatcher.head ? 'again' : 'wait';
       }
-      this.delivered(last.position, through);
+      this.delivered(events.length, last.position, through);
       return events;
     } catch (error) {
       if (generation !== this.generation || this.state === 'ended') return 'again';
@@ -279,9 +280,17 @@ export class EventSubscription implements Subscription {
     }
   }
 
-  private delivered(last: number, through: number): void {
+  private delivered(events: number, last: number, through: number): void {
     this.scannedThrough = through;
     this.handedOut = Math.max(this.handedOut, through);
+    if (telemetry.subscriptionDelivered.hasSubscribers) {
+      telemetry.subscriptionDelivered.publish({
+        storeId: this.storeId,
+        name: this.name,
+        events,
+        position: last,
+      });
+    }
     if (!this.isPersistent) return;
     this.outstanding.push({ last, through, at: performance.now() });
     this.armAckTimer();

@@ -12,6 +12,7 @@ import type {
   NewEvent,
 } from '../core/types.js';
 import { LINK_STREAM_PREFIX } from '../backends/log-backend.js';
+import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
 import type { StoreDispatcher } from './dispatcher.js';
 import {
@@ -332,6 +333,9 @@ class LinkRunner {
     const generation = ++this.generation;
     this.active = true;
     this.loop = this.run(generation, stored);
+    if (telemetry.linkStarted.hasSubscribers) {
+      telemetry.linkStarted.publish({ storeId: this.access.storeId, name: this.name });
+    }
   }
 
   private async stillWanted(): Promise<boolean> {
@@ -341,6 +345,9 @@ class LinkRunner {
 
   /** Stops copying (the lease was lost); the loop ends at its next step. */
   private halt(): void {
+    if (this.active && telemetry.linkStopped.hasSubscribers) {
+      telemetry.linkStopped.publish({ storeId: this.access.storeId, name: this.name });
+    }
     this.active = false;
     this.generation++;
     this.signal.notify();

@@ -18,6 +18,7 @@ import type {
   SubscriptionLag,
   SubscriptionSelector,
 } from '../core/types.js';
+import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
 import { StoreDispatcher } from './dispatcher.js';
 import { EventSubscription, type DeliveryOptions } from './event-subscription.js';
@@ -106,6 +107,14 @@ export class SubscriptionHost {
       const revision = await log.kvPut(SUBSCRIPTIONS, options.name, stored, entry?.revision ?? 0);
       if (revision === undefined) continue;
       if (existing !== undefined) await this.closeRunning(options.name);
+      if (telemetry.subscriptionCreated.hasSubscribers) {
+        telemetry.subscriptionCreated.publish({
+          storeId: this.access.storeId,
+          name: options.name,
+          type: filter.type,
+          startPosition,
+        });
+      }
       return { ...toDefinition(stored), checkpoint: startPosition - 1 };
     }
   }
@@ -129,6 +138,9 @@ export class SubscriptionHost {
     await this.access.log.kvDelete(SUBSCRIPTIONS, name);
     await this.access.log.kvDelete(CHECKPOINTS, name);
     await this.closeRunning(name);
+    if (telemetry.subscriptionDeleted.hasSubscribers) {
+      telemetry.subscriptionDeleted.publish({ storeId: this.access.storeId, name });
+    }
   }
 
   /** Moves the stored checkpoint to at least `position` and returns it. */
@@ -277,6 +289,15 @@ export class SubscriptionHost {
           stored.startPosition - 1,
         );
         definitionId = stored.id;
+        checkpoint.onStored = (position) => {
+          if (telemetry.subscriptionCheckpoint.hasSubscribers) {
+            telemetry.subscriptionCheckpoint.publish({
+              storeId: this.access.storeId,
+              name,
+              position,
+            });
+          }
+        };
         subscription.activate({ filter: compileFilter(filterOf(stored)), checkpoint });
       },
       lost: () => subscription.deactivate(),

@@ -368,6 +368,11 @@ class LinkRunner {
         state ??= await this.resync(stored, filter);
         if (generation !== this.generation) break;
         const head = this.dispatcher.head;
+        if (this.dispatcher.catchUpPaused && head - state.reader.position >= LINK_BATCH) {
+          // Backfilling while memory is critical (SPEC §15): woken when the level changes.
+          await this.signal.wait();
+          continue;
+        }
         const events = await state.reader.read(LINK_BATCH, head);
         const through = state.reader.position - 1;
         const selected = await this.select(events);

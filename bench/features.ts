@@ -7,7 +7,7 @@ import { uuidv7 } from '../src/core/ids.js';
 import { openEvdb, sqlite, type Evdb, type EventRecord, type StreamWrite } from '../src/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { progress, scaled, stats, verify, type BenchOptions, type Row, type Stats } from './lib.js';
-import { payload } from './sqlite.js';
+import { payload } from './workload.js';
 
 /**
  * The store features' reads must cost what they return, not what the store holds: each read

@@ -1,17 +1,13 @@
 import pg from 'pg';
 import { postgres } from '../src/backends/postgres/index.js';
 import { uuidv7 } from '../src/core/ids.js';
-import { openEvdb, type Evdb, type EventRecord, type NewEvent } from '../src/index.js';
+import { openEvdb, type Evdb, type EventRecord } from '../src/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
-import { payload } from './sqlite.js';
+import { newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
 
 const SUITE = 'postgres (synchronous_commit=on)';
 const SCHEMA = 'evdb_bench';
-
-function newEvent(n: number, eventType = 'OrderPlaced'): NewEvent {
-  return { eventType, data: payload(n) };
-}
 
 const INT8 = 20;
 /** Raw connections read BIGINTs as numbers too, so the raw read floor decodes the same values. */
@@ -76,20 +72,6 @@ class RawPostgres {
 
 const RAW_COLUMNS =
   'position, stream_id, version, event_id::text, event_type, data, metadata, tags, epoch_us';
-
-function rawDecode(row: unknown[]): unknown {
-  return {
-    position: row[0],
-    streamId: row[1],
-    version: row[2],
-    eventId: row[3],
-    eventType: row[4],
-    data: JSON.parse(row[5] as string) as unknown,
-    metadata: row[6] === null ? {} : (JSON.parse(row[6] as string) as unknown),
-    tags: row[7] === null ? [] : (JSON.parse(row[7] as string) as unknown),
-    epochUs: row[8],
-  };
-}
 
 /**
  * The PostgreSQL workloads, on a throwaway cluster the bench starts (fsync and
@@ -311,52 +293,12 @@ async function streamReadWorkload({ evdb, raw, options }: Context): Promise<Row>
   };
 }
 
-/** Fills a store with `total` events over 1000 streams; 1% of them have the type `Rare`. */
-async function populate(evdb: Evdb, storeId: string, total: number): Promise<void> {
-  await newStore(evdb, storeId);
-  const chunk = 1000;
-  const started = Date.now();
-  for (let i = 0; i < total; i += chunk) {
-    const events = Array.from({ length: Math.min(chunk, total - i) }, (_, k) => {
-      const n = i + k;
-      return newEvent(n, n % 100 === 7 ? 'Rare' : 'OrderPlaced');
-    });
-    await evdb.appendEvents(storeId, `order-${(i / chunk) % 1000}`, events);
-    if ((i / chunk) % 100 === 99) {
-      progress(
-        `  ${storeId}: ${i + chunk} / ${total} events (${((Date.now() - started) / 1000).toFixed(0)} s)`,
-      );
-    }
-  }
-}
-
-async function readAllByPages(
-  read: (from: number) => Promise<EventRecord[] | unknown[]>,
-  positionOf: (item: never) => number,
-): Promise<number> {
-  let count = 0;
-  let from = 0;
-  let last = -1;
-  for (;;) {
-    const page = (await read(from)) as never[];
-    if (page.length === 0) break;
-    for (const item of page) {
-      const position = positionOf(item);
-      verify(position > last, 'strictly increasing positions');
-      last = position;
-    }
-    count += page.length;
-    from = last + 1;
-  }
-  return count;
-}
-
 async function globalReadWorkloads({ evdb, raw, options }: Context): Promise<Row[]> {
   const big = scaled(options, 1_000_000);
   const small = scaled(options, 100_000);
   progress(`(5)/(6) populating stores of ${big} and ${small} events`);
-  await populate(evdb, 'global-big', big);
-  await populate(evdb, 'global-small', small);
+  await populate(evdb, 'global-big', big, (id) => newStore(evdb, id));
+  await populate(evdb, 'global-small', small, (id) => newStore(evdb, id));
   // Let the planner see the tables' real sizes, as autovacuum would on a live store.
   for (const storeId of ['global-big', 'global-small']) {
     await raw.query(`VACUUM ANALYZE ${tableOf(raw, storeId)}`);

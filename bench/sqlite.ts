@@ -4,31 +4,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from '../src/backends/sqlite/schema.js';
 import { uuidv7 } from '../src/core/ids.js';
-import { openEvdb, sqlite, type Evdb, type EventRecord, type NewEvent } from '../src/index.js';
+import { openEvdb, sqlite, type Evdb, type EventRecord } from '../src/index.js';
 import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
+import { newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
 
 const SUITE = 'sqlite (synchronous=full)';
-
-/** A typical small event body (~110 bytes of JSON). */
-export function payload(n: number): {
-  n: number;
-  customer: string;
-  amount: number;
-  items: string[];
-  note: string;
-} {
-  return {
-    n,
-    customer: `customer-${n % 1000}`,
-    amount: n * 1.5,
-    items: ['sku-1', 'sku-2'],
-    note: 'benchmark',
-  };
-}
-
-function newEvent(n: number, eventType = 'OrderPlaced'): NewEvent {
-  return { eventType, data: payload(n) };
-}
 
 /** A bare database with evdb's own schema and pragmas: the physical floor evdb is compared with. */
 class RawSqlite {
@@ -69,20 +49,6 @@ class RawSqlite {
   }
 }
 
-/** Reads rows like evdb does and decodes them the same way: the floor for read workloads. */
-function rawDecode(row: unknown[]): unknown {
-  return {
-    position: row[0],
-    streamId: row[1],
-    version: row[2],
-    eventId: row[3],
-    eventType: row[4],
-    data: JSON.parse(row[5] as string) as unknown,
-    metadata: row[6] === null ? {} : (JSON.parse(row[6] as string) as unknown),
-    tags: row[7] === null ? [] : (JSON.parse(row[7] as string) as unknown),
-    epochUs: row[8],
-  };
-}
 const RAW_COLUMNS =
   'position, stream_id, version, event_id, event_type, data, metadata, tags, epoch_us';
 
@@ -272,46 +238,6 @@ async function streamReadWorkload(evdb: Evdb, dir: string, options: BenchOptions
     baselineName: 'raw select + JSON decode',
     baseline: rawStats,
   };
-}
-
-/** Fills a store with `total` events over 1000 streams; 1% of them have the type `Rare`. */
-async function populate(evdb: Evdb, storeId: string, total: number): Promise<void> {
-  await evdb.createStore(storeId);
-  const chunk = 1000;
-  const started = Date.now();
-  for (let i = 0; i < total; i += chunk) {
-    const events = Array.from({ length: Math.min(chunk, total - i) }, (_, k) => {
-      const n = i + k;
-      return newEvent(n, n % 100 === 7 ? 'Rare' : 'OrderPlaced');
-    });
-    await evdb.appendEvents(storeId, `order-${(i / chunk) % 1000}`, events);
-    if ((i / chunk) % 100 === 99) {
-      progress(
-        `  ${storeId}: ${i + chunk} / ${total} events (${((Date.now() - started) / 1000).toFixed(0)} s)`,
-      );
-    }
-  }
-}
-
-async function readAllByPages(
-  read: (from: number) => Promise<EventRecord[]> | unknown[],
-  positionOf: (item: never) => number,
-): Promise<number> {
-  let count = 0;
-  let from = 0;
-  let last = -1;
-  for (;;) {
-    const page = (await read(from)) as never[];
-    if (page.length === 0) break;
-    for (const item of page) {
-      const position = positionOf(item);
-      verify(position > last, 'strictly increasing positions');
-      last = position;
-    }
-    count += page.length;
-    from = last + 1;
-  }
-  return count;
 }
 
 async function globalReadWorkloads(evdb: Evdb, dir: string, options: BenchOptions): Promise<Row[]> {

@@ -13,7 +13,7 @@ import {
   type Row,
   type Stats,
 } from './lib.js';
-import { payload } from './sqlite.js';
+import { payload } from './workload.js';
 
 const SUITE = 'subscriptions (sqlite, synchronous=full)';
 /** The write load of the latency workload. */

@@ -706,6 +706,30 @@ class PostgresLog implements LogBackend {
   }
 
   /**
+   * Takes the store's commit lock for the running transaction and reads the counters' fold point
+   * and the last position under it; a store removed (and maybe created again) meanwhile is
+   * `not_found`.
+   */
+  private async lockState(
+    client: pg.PoolClient,
+  ): Promise<{ countedThrough: number; lastPosition: number }> {
+    const t = this.tables;
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
+      this.backend.lockKey,
+      this.storeKey,
+    ]);
+    const state = await client.query<[number, number, number]>({
+      text:
+        `SELECT s.store_key, s.counted_through, greatest(s.position_floor, ` +
+        `(SELECT max(position) FROM ${t.events})) FROM ${t.state} s WHERE s.id = 1`,
+      rowMode: 'array',
+    });
+    const [storeKey, countedThrough, lastPosition] = state.rows[0] ?? [];
+    if (storeKey !== this.storeKey) throw this.removedError();
+    return { countedThrough: countedThrough as number, lastPosition: lastPosition as number };
+  }
+
+  /**
    * Under the store's lock: removes the stream's events, tags and head, raises the position
    * floor to the last position (so positions never move back) and bumps the generation (so
    * every writer's cached heads are known stale).
@@ -718,18 +742,7 @@ class PostgresLog implements LogBackend {
       { doing: `deleteStream in store '${this.storeId}'`, storeId: this.storeId },
       (client) =>
         inTransaction(client, async () => {
-          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
-            this.backend.lockKey,
-            this.storeKey,
-          ]);
-          const state = await client.query<[number, number, number]>({
-            text:
-              `SELECT s.store_key, s.counted_through, greatest(s.position_floor, ` +
-              `(SELECT max(position) FROM ${t.events})) FROM ${t.state} s WHERE s.id = 1`,
-            rowMode: 'array',
-          });
-          const [storeKey, countedThrough, lastPosition] = state.rows[0] ?? [];
-          if (storeKey !== this.storeKey) throw this.removedError();
+          const { countedThrough, lastPosition } = await this.lockState(client);
           const head = await client.query<[number]>({
             text: `DELETE FROM ${t.streams} WHERE stream_id = $1 RETURNING created_position`,
             values: [streamId],
@@ -753,7 +766,7 @@ class PostgresLog implements LogBackend {
           await client.query(
             `UPDATE ${t.state} SET position_floor = $1, generation = generation + 1, ` +
               'event_count = event_count - $2, stream_count = stream_count - $3 WHERE id = 1',
-            [lastPosition, counted, createdAt <= (countedThrough as number) ? 1 : 0],
+            [lastPosition, counted, createdAt <= countedThrough ? 1 : 0],
           );
           return count;
         }),
@@ -772,18 +785,7 @@ class PostgresLog implements LogBackend {
       { doing: `scavenge in store '${this.storeId}'`, storeId: this.storeId },
       (client) =>
         inTransaction(client, async () => {
-          await client.query('SELECT pg_advisory_xact_lock($1, $2)', [
-            this.backend.lockKey,
-            this.storeKey,
-          ]);
-          const state = await client.query<[number, number, number]>({
-            text:
-              `SELECT s.store_key, s.counted_through, greatest(s.position_floor, ` +
-              `(SELECT max(position) FROM ${t.events})) FROM ${t.state} s WHERE s.id = 1`,
-            rowMode: 'array',
-          });
-          const [storeKey, countedThrough, lastPosition] = state.rows[0] ?? [];
-          if (storeKey !== this.storeKey) throw this.removedError();
+          const { countedThrough, lastPosition } = await this.lockState(client);
           await client.query(
             `DELETE FROM ${t.tags} WHERE position IN (SELECT position FROM ${t.events} ` +
               'WHERE stream_id = $1 AND version < $2 AND tags IS NOT NULL)',

@@ -10,24 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { connect, type EvdbClient } from '../src/client.js';
 import type { EventStoreApi } from '../src/core/api.js';
-import { openEvdb, sqlite, type EventRecord, type NewEvent } from '../src/index.js';
+import { openEvdb, sqlite, type EventRecord } from '../src/index.js';
 import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
+import { newEvent } from './workload.js';
 
 const SUITE = 'remote (client → local server, SQLite)';
 const CLI = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-
-function newEvent(n: number): NewEvent {
-  return {
-    eventType: 'OrderPlaced',
-    data: {
-      n,
-      customer: `customer-${n % 1000}`,
-      amount: n * 1.5,
-      items: ['sku-1', 'sku-2'],
-      note: 'benchmark',
-    },
-  };
-}
 
 /** `evdb serve` on a data directory, in its own process; resolves once it listens. */
 async function startServe(dataDir: string): Promise<{ url: string; child: ChildProcess }> {

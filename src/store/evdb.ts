@@ -192,7 +192,7 @@ export class Evdb extends EvdbFeatures implements EventStoreApi, SubscriptionApi
     events: NewEvent[],
     expectedVersion?: ExpectedVersion,
   ): Promise<AppendResult> {
-    assertWritableStreamId(streamId);
+    // prepareWrites checks the stream id too (reserved ids included).
     const { writes } = prepareWrites([{ streamId, events, expectedVersion }]);
     const store = await this.store(storeId);
     this.validateAppend(store, [{ streamId, events }]);

@@ -32,6 +32,14 @@ export interface StreamHead {
   version: number;
   /** Global position of the stream's last event. */
   lastPosition: number;
+  /**
+   * `epochUs` of the stream's last event, on backends that keep it with the head. The planner
+   * then never gives a stream an earlier time than its last event's, even after the wall clock
+   * went back or from another process, so that the stream's times grow with its versions and
+   * the backend can answer time queries from its version index. Backends without it (PostgreSQL,
+   * where processes with different clocks commit) keep a per-stream time index instead.
+   */
+  lastEpochUs?: number;
 }
 
 /** Where an event already lives: what idempotent retries are checked against. */
@@ -156,9 +164,10 @@ export interface LogBackend {
   config(): Promise<StoreConfig>;
 
   /**
-   * A stream's events with `fromUs <= epochUs <= toUs`, from the per-stream time index, in time
-   * order (ties, events of one commit, by version); `backward` reverses it. Times are wall-clock,
-   * so they need not grow with versions across processes: this never assumes they do.
+   * A stream's events with `fromUs <= epochUs <= toUs`, in time order (ties, events of one
+   * commit, by version); `backward` reverses it. A backend whose heads carry `lastEpochUs` has
+   * times that never decrease with versions, so time order is version order there; other
+   * backends must not assume it.
    */
   readStreamByTime(
     streamId: string,

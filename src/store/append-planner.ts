@@ -97,6 +97,8 @@ function planWrite(
   }
 
   assertExpectedVersion(streamId, expectedVersion, current);
+  // One time for the whole append, never before the stream's last event's (see lastEpochUs).
+  const appendEpochUs = Math.max(epochUs, head?.lastEpochUs ?? epochUs);
   let position = state.lastPosition;
   let version = current;
   for (const event of events) {
@@ -106,11 +108,15 @@ function planWrite(
     }
     position += 1;
     version += 1;
-    const row = plannedEvent(event, streamId, version, position, epochUs);
+    const row = plannedEvent(event, streamId, version, position, appendEpochUs);
     planned.push(row);
     if (!event.idGenerated && lookUp) state.addEvent(row);
   }
-  state.setHead(streamId, { version, lastPosition: position }, head === undefined);
+  state.setHead(
+    streamId,
+    { version, lastPosition: position, lastEpochUs: appendEpochUs },
+    head === undefined,
+  );
   state.lastPosition = position;
   return { version, position };
 }

@@ -97,6 +97,22 @@ export function describeTemporal(ctx: FeatureSuiteContext): void {
       );
     });
 
+    test('time queries see only what scavenging left, and nothing when it left nothing', async (api) => {
+      const storeId = await ctx.newStore();
+      const e = await fiveCommits(api, storeId, 's');
+      const t = (i: number): number => (e[i] as EventRecord).epochUs;
+      await api.scavenge(storeId, 's', { beforeVersion: 2, requireSnapshot: false });
+      assert.deepEqual(versions(await api.readUntil(storeId, 's', t(3))), [2, 3]);
+      assert.deepEqual(versions(await api.readRange(storeId, 's', t(0), t(2))), [2]);
+      assert.deepEqual(await api.readUntil(storeId, 's', t(1)), []);
+      assert.equal(await api.versionAt(storeId, 's', t(4)), 4);
+      await api.scavenge(storeId, 's', { beforeVersion: 5, requireSnapshot: false });
+      assert.deepEqual(await api.readUntil(storeId, 's', t(4)), []);
+      // The next append is the stream's only event again.
+      await api.appendEvents(storeId, 's', [event('Tick', { n: 5 })]);
+      assert.deepEqual(versions(await api.readUntil(storeId, 's', Number.MAX_SAFE_INTEGER)), [5]);
+    });
+
     test('missing streams are stream_not_found; bad arguments are invalid_argument', async (api) => {
       const storeId = await ctx.newStore();
       await rejectsWith(api.readUntil(storeId, 'nope', 1), 'stream_not_found');

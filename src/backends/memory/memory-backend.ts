@@ -91,10 +91,9 @@ function lowerBound(list: readonly PlannedEvent[], position: number): number {
 interface MemoryStream {
   version: number;
   lastPosition: number;
-  /** The stream's events in version order. */
+  lastEpochUs: number;
+  /** The stream's events in version order, which is also time order (see `lastEpochUs`). */
   events: PlannedEvent[];
-  /** The same events in time order (epochUs, then position): the stream's time index. */
-  byTime: PlannedEvent[];
 }
 
 class MemoryLog implements LogBackend {
@@ -138,11 +137,10 @@ class MemoryLog implements LogBackend {
       }
       let stream = this.streams.get(event.streamId);
       if (stream === undefined) {
-        stream = { version: -1, lastPosition: -1, events: [], byTime: [] };
+        stream = { version: -1, lastPosition: -1, lastEpochUs: 0, events: [] };
         this.streams.set(event.streamId, stream);
       }
       stream.events.push(event);
-      insertByTime(stream.byTime, event);
       this.lastPosition = event.position;
       this.totalEvents += 1;
     }
@@ -151,6 +149,7 @@ class MemoryLog implements LogBackend {
       if (stream !== undefined) {
         stream.version = head.version;
         stream.lastPosition = head.lastPosition;
+        stream.lastEpochUs = head.lastEpochUs ?? stream.lastEpochUs;
       }
     }
     return Promise.resolve(decided.result);
@@ -273,13 +272,13 @@ class MemoryLog implements LogBackend {
     count: number,
     direction: 'forward' | 'backward',
   ): Promise<EventRecord[]> {
-    const byTime = this.streams.get(streamId)?.byTime ?? [];
-    const start = timeBound(byTime, fromUs, false);
-    const end = timeBound(byTime, toUs, true);
+    const events = this.streams.get(streamId)?.events ?? [];
+    const start = timeBound(events, fromUs, false);
+    const end = timeBound(events, toUs, true);
     const range =
       direction === 'forward'
-        ? byTime.slice(start, Math.min(end, start + count))
-        : byTime.slice(Math.max(start, end - count), end).reverse();
+        ? events.slice(start, Math.min(end, start + count))
+        : events.slice(Math.max(start, end - count), end).reverse();
     return Promise.resolve(range.map(toRecord));
   }
 
@@ -304,7 +303,6 @@ class MemoryLog implements LogBackend {
     if (removed === 0) return Promise.resolve(0);
     const gone = new Set(stream.events.slice(0, removed));
     stream.events = stream.events.slice(removed);
-    stream.byTime = stream.byTime.filter((event) => !gone.has(event));
     this.totalEvents -= removed;
     if (!isLinkStream(streamId)) {
       for (const event of gone) this.byId.delete(event.eventId);
@@ -410,24 +408,6 @@ class MemoryLog implements LogBackend {
 
 function toKvEntry(key: string, entry: { json: string; revision: number }): KvEntry {
   return { key, value: JSON.parse(entry.json) as JsonValue, revision: entry.revision };
-}
-
-/**
- * Inserts into a list sorted by (epochUs, position). Commits of one process come in time order,
- * so this is an append unless the wall clock went back.
- */
-function insertByTime(list: PlannedEvent[], event: PlannedEvent): void {
-  let at = list.length;
-  while (at > 0) {
-    const before = list[at - 1] as PlannedEvent;
-    if (
-      before.epochUs < event.epochUs ||
-      (before.epochUs === event.epochUs && before.position < event.position)
-    )
-      break;
-    at--;
-  }
-  list.splice(at, 0, event);
 }
 
 /** First index whose epochUs is >= `us` (`after` false) or > `us` (`after` true). */

@@ -23,7 +23,7 @@ import type {
   StreamHead,
 } from '../log-backend.js';
 import { ProcessLeases } from '../process-leases.js';
-import { migrate } from './schema.js';
+import { LEGACY_TIME_INDEX, migrate } from './schema.js';
 import { SqliteSnapshots } from './snapshot-table.js';
 import type { EventTypeCount, StreamFacts } from '../feature-storage.js';
 
@@ -183,6 +183,11 @@ class SqliteLog implements LogBackend {
   private readonly leases = new ProcessLeases();
   readonly snapshots: SqliteSnapshots;
   private readonly featureStatements;
+  /**
+   * True for a store whose times went back in some stream before commits kept them in version
+   * order (schema.ts): its time queries use the time index it kept.
+   */
+  private readonly timeIndexed: boolean;
 
   static open(
     path: string,
@@ -238,12 +243,13 @@ class SqliteLog implements LogBackend {
           'event_count = event_count + ?, stream_count = stream_count + ? WHERE id = 1',
       ),
       head: db.prepare(
-        'SELECT version, last_position AS lastPosition, created_position AS createdPosition ' +
-          'FROM streams WHERE stream_id = ?',
+        'SELECT version, last_position AS lastPosition, last_epoch_us AS lastEpochUs, ' +
+          'created_position AS createdPosition FROM streams WHERE stream_id = ?',
       ),
       upsertHead: db.prepare(
-        'INSERT INTO streams (stream_id, version, last_position, created_position) VALUES (?, ?, ?, ?) ' +
-          'ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, last_position = excluded.last_position',
+        'INSERT INTO streams (stream_id, version, last_position, last_epoch_us, created_position) ' +
+          'VALUES (?, ?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, ' +
+          'last_position = excluded.last_position, last_epoch_us = excluded.last_epoch_us',
       ),
       deleteHead: db.prepare('DELETE FROM streams WHERE stream_id = ?'),
       // Outside link streams, with the condition of the partial index events_by_id.
@@ -291,6 +297,10 @@ class SqliteLog implements LogBackend {
       listStreams: db.prepare('SELECT stream_id FROM streams ORDER BY stream_id').pluck(),
     };
     this.featureStatements = featureStatements(db, select);
+    this.timeIndexed =
+      db
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?")
+        .get(LEGACY_TIME_INDEX) !== undefined;
     this.snapshots = new SqliteSnapshots(db, (work) => this.guard(work));
   }
 
@@ -335,7 +345,13 @@ class SqliteLog implements LogBackend {
     // created_position of a new stream: a position its creating commit wrote, enough to tell
     // whether the stream was created after the counters' fold point.
     for (const [streamId, head] of heads) {
-      s.upsertHead.run(streamId, head.version, head.lastPosition, head.lastPosition);
+      s.upsertHead.run(
+        streamId,
+        head.version,
+        head.lastPosition,
+        head.lastEpochUs ?? 0,
+        head.lastPosition,
+      );
     }
     const last = events[events.length - 1];
     if (last !== undefined && last.position - counters.countedThrough >= FOLD_EVERY_POSITIONS) {
@@ -487,10 +503,47 @@ class SqliteLog implements LogBackend {
     direction: 'forward' | 'backward',
   ): Promise<EventRecord[]> {
     const f = this.featureStatements;
-    const statement = direction === 'forward' ? f.timeForward : f.timeBackward;
-    return this.guard(() =>
-      (statement.all(streamId, fromUs, toUs, count) as EventRow[]).map(toRecord),
-    );
+    return this.guard(() => {
+      if (this.timeIndexed) {
+        const statement = direction === 'forward' ? f.timeForward : f.timeBackward;
+        return (statement.all(streamId, fromUs, toUs, count) as EventRow[]).map(toRecord);
+      }
+      const first = f.firstEvent.get(streamId) as { version: number } | undefined;
+      const last = f.lastEvent.get(streamId) as { version: number } | undefined;
+      if (first === undefined || last === undefined) return [];
+      const start = this.firstVersionAfter(
+        streamId,
+        first.version,
+        last.version + 1,
+        fromUs,
+        false,
+      );
+      const end = this.firstVersionAfter(streamId, start, last.version + 1, toUs, true);
+      const statement = direction === 'forward' ? f.versionsForward : f.versionsBackward;
+      return (statement.all(streamId, start, end, count) as EventRow[]).map(toRecord);
+    });
+  }
+
+  /**
+   * Binary search over the stream's stored versions `[low, high)`, which are contiguous and whose
+   * times never decrease: the first version whose time is at or after `us` (`after` false), or
+   * strictly after it (`after` true); `high` when there is none.
+   */
+  private firstVersionAfter(
+    streamId: string,
+    low: number,
+    high: number,
+    us: number,
+    after: boolean,
+  ): number {
+    const epochAt = this.featureStatements.epochAt;
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      const at = epochAt.get(streamId, mid) as number;
+      if (at < us || (after && at === us)) low = mid + 1;
+      else high = mid;
+    }
+    return low;
   }
 
   streamFacts(streamId: string): Promise<StreamFacts | undefined> {
@@ -666,6 +719,13 @@ class SqliteLog implements LogBackend {
 function featureStatements(db: Database.Database, select: (where: string) => Database.Statement) {
   const outsideLinks = "substr(stream_id, 1, 6) <> '$link:'";
   return {
+    epochAt: db.prepare('SELECT epoch_us FROM events WHERE stream_id = ? AND version = ?').pluck(),
+    versionsForward: select(
+      'WHERE stream_id = ? AND version >= ? AND version < ? ORDER BY version LIMIT ?',
+    ),
+    versionsBackward: select(
+      'WHERE stream_id = ? AND version >= ? AND version < ? ORDER BY version DESC LIMIT ?',
+    ),
     timeForward: select(
       'WHERE stream_id = ? AND epoch_us >= ? AND epoch_us <= ? ORDER BY epoch_us, position LIMIT ?',
     ),

@@ -8,7 +8,7 @@ import { FEATURE_LIMITS, assertMicros, optionsObject } from './arguments.js';
 
 const EARLIEST = Number.MIN_SAFE_INTEGER;
 
-/** Events of a stream written at or before `timestampUs` (µs), from its time index. */
+/** Events of a stream written at or before `timestampUs` (µs), in time order. */
 export async function readUntil(
   store: Store,
   streamId: string,

@@ -89,6 +89,7 @@ describe('route table', () => {
     assert.equal(SCHEMA_LIMITS.maxWritesPerBatch, LIMITS.maxWritesPerBatch);
     assert.equal(SCHEMA_LIMITS.maxTagsPerEvent, LIMITS.maxTagsPerEvent);
     assert.equal(SCHEMA_LIMITS.maxQueryKeys, LIMITS.maxQueryKeys);
+    assert.equal(SCHEMA_LIMITS.maxReadCount, LIMITS.maxReadCount);
   });
 
   it('maps every error code to one status, as the HTTP API promises', () => {

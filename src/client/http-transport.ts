@@ -1,6 +1,14 @@
 import { EvdbError } from '../core/errors.js';
 import type { OperationName } from './protocol/operations.js';
-import { PROBLEM_CONTENT_TYPE, decodeWire, fromProblem } from './protocol/wire.js';
+import {
+  PARTS_HEADER,
+  PARTS_LAYOUT,
+  PROBLEM_CONTENT_TYPE,
+  PartedAnswerReader,
+  decodeWire,
+  fromProblem,
+  mayHoldMarkers,
+} from './protocol/wire.js';
 import { connectionError, isRefused, type Transport } from './transport.js';
 
 /** What one HTTP exchange gives back. */
@@ -8,7 +16,13 @@ interface HttpAnswer {
   status: number;
   contentType: string;
   text: string;
+  /** The result, already read, of an answer given in parts (`text` is then empty). */
+  parted?: unknown[];
 }
+
+// The RPC answer in parts: `{"result":[`, the parts, `]}`.
+const RPC_PARTS_OPEN = '{"result":[';
+const RPC_PARTS_CLOSE = ']}';
 
 /**
  * Sends one POST. `fetch` everywhere; in Node, `node:http(s)` with a keep-alive agent when the
@@ -86,19 +100,44 @@ function nodeSender(http: NodeHttpModule): { send: Sender; close(): void } {
         { method: 'POST', headers: { ...headers, 'content-length': byteLength(body) }, agent },
         (response) => {
           answered = true;
+          const status = response.statusCode ?? 0;
+          const type = response.headers['content-type'];
+          const contentType = typeof type === 'string' ? type : '';
+          // An answer in parts is read part by part as it arrives, while the server reads on.
+          const reader =
+            status === 200 && response.headers[PARTS_HEADER] === PARTS_LAYOUT
+              ? new PartedAnswerReader(RPC_PARTS_OPEN)
+              : undefined;
           const chunks: string[] = [];
+          let failure: Error | undefined;
           response.setEncoding('utf8');
-          response.on('data', (chunk) => chunks.push(chunk));
+          response.on('data', (chunk) => {
+            if (reader === undefined) chunks.push(chunk);
+            else if (failure === undefined) {
+              try {
+                reader.push(chunk);
+              } catch (error) {
+                failure = asError(error);
+              }
+            }
+          });
           response.on('aborted', () => reject(new BrokenAnswer(new Error('aborted'))));
           response.on('error', (error) => reject(new BrokenAnswer(error)));
           response.on('end', () => {
             signal.removeEventListener('abort', onAbort);
-            const type = response.headers['content-type'];
-            resolve({
-              status: response.statusCode ?? 0,
-              contentType: typeof type === 'string' ? type : '',
-              text: chunks.join(''),
-            });
+            if (reader === undefined) {
+              resolve({ status, contentType, text: chunks.join('') });
+              return;
+            }
+            if (failure !== undefined) {
+              reject(failure);
+              return;
+            }
+            try {
+              resolve({ status, contentType, text: '', parted: reader.end(RPC_PARTS_CLOSE) });
+            } catch (error) {
+              reject(asError(error));
+            }
           });
         },
       );
@@ -160,6 +199,8 @@ export class HttpTransport implements Transport {
       answer = await this.send(url, headers, JSON.stringify(params), signal);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
+      // An answer in parts that did not read as one.
+      if (error instanceof EvdbError) throw error;
       if (error instanceof BrokenAnswer) {
         throw connectionError(
           `the connection to ${this.baseUrl} broke while reading the answer: ${describeCause(error.cause)}`,
@@ -177,10 +218,8 @@ export class HttpTransport implements Transport {
       );
     }
     const { status, contentType, text } = answer;
-    if (status >= 200 && status < 300) {
-      const body = parseJson(text, status);
-      return decodeWire((body as { result?: unknown }).result);
-    }
+    if (answer.parted !== undefined) return answer.parted;
+    if (status >= 200 && status < 300) return resultOf(text, status);
     if (contentType.startsWith(PROBLEM_CONTENT_TYPE)) {
       return Promise.reject(fromProblem(parseJson(text, status), status));
     }
@@ -199,6 +238,11 @@ export class HttpTransport implements Transport {
     this.release();
     return Promise.resolve();
   }
+}
+
+function resultOf(text: string, status: number): unknown {
+  const { result } = parseJson(text, status) as { result?: unknown };
+  return mayHoldMarkers(text) ? decodeWire(result) : result;
 }
 
 function parseJson(text: string, status: number): unknown {

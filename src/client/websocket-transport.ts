@@ -1,7 +1,7 @@
 import { EvdbError } from '../core/errors.js';
 import type { OperationName } from './protocol/operations.js';
 import { WS_PROTOCOL, type Frame, type HelloFrame } from './protocol/frames.js';
-import { decodeWire, fromProblem, type Problem } from './protocol/wire.js';
+import { decodeWire, fromProblem, mayHoldMarkers, type Problem } from './protocol/wire.js';
 import { connectionError, type Transport } from './transport.js';
 
 /**
@@ -27,6 +27,8 @@ export type FrameListener = (frame: Frame) => void;
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** The parts received so far of an answer given in parts. */
+  parts?: unknown[][];
 }
 
 interface Connection {
@@ -66,7 +68,7 @@ export class WebSocketTransport implements Transport {
     signal: AbortSignal,
   ): Promise<unknown> {
     const connection = await this.connection(signal);
-    return this.request(connection, { type: 'call', op, params }, signal);
+    return this.request(connection, { type: 'call', op, params, parts: true }, signal);
   }
 
   close(): Promise<void> {
@@ -169,9 +171,10 @@ export class WebSocketTransport implements Transport {
       }
       let connection: Connection | undefined;
       socket.onmessage = (event: { data: unknown }) => {
-        for (const frame of parseFrames(event.data)) onFrame(frame);
+        const plain = typeof event.data === 'string' && !mayHoldMarkers(event.data);
+        for (const frame of parseFrames(event.data)) onFrame(frame, plain);
       };
-      const onFrame = (frame: Frame): void => {
+      const onFrame = (frame: Frame, plain: boolean): void => {
         if (connection === undefined) {
           if (frame.type !== 'hello') return;
           const hello = frame as unknown as HelloFrame;
@@ -206,7 +209,7 @@ export class WebSocketTransport implements Transport {
           );
           return;
         }
-        this.receive(frame);
+        this.receive(frame, plain);
       };
       socket.onclose = (event: { code?: number; reason?: string }) => {
         const why = `${this.url} closed the connection (${event.code ?? '?'} ${event.reason ?? ''})`;
@@ -224,13 +227,22 @@ export class WebSocketTransport implements Transport {
     });
   }
 
-  private receive(frame: Frame): void {
+  /** `plain`: the message held no marker, so results need no decoding. */
+  private receive(frame: Frame, plain: boolean): void {
+    if (frame.type === 'part' && typeof frame.id === 'number') {
+      const pending = this.pending.get(frame.id);
+      if (pending === undefined) return; // the caller gave up
+      (pending.parts ??= []).push((plain ? frame.result : decodeWire(frame.result)) as unknown[]);
+      return;
+    }
     if ((frame.type === 'result' || frame.type === 'error') && typeof frame.id === 'number') {
       const pending = this.pending.get(frame.id);
       if (pending === undefined) return; // answered after the caller gave up
       this.pending.delete(frame.id);
-      if (frame.type === 'result') pending.resolve(decodeWire(frame.result));
-      else {
+      if (frame.type === 'result') {
+        const result = plain ? frame.result : decodeWire(frame.result);
+        pending.resolve(pending.parts === undefined ? result : [...pending.parts, result].flat());
+      } else {
         const problem = frame.problem as Problem;
         pending.reject(fromProblem(problem, problem.status));
       }

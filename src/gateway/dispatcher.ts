@@ -1,17 +1,29 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { HealthReport } from '../core/workers.js';
+import type { EventRecord } from '../core/types.js';
 import {
   OPERATIONS,
+  SCHEMA_LIMITS,
   addressesStore,
   toArgs,
   type OperationName,
   type OperationSpec,
+  type PartedRead,
   type RemoteApi,
 } from '../client/protocol/operations.js';
 import { schemaError } from '../client/protocol/schema.js';
 import { assertRole, assertStoreAccess, canSeeStore, type Principal } from './auth.js';
 
 type ApiMethod = (...args: unknown[]) => Promise<unknown>;
+
+/** Receives the parts of an answer given in parts, before the last one (the result). */
+export type PartListener = (events: EventRecord[]) => void;
+
+/**
+ * Events per part of an answer given in parts: small enough that the client parses one part
+ * while the server reads the next, large enough that a part costs little beyond its events.
+ */
+export const PART_EVENTS = 1000;
 
 /**
  * Runs operations for HTTP requests and WebSocket frames alike: validates the parameters against
@@ -59,17 +71,31 @@ export class Dispatcher {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  /** Validates and runs one operation with named parameters (already decoded from the wire). */
+  /**
+   * Validates and runs one operation with named parameters (already decoded from the wire).
+   *
+   * With `onPart`, a read of more than {@link PART_EVENTS} events in position order (an
+   * operation with `parts`) is answered in parts: the store is read {@link PART_EVENTS} events
+   * at a time, each part but the last goes to `onPart` as soon as it is read, and the last part
+   * is the result. So the client parses a part while the server reads the next. Each part starts
+   * after the position the previous one ended at, so together they are the events a single read
+   * would return — or, for the later parts, those of a read a moment later, as when the caller
+   * pages itself.
+   */
   async execute(
     op: OperationName,
     params: Record<string, unknown>,
     principal: Principal,
+    onPart?: PartListener,
   ): Promise<unknown> {
     const spec: OperationSpec = OPERATIONS[op];
     assertRole(principal, op, spec);
     assertParams(spec, params);
     if (addressesStore(spec)) assertStoreAccess(principal, params.storeId);
     const method = (this.api as unknown as Record<OperationName, ApiMethod>)[op];
+    if (onPart !== undefined && spec.parts !== undefined && isParted(spec.parts, params)) {
+      return this.readInParts(spec, spec.parts, params, method, onPart);
+    }
     const result = await method.apply(this.api, toArgs(spec, params));
     if (op === 'listStores' && Array.isArray(result)) {
       return (result as string[]).filter((storeId) => canSeeStore(principal, storeId));
@@ -80,6 +106,48 @@ export class Dispatcher {
     }
     return result;
   }
+
+  private async readInParts(
+    spec: OperationSpec,
+    parted: PartedRead,
+    params: Record<string, unknown>,
+    method: ApiMethod,
+    onPart: PartListener,
+  ): Promise<EventRecord[]> {
+    let from = params[parted.fromParam] as number;
+    let left = params[parted.countParam] as number;
+    for (;;) {
+      const asked = Math.min(left, PART_EVENTS);
+      const part = (await method.apply(
+        this.api,
+        toArgs(spec, { ...params, [parted.fromParam]: from, [parted.countParam]: asked }),
+      )) as EventRecord[];
+      left -= part.length;
+      const last = part[part.length - 1];
+      if (part.length < asked || left === 0 || last === undefined) return part;
+      onPart(part);
+      from = last.position + 1;
+      // The part leaves (its write is under way) before the next read blocks the thread, and
+      // other requests get their turn between parts.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
+/**
+ * Whether a read is answered in parts: it asks for more than one part, with values the store
+ * accepts (anything else goes to the store in one call, which reports what is wrong).
+ */
+function isParted(parted: PartedRead, params: Record<string, unknown>): boolean {
+  const from = params[parted.fromParam];
+  const count = params[parted.countParam];
+  return (
+    Number.isSafeInteger(from) &&
+    (from as number) >= 0 &&
+    Number.isSafeInteger(count) &&
+    (count as number) > PART_EVENTS &&
+    (count as number) <= SCHEMA_LIMITS.maxReadCount
+  );
 }
 
 /** Each parameter against its schema; unknown parameter names are refused. */

@@ -7,6 +7,8 @@ import {
 } from '../client/protocol/operations.js';
 import type { JsonSchema } from '../client/protocol/schema.js';
 import { WS_PATH, WS_PROTOCOL } from '../client/protocol/frames.js';
+import { PARTS_HEADER, PARTS_LAYOUT } from '../client/protocol/wire.js';
+import { PART_EVENTS } from './dispatcher.js';
 import { STATUS_BY_CODE } from './problem.js';
 import { buildRoutes, type Route } from './routes.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from './server.js';
@@ -57,6 +59,14 @@ export function renderHttpApiDoc(): string {
     '- Query parameters are text; integer parameters are converted. Unknown query parameters, ' +
       'body fields and RPC parameters are refused with 400.',
   );
+  line(
+    `- Reads of more than ${PART_EVENTS} events that say so below are answered in parts, as the ` +
+      `server reads them: the body is the same JSON, laid out in lines (header \`${PARTS_HEADER}: ${PARTS_LAYOUT}\`) — ` +
+      `the opening (\`{"result":[\` on the RPC route), one line per part of up to ${PART_EVENTS} events (each but the first ` +
+      'starting with a comma), then the closing (`]}`) — so a client may parse each part as its line ' +
+      'arrives. Such an answer has no `content-length`; a failure after the first part cuts the ' +
+      'connection (the reads are idempotent: read again).',
+  );
   line();
   line('### Errors');
   line();
@@ -82,7 +92,9 @@ export function renderHttpApiDoc(): string {
       'first sends `{"type": "hello", "protocol", "maxFrameBytes"}`. The client authenticates with ' +
       'an `Authorization` header on the upgrade or with `{"type": "auth", "id", "token"}`, then sends ' +
       '`{"type": "call", "id", "op", "params"}` (the RPC parameters); each is answered by ' +
-      '`{"type": "result", "id", "result"}` or `{"type": "error", "id", "problem"}`, in any order.',
+      '`{"type": "result", "id", "result"}` or `{"type": "error", "id", "problem"}`, in any order. ' +
+      'A call with `"parts": true` may get the first events of a read answered in parts as ' +
+      '`{"type": "part", "id", "result"}` frames before its result, which holds the last ones.',
   );
   line();
   line('## Routes');
@@ -105,6 +117,12 @@ export function renderHttpApiDoc(): string {
     line(
       `Role: \`${spec.role}\`. ${spec.idempotent ? 'Idempotent: the client retries it after transient failures.' : 'Not idempotent: the client retries it only when the request provably did not run.'}`,
     );
+    if (spec.parts !== undefined) {
+      line();
+      line(
+        `Answered in parts when \`${spec.parts.countParam}\` is over ${PART_EVENTS} (see the conventions).`,
+      );
+    }
     line();
     const rest = routes.find((r) => r.op === op && r.binding !== undefined);
     if (rest !== undefined) renderRest(rest, line);

@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { EvdbError, invalidArgument } from '../core/errors.js';
-import { PROBLEM_CONTENT_TYPE, decodeWire, encodeWire } from '../client/protocol/wire.js';
+import type { EventRecord } from '../core/types.js';
+import {
+  PARTS_HEADER,
+  PARTS_LAYOUT,
+  PROBLEM_CONTENT_TYPE,
+  decodeWire,
+  encodeWire,
+} from '../client/protocol/wire.js';
 import { assertRole, type Authenticator } from './auth.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
@@ -9,6 +16,7 @@ import type { RequestTelemetry } from './request-telemetry.js';
 import {
   matchRoute,
   methodNotAllowed,
+  partedEnvelope,
   pathSegments,
   restParams,
   routeResponse,
@@ -71,7 +79,7 @@ export function createHttpHandler(
     // Everything that can throw runs inside `track`, so a shutdown waits for it and the answer
     // is always a problem document.
     dispatcher
-      .track(async () => {
+      .track(async (): Promise<Answer> => {
         if (!origins.allows(req)) {
           throw new EvdbError('unauthorized', `calls from ${req.headers.origin} are not allowed`, {
             details: { reason: 'forbidden', origin: req.headers.origin },
@@ -97,16 +105,30 @@ export function createHttpHandler(
         if (event.storeId === undefined && typeof params.storeId === 'string') {
           event.storeId = params.storeId;
         }
-        const result = await dispatcher.execute(route.op, params, principal);
+        // Set once a read answered in parts has written its first part.
+        const parted: { answer?: PartedAnswer } = {};
+        const onPart = (events: EventRecord[]): void => {
+          parted.answer ??= new PartedAnswer(res, route);
+          parted.answer.write(events);
+        };
+        const result = await dispatcher.execute(route.op, params, principal, onPart);
+        if (parted.answer !== undefined) {
+          return { parted: parted.answer, last: result as EventRecord[] };
+        }
         const answer = routeResponse(route, result);
         const text =
           answer.body === undefined ? undefined : JSON.stringify(encodeWire(answer.body, 'result'));
         return { status: answer.status, text };
       })
       .then(
-        ({ status, text }) => {
-          if (text === undefined) res.writeHead(status).end();
-          else sendJsonText(res, status, text);
+        (answer) => {
+          let status: number;
+          if ('parted' in answer) status = answer.parted.end(answer.last);
+          else {
+            status = answer.status;
+            if (answer.text === undefined) res.writeHead(status).end();
+            else sendJsonText(res, status, answer.text);
+          }
           requests.stop(event, status);
         },
         (error: unknown) => {
@@ -116,6 +138,57 @@ export function createHttpHandler(
         },
       );
   };
+}
+
+/** A whole answer (`text` undefined for none), or one given in parts, to be ended. */
+type Answer =
+  { status: number; text: string | undefined } | { parted: PartedAnswer; last: EventRecord[] };
+
+/**
+ * An answer given in parts (see `Dispatcher.execute`), in the layout of {@link PARTS_LAYOUT}:
+ * each part is written as soon as it is read, so the client parses it while the next is read.
+ */
+class PartedAnswer {
+  private readonly envelope: { status: number; open: string; close: string };
+  private parts = 0;
+
+  constructor(
+    private readonly res: ServerResponse,
+    route: Route,
+  ) {
+    this.envelope = partedEnvelope(route);
+  }
+
+  write(events: EventRecord[]): void {
+    if (this.res.destroyed) {
+      // The caller is gone: reading on would be for nobody.
+      throw new EvdbError('unavailable', 'the caller closed the connection', {
+        details: { reason: 'caller_gone' },
+      });
+    }
+    if (this.parts === 0) {
+      this.res.writeHead(this.envelope.status, {
+        'content-type': 'application/json; charset=utf-8',
+        [PARTS_HEADER]: PARTS_LAYOUT,
+      });
+      this.res.write(`${this.envelope.open}\n`);
+    }
+    this.res.write(`${this.parts === 0 ? '' : ','}${eventsText(events)}\n`);
+    this.parts++;
+  }
+
+  /** Writes the last part (possibly empty) and ends the answer; returns its status. */
+  end(events: EventRecord[]): number {
+    const last = events.length === 0 ? '' : `,${eventsText(events)}\n`;
+    this.res.end(`${last}${this.envelope.close}`);
+    return this.envelope.status;
+  }
+}
+
+/** The wire JSON of events without the enclosing brackets. */
+function eventsText(events: EventRecord[]): string {
+  const text = JSON.stringify(encodeWire(events, 'result'));
+  return text.slice(1, -1);
 }
 
 /**

@@ -204,6 +204,17 @@ export function routeResponse(r: Route, result: unknown): { status: number; body
   };
 }
 
+/**
+ * The text around the events of a route's answer given in parts: the answer's JSON is
+ * `open`, the events, `close` — `{"result":[` and `]}` for the RPC route.
+ */
+export function partedEnvelope(r: Route): { status: number; open: string; close: string } {
+  const key = r.binding === undefined ? 'result' : r.binding.responseKey;
+  const status = r.binding?.status ?? 200;
+  if (key === undefined) return { status, open: '[', close: ']' };
+  return { status, open: `{${JSON.stringify(key)}:[`, close: ']}' };
+}
+
 export function methodNotAllowed(allowed: string[]): EvdbError {
   return new EvdbError('invalid_argument', `this path answers ${allowed.join(', ')} only`, {
     details: { reason: 'method_not_allowed', allowed },

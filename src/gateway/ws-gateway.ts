@@ -68,7 +68,18 @@ export function createFrameHandlers(
         if (typeof params !== 'object' || params === null || Array.isArray(params)) {
           throw invalidArgument('call frames carry params: an object of parameters by name');
         }
-        return dispatcher.execute(op, decodeWire(params) as Record<string, unknown>, principal);
+        // A client that takes `part` frames gets large reads in parts (Dispatcher.execute).
+        const onPart =
+          frame.parts === true
+            ? (events: unknown[]) =>
+                session.send({ type: 'part', id: frame.id, result: encodeWire(events, 'result') })
+            : undefined;
+        return dispatcher.execute(
+          op,
+          decodeWire(params) as Record<string, unknown>,
+          principal,
+          onPart,
+        );
       },
     ],
   ]);

@@ -7,8 +7,10 @@ import type { Problem } from './wire.js';
  *
  * - server → client, first: `{type: 'hello', protocol, maxFrameBytes}`;
  * - client → server: `{type: 'auth', id, token}` (optional; browsers cannot set headers) and
- *   `{type: 'call', id, op, params}` with the parameters by name, in wire form;
- * - server → client: `{type: 'result', id, result}` or `{type: 'error', id, problem}`.
+ *   `{type: 'call', id, op, params, parts?}` with the parameters by name, in wire form;
+ * - server → client: `{type: 'result', id, result}` or `{type: 'error', id, problem}`. When the
+ *   call said `parts: true`, a large read may first send `{type: 'part', id, result}` frames
+ *   with the first events; the result then holds the last ones (an error drops the parts).
  *
  * Frame types are open: the gateway dispatches client frames by `type` through a handler table
  * (`src/gateway/ws-gateway.ts`) and the client hands server frames it does not know to the
@@ -34,6 +36,15 @@ export interface CallFrame {
   id: number;
   op: OperationName;
   params: Record<string, unknown>;
+  /** The client takes `part` frames. */
+  parts?: boolean;
+}
+
+/** The first events of a read answered in parts, before its `result`. */
+export interface PartFrame {
+  type: 'part';
+  id: number;
+  result: unknown[];
 }
 
 export interface ResultFrame {

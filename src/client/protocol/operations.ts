@@ -68,6 +68,17 @@ export interface OperationSpec {
   /** The schema of the result (what `EventStoreApi` returns). */
   result: JsonSchema;
   http?: HttpBinding;
+  /**
+   * For reads of events in position order from a first position: the parameters that hold that
+   * position and the number of events. The gateway may then answer in parts (see
+   * `Dispatcher.execute`).
+   */
+  parts?: PartedRead;
+}
+
+export interface PartedRead {
+  fromParam: string;
+  countParam: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,6 +91,7 @@ export const SCHEMA_LIMITS = Object.freeze({
   maxWritesPerBatch: 1_000,
   maxTagsPerEvent: 64,
   maxQueryKeys: 100,
+  maxReadCount: 100_000,
 });
 
 const storeId: JsonSchema = {
@@ -772,6 +784,7 @@ export const OPERATIONS = {
       },
       responseKey: 'events',
     },
+    parts: { fromParam: 'fromPosition', countParam: 'count' },
   },
   readByEventTypes: {
     summary: 'Events of the given types, in global order, from the type index.',

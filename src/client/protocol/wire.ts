@@ -144,6 +144,87 @@ export function decodeWire(value: unknown): unknown {
   return decodeMembers(record);
 }
 
+/**
+ * False when wire JSON text cannot hold a marker (no `$bytes`, no `$literal`, no `\u` escape
+ * that could spell one): its parsed value then needs no {@link decodeWire}, which saves a walk
+ * over every value of large reads.
+ */
+export function mayHoldMarkers(text: string): boolean {
+  return text.includes(BYTES_MARKER) || text.includes(LITERAL_MARKER) || text.includes('\\u');
+}
+
+/**
+ * HTTP answers given in parts (reads of many events, see `Dispatcher.execute`) carry this
+ * header with the value {@link PARTS_LAYOUT}: the body is the same JSON as a whole answer, laid
+ * out as lines — the opening (`{"result":[`), then one line per part (a comma first on all but
+ * the first), then the closing (`]}`). JSON text has no line breaks of its own, so a client
+ * may parse each part as soon as its line is complete.
+ */
+export const PARTS_HEADER = 'evdb-parts';
+export const PARTS_LAYOUT = 'lines';
+
+/**
+ * Reads an answer in {@link PARTS_LAYOUT} as its text arrives: `push` each chunk, then `end`
+ * for the events of all parts. Throws `internal` when the text is not in that layout.
+ */
+export class PartedAnswerReader {
+  private readonly parts: unknown[][] = [];
+  /** Text after the last complete line. */
+  private pending: string[] = [];
+  private opened = false;
+
+  constructor(private readonly open: string) {}
+
+  push(chunk: string): void {
+    const end = chunk.lastIndexOf('\n');
+    if (end < 0) {
+      this.pending.push(chunk);
+      return;
+    }
+    this.pending.push(chunk.slice(0, end));
+    const lines = this.pending.join('');
+    this.pending = [chunk.slice(end + 1)];
+    this.readLines(lines);
+  }
+
+  end(close: string): unknown[] {
+    const rest = this.pending.join('');
+    if (!this.opened || rest !== close) throw brokenLayout();
+    return this.parts.length === 1 ? (this.parts[0] as unknown[]) : this.parts.flat();
+  }
+
+  /** Complete lines, without the line break after the last. */
+  private readLines(lines: string): void {
+    let events = lines;
+    if (!this.opened) {
+      const first = lines.indexOf('\n');
+      if ((first < 0 ? lines : lines.slice(0, first)) !== this.open) throw brokenLayout();
+      this.opened = true;
+      if (first < 0) return;
+      events = lines.slice(first + 1);
+    }
+    // Every part but the first starts with the comma that separates it from the one before.
+    if (this.parts.length > 0) {
+      if (!events.startsWith(',')) throw brokenLayout();
+      events = events.slice(1);
+    }
+    const text = `[${events}]`;
+    let part: unknown[];
+    try {
+      part = JSON.parse(text) as unknown[];
+    } catch (error) {
+      throw brokenLayout(error);
+    }
+    this.parts.push(mayHoldMarkers(text) ? (decodeWire(part) as unknown[]) : part);
+  }
+}
+
+function brokenLayout(cause?: unknown): EvdbError {
+  return new EvdbError('internal', 'the server answered in parts, not laid out as expected', {
+    cause,
+  });
+}
+
 function decodeMembers(record: Record<string, unknown>): Record<string, unknown> {
   for (const key in record) {
     const item = record[key];

@@ -1,5 +1,7 @@
+import type { SubscriptionApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
+import type { SubscribeOptions, Subscription, SubscriptionHandler } from '../core/types.js';
 import { HttpTransport } from './http-transport.js';
 import {
   OPERATIONS,
@@ -12,8 +14,9 @@ import { WS_PATH } from './protocol/frames.js';
 import { encodeWire } from './protocol/wire.js';
 import { backoffDelay, failureKind, resolveRetry, sleep, type RetryOptions } from './retry.js';
 import { isLoopbackHost, pickWorker } from './routing.js';
+import { RemoteSubscription } from './remote-subscription.js';
 import { publishRetry } from './telemetry.js';
-import type { Transport } from './transport.js';
+import { isConnectionFailure, type Transport } from './transport.js';
 import type { WorkerInfo } from '../core/workers.js';
 import { WebSocketTransport, type WebSocketConstructor } from './websocket-transport.js';
 
@@ -32,7 +35,8 @@ export interface ConnectOptions extends CallOptions {
   token?: string;
   /**
    * `http` (default): one `fetch` per call. `websocket`: calls multiplexed over one WebSocket per
-   * server node; needs a global `WebSocket` (browsers, Node >= 22) or the `WebSocket` option.
+   * server node, and live subscriptions (`subscribe`); needs a global `WebSocket` (browsers,
+   * Node >= 22) or the `WebSocket` option.
    */
   transport?: 'http' | 'websocket';
   /** A WebSocket class, e.g. `import { WebSocket } from 'ws'` on Node 20. */
@@ -54,18 +58,34 @@ export interface ConnectOptions extends CallOptions {
 /**
  * The network client: every `EventStoreApi` operation, with the same results and the same
  * `EvdbError`s as the embedded store.
+ *
+ * `subscribe` needs the WebSocket transport (over HTTP it fails with `invalid_argument`). Its
+ * options and handler work as embedded, except that functions cannot travel: only the handler
+ * and `onError`, which run in the client, may be functions. Batches come as the consumer asks
+ * for them, one batch ahead, so a slow consumer leaves its events in the server's log; the
+ * `ackTimeoutMs` of a persistent subscription counts from when the server handed a batch out,
+ * which for the batch fetched ahead is before the consumer sees it. When the connection drops,
+ * the subscription is opened again with the client's retry policy: a persistent one from its
+ * stored checkpoint (unacknowledged events come again: at least once), a transient one after
+ * the last event received; if that fails for good, `done` rejects with the error. A connection
+ * holds at most 100 open subscriptions (`rate_limited` beyond). A transient subscription needs
+ * a token with the read role, a persistent one the write role (its consumer moves the
+ * checkpoint, as `ackEvent` does).
  */
-export type EvdbClient = RemoteApi & {
-  /** The server URLs the client routes over. */
-  readonly urls: readonly string[];
-  /**
-   * The same client (same connections) with other retry or timeout settings, for some calls.
-   *
-   * @example
-   * await client.withOptions({ retry: { retries: 0 }, timeoutMs: 2_000 }).getVersion('shop', 'order-1');
-   */
-  withOptions(options: CallOptions): EvdbClient;
-};
+export type EvdbClient = RemoteApi &
+  Pick<SubscriptionApi, 'subscribe'> & {
+    /** The server URLs the client routes over. */
+    readonly urls: readonly string[];
+    /** How calls travel (`connect`'s `transport` option). */
+    readonly transport: 'http' | 'websocket';
+    /**
+     * The same client (same connections) with other retry or timeout settings, for some calls.
+     *
+     * @example
+     * await client.withOptions({ retry: { retries: 0 }, timeoutMs: 2_000 }).getVersion('shop', 'order-1');
+     */
+    withOptions(options: CallOptions): EvdbClient;
+  };
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 
@@ -113,7 +133,10 @@ class ClientCore {
   private readonly discovered = new Map<string, Discovered>();
   private nextIndex = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly subscriptions = new Set<Subscription>();
+  private subscriptionCount = 0;
   private closing: Promise<void> | undefined;
+  readonly transport: 'http' | 'websocket';
 
   constructor(urls: string | string[], options: ConnectOptions) {
     const list = typeof urls === 'string' ? [urls] : urls;
@@ -134,6 +157,7 @@ class ClientCore {
     if (transport !== 'http' && transport !== 'websocket') {
       throw invalidArgument(`transport must be 'http' or 'websocket', got ${String(transport)}`);
     }
+    this.transport = transport;
     const WebSocketImpl =
       options.WebSocket ??
       (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ??
@@ -196,16 +220,63 @@ class ClientCore {
     return work;
   }
 
-  private async run(op: OperationName, args: unknown[], options: CallOptions): Promise<unknown> {
-    const spec: OperationSpec = OPERATIONS[op];
-    const storeId = spec.params[0]?.name === 'storeId' ? args[0] : undefined;
-    const pool =
-      this.discoveryMs !== undefined &&
+  subscribe(
+    storeId: string,
+    options: SubscribeOptions,
+    handler: SubscriptionHandler | undefined,
+    callOptions: CallOptions,
+  ): Promise<Subscription> {
+    if (this.closing !== undefined) {
+      return Promise.reject(
+        new EvdbError('unavailable', 'the client is closed', { retriable: false }),
+      );
+    }
+    if (this.transport !== 'websocket') {
+      return Promise.reject(
+        invalidArgument(
+          "subscribe needs the WebSocket transport: connect with { transport: 'websocket' }",
+          { reason: 'needs_websocket', transport: this.transport },
+        ),
+      );
+    }
+    const opening = RemoteSubscription.open(
+      {
+        pick: async () =>
+          this.pick(await this.poolFor('subscribe', storeId)).transport as WebSocketTransport,
+        retry: resolveRetry(callOptions.retry),
+        timeoutMs: callOptions.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        ackEvent: (store, name, position) =>
+          this.call('ackEvent', [store, name, position], callOptions) as Promise<number>,
+      },
+      ++this.subscriptionCount,
+      storeId,
+      options,
+      handler,
+    );
+    return opening.then((subscription) => {
+      this.subscriptions.add(subscription);
+      const forget = (): void => {
+        this.subscriptions.delete(subscription);
+      };
+      subscription.done.then(forget, forget);
+      return subscription;
+    });
+  }
+
+  /** The workers a call about `storeId` may go to: the discovered ones, else the given URLs. */
+  private async poolFor(op: OperationName | 'subscribe', storeId: unknown): Promise<Worker[]> {
+    return this.discoveryMs !== undefined &&
       typeof storeId === 'string' &&
       op !== 'getWorkers' &&
       op !== 'createStore'
-        ? await this.discoveredWorkers(storeId)
-        : this.workers;
+      ? await this.discoveredWorkers(storeId)
+      : this.workers;
+  }
+
+  private async run(op: OperationName, args: unknown[], options: CallOptions): Promise<unknown> {
+    const spec: OperationSpec = OPERATIONS[op];
+    const storeId = spec.params[0]?.name === 'storeId' ? args[0] : undefined;
+    const pool = await this.poolFor(op, storeId);
     const retry = resolveRetry(options.retry);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Ids are fixed once, before the first attempt, so that every attempt sends the same events:
@@ -294,9 +365,10 @@ class ClientCore {
     entry.fetchedAt = Date.now();
   }
 
-  /** Lets calls in flight finish, then closes every connection. */
+  /** Closes the subscriptions, lets calls in flight finish, then closes every connection. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.close()));
       await Promise.allSettled([...this.inFlight]);
       await Promise.all([...this.byUrl.values()].map((w) => w.transport.close()));
     })();
@@ -307,6 +379,12 @@ class ClientCore {
 function makeClient(core: ClientCore, options: CallOptions): EvdbClient {
   const client: Record<string, unknown> = {
     urls: core.urls,
+    transport: core.transport,
+    subscribe: (
+      storeId: string,
+      subscribeOptions: SubscribeOptions,
+      handler?: SubscriptionHandler,
+    ) => core.subscribe(storeId, subscribeOptions, handler, options),
     withOptions: (more: CallOptions) => {
       const retry = { ...options.retry, ...more.retry };
       resolveRetry(retry);
@@ -346,10 +424,6 @@ function parseServerUrl(raw: unknown): URL {
     throw invalidArgument(`server URLs use http: or https:, got ${JSON.stringify(raw)}`);
   }
   return url;
-}
-
-function isConnectionFailure(error: unknown): boolean {
-  return error instanceof EvdbError && typeof error.details.transport === 'string';
 }
 
 /** Positional arguments → named wire parameters; refuses what JSON cannot carry faithfully. */

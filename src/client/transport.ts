@@ -24,6 +24,11 @@ export function connectionError(
   return new EvdbError('unavailable', message, { details: { url, transport }, cause });
 }
 
+/** A failure of the connection (see `connectionError`), not an answer of the server. */
+export function isConnectionFailure(error: unknown): boolean {
+  return error instanceof EvdbError && typeof error.details.transport === 'string';
+}
+
 /** `ECONNREFUSED` and friends: the server never saw the request. */
 export function isRefused(error: unknown): boolean {
   const codes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);

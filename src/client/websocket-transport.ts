@@ -21,8 +21,17 @@ export interface WebSocketLike {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
-/** Listener for frames the client does not handle itself (e.g. subscription deliveries). */
-export type FrameListener = (frame: Frame) => void;
+/**
+ * Listener for frames the client does not handle itself (e.g. subscription deliveries), with
+ * the serial number of the connection the frame came over (see `send`).
+ */
+export type FrameListener = (frame: Frame, connection: number) => void;
+
+/**
+ * Listener for the end of a connection: its serial number (see `send`) and the failure that
+ * calls in flight on it got.
+ */
+export type DropListener = (connection: number, error: EvdbError) => void;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -32,6 +41,8 @@ interface Pending {
 }
 
 interface Connection {
+  /** Counts the connections this transport opened: tells a dropped one from its successor. */
+  serial: number;
   socket: WebSocketLike;
   maxFrameBytes: number;
   /** Frames waiting for the end of this tick, to go out as one message. */
@@ -47,11 +58,13 @@ export class WebSocketTransport implements Transport {
   private connecting: Promise<Connection> | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<FrameListener>();
+  private readonly dropListeners = new Set<DropListener>();
   private nextId = 1;
+  private connections = 0;
   private closed = false;
 
   constructor(
-    private readonly url: string,
+    readonly url: string,
     private readonly token: string | undefined,
     private readonly WebSocketImpl: WebSocketConstructor,
   ) {}
@@ -62,6 +75,12 @@ export class WebSocketTransport implements Transport {
     return () => this.listeners.delete(listener);
   }
 
+  /** Registers a listener for the end of connections; returns its removal. */
+  onDrop(listener: DropListener): () => void {
+    this.dropListeners.add(listener);
+    return () => this.dropListeners.delete(listener);
+  }
+
   async call(
     op: OperationName,
     params: Record<string, unknown>,
@@ -69,6 +88,26 @@ export class WebSocketTransport implements Transport {
   ): Promise<unknown> {
     const connection = await this.connection(signal);
     return this.request(connection, { type: 'call', op, params, parts: true }, signal);
+  }
+
+  /**
+   * Sends a frame of another type than `call` (a subscription's), connecting first when needed.
+   * Resolves with the answer and the serial number of the connection the frame went over, which
+   * is what `onDrop` listeners are told when that connection ends. With `only`, the frame goes
+   * over that connection or fails as unsent: state the server keeps per connection (a
+   * subscription) does not exist on a newer one.
+   */
+  async send(
+    frame: Omit<Frame, 'id'>,
+    signal: AbortSignal,
+    only?: number,
+  ): Promise<{ result: unknown; connection: number }> {
+    const connection = await this.connection(signal);
+    if (only !== undefined && connection.serial !== only) {
+      throw connectionError(`${this.url}: that connection has ended`, this.url, 'unsent');
+    }
+    const result = await this.request(connection, frame, signal);
+    return { result, connection: connection.serial };
   }
 
   close(): Promise<void> {
@@ -189,6 +228,7 @@ export class WebSocketTransport implements Transport {
             return;
           }
           const ready: Connection = {
+            serial: ++this.connections,
             socket,
             maxFrameBytes: hello.maxFrameBytes,
             outbox: [],
@@ -209,7 +249,7 @@ export class WebSocketTransport implements Transport {
           );
           return;
         }
-        this.receive(frame, plain);
+        this.receive(frame, plain, connection.serial);
       };
       socket.onclose = (event: { code?: number; reason?: string }) => {
         const why = `${this.url} closed the connection (${event.code ?? '?'} ${event.reason ?? ''})`;
@@ -220,6 +260,12 @@ export class WebSocketTransport implements Transport {
           this.pending.delete(id);
           pending.reject(connectionError(why, this.url, 'unknown'));
         }
+        if (connection !== undefined) {
+          const dropped = connection.serial;
+          for (const listener of this.dropListeners) {
+            listener(dropped, connectionError(why, this.url, 'unknown'));
+          }
+        }
       };
       socket.onerror = () => {
         // onclose follows with the details; nothing to do here.
@@ -227,8 +273,11 @@ export class WebSocketTransport implements Transport {
     });
   }
 
-  /** `plain`: the message held no marker, so results need no decoding. */
-  private receive(frame: Frame, plain: boolean): void {
+  /**
+   * `plain`: the message held no marker, so results need no decoding. `connection`: the serial
+   * number of the connection it came over.
+   */
+  private receive(frame: Frame, plain: boolean, connection: number): void {
     if (frame.type === 'part' && typeof frame.id === 'number') {
       const pending = this.pending.get(frame.id);
       if (pending === undefined) return; // the caller gave up
@@ -250,7 +299,7 @@ export class WebSocketTransport implements Transport {
     }
     for (const listener of this.listeners) {
       try {
-        listener(frame);
+        listener(frame, connection);
       } catch {
         // A failing listener must not break the connection or other listeners.
       }

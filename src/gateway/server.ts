@@ -141,7 +141,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     dispatcher,
     auth,
     maxFrameBytes: bodyLimitBytes,
-    handlers: createFrameHandlers(dispatcher, auth),
+    handlers: createFrameHandlers(dispatcher, auth, api),
     origins,
     requests,
   });

@@ -17,6 +17,11 @@ import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import { asEvdbError, problemOf } from './problem.js';
 import type { RequestTelemetry } from './request-telemetry.js';
+import {
+  authenticated,
+  subscriptionFrameHandlers,
+  type SubscribingStore,
+} from './ws-subscriptions.js';
 
 /** One client connection. Handlers use it to know the caller and to push frames. */
 export interface WsSession {
@@ -33,13 +38,14 @@ export interface WsSession {
  * `{type: 'result', id, result}`; a rejection as `{type: 'error', id, problem}`.
  *
  * This table is the extension point of the protocol: live subscriptions add their frame types
- * (e.g. `subscribe`, `ack`, `unsubscribe`) here and push deliveries with `session.send`.
+ * (`subscribe`, `pull`, `ack`, … in `ws-subscriptions.ts`) and push deliveries with `session.send`.
  */
 export type FrameHandler = (frame: Frame, session: WsSession) => Promise<unknown>;
 
 export function createFrameHandlers(
   dispatcher: Dispatcher,
   auth: Authenticator,
+  store: SubscribingStore,
 ): Map<string, FrameHandler> {
   return new Map<string, FrameHandler>([
     [
@@ -53,12 +59,7 @@ export function createFrameHandlers(
     [
       'call',
       (frame, session) => {
-        const principal = session.principal;
-        if (principal === undefined) {
-          throw new EvdbError('unauthorized', 'send an auth frame with a token first', {
-            details: { reason: 'unauthenticated' },
-          });
-        }
+        const principal = authenticated(session);
         const { op, params } = frame;
         if (typeof op !== 'string' || !isOperationName(op)) {
           throw new EvdbError('not_found', `unknown operation ${JSON.stringify(op)}`, {
@@ -82,6 +83,7 @@ export function createFrameHandlers(
         );
       },
     ],
+    ...subscriptionFrameHandlers(store),
   ]);
 }
 

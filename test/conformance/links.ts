@@ -5,7 +5,7 @@ import { event, events, rejectsWith } from './harness.js';
 import {
   collect,
   registerCase,
-  supportsSubscriptions,
+  runsCode,
   waitFor,
   type DefinitionsApi,
   type SubscribingApi,
@@ -39,8 +39,13 @@ async function linked(
  * declarative and code filters, transforms, exactly-once output with the source ids, restarts.
  */
 export function describeLinks(ctx: SubscriptionSuiteContext): void {
+  /** Cases that consume subscriptions. */
   const test = (name: string, body: (api: SubscribingApi) => Promise<void>): void => {
-    registerCase(ctx, name, 'in-process', body);
+    registerCase(ctx, name, 'subscribe', body);
+  };
+  /** Cases that give links code (filter or transform functions). */
+  const testCode = (name: string, body: (api: SubscribingApi) => Promise<void>): void => {
+    registerCase(ctx, name, 'code', body);
   };
   const testJson = (name: string, body: (api: DefinitionsApi) => Promise<void>): void => {
     registerCase(ctx, name, 'json', body);
@@ -118,7 +123,7 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
       );
     });
 
-    test('code filters and transforms shape what is linked', async (api) => {
+    testCode('code filters and transforms shape what is linked', async (api) => {
       const storeId = await ctx.newStore();
       await api.appendEvents(
         storeId,
@@ -299,46 +304,49 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
     });
 
     if (ctx.persistent) {
-      test('a link resumes after close and reopen, linking every event exactly once', async (initial) => {
-        const storeId = await ctx.newStore();
-        await initial.appendEvents(storeId, 'src', events(30));
-        await initial.createLink(storeId, {
-          name: 'r',
-          source: { type: 'stream', streamId: 'src' },
-          filter: { data: { n: 1 } },
-          backfill: true,
-        });
-        await initial.createLink(storeId, {
-          name: 'code',
-          source: { type: 'stream', streamId: 'src' },
-          transform: (e) => ({ eventType: 'T', data: e.data }),
-          backfill: true,
-        });
-        // Restart while the links may be anywhere in their work.
-        await initial.appendEvents(storeId, 'src', events(30));
-        const api = await ctx.reopen();
-        assert.ok(supportsSubscriptions(api));
-        await api.appendEvents(storeId, 'src', events(30));
-        // The declarative link resumes by itself once its store is open again.
-        const r = await linked(api, storeId, 'r', 3);
-        assert.deepEqual(
-          r.map((e) => e.metadata.sourceVersion),
-          [1, 31, 61],
-        );
-        // A link with code resumes when its code is given again.
-        await api.createLink(storeId, {
-          name: 'code',
-          source: { type: 'stream', streamId: 'src' },
-          transform: (e) => ({ eventType: 'T', data: e.data }),
-          backfill: true,
-        });
-        const copies = await linked(api, storeId, 'code', 90);
-        assert.deepEqual(
-          copies.map((e) => e.metadata.sourceVersion),
-          Array.from({ length: 90 }, (_, i) => i),
-        );
-        assert.equal(new Set(copies.map((e) => e.eventId)).size, 90);
-      });
+      testCode(
+        'a link resumes after close and reopen, linking every event exactly once',
+        async (initial) => {
+          const storeId = await ctx.newStore();
+          await initial.appendEvents(storeId, 'src', events(30));
+          await initial.createLink(storeId, {
+            name: 'r',
+            source: { type: 'stream', streamId: 'src' },
+            filter: { data: { n: 1 } },
+            backfill: true,
+          });
+          await initial.createLink(storeId, {
+            name: 'code',
+            source: { type: 'stream', streamId: 'src' },
+            transform: (e) => ({ eventType: 'T', data: e.data }),
+            backfill: true,
+          });
+          // Restart while the links may be anywhere in their work.
+          await initial.appendEvents(storeId, 'src', events(30));
+          const api = await ctx.reopen();
+          assert.ok(runsCode(api));
+          await api.appendEvents(storeId, 'src', events(30));
+          // The declarative link resumes by itself once its store is open again.
+          const r = await linked(api, storeId, 'r', 3);
+          assert.deepEqual(
+            r.map((e) => e.metadata.sourceVersion),
+            [1, 31, 61],
+          );
+          // A link with code resumes when its code is given again.
+          await api.createLink(storeId, {
+            name: 'code',
+            source: { type: 'stream', streamId: 'src' },
+            transform: (e) => ({ eventType: 'T', data: e.data }),
+            backfill: true,
+          });
+          const copies = await linked(api, storeId, 'code', 90);
+          assert.deepEqual(
+            copies.map((e) => e.metadata.sourceVersion),
+            Array.from({ length: 90 }, (_, i) => i),
+          );
+          assert.equal(new Set(copies.map((e) => e.eventId)).size, 90);
+        },
+      );
     }
   });
 }

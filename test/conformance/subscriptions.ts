@@ -21,32 +21,61 @@ export type DefinitionsApi = EventStoreApi & Omit<SubscriptionApi, 'subscribe'> 
 export type SubscribingApi = EventStoreApi & SubscriptionApi & LinkApi;
 
 const NO_DEFINITIONS = 'this target does not offer the subscription and link operations';
-const NOT_IN_PROCESS =
-  'this case consumes subscriptions (subscribe) or runs link code (functions): only in-process ' +
-  'targets offer that; the network client has no subscribe yet and cannot carry functions';
+const NO_SUBSCRIBE = 'this case consumes subscriptions: this target has no subscribe';
+const NO_SUBSCRIBE_OVER_HTTP =
+  "this case consumes subscriptions: the network client subscribes over the WebSocket transport only (connect with { transport: 'websocket' })";
+const NO_CODE =
+  'this case runs link code (filter or transform functions): functions cannot cross the network, so only in-process targets run it';
 
 function hasMethods(api: EventStoreApi, names: string[]): boolean {
   const methods = api as unknown as Record<string, unknown>;
   return names.every((name) => typeof methods[name] === 'function');
 }
 
+/** The network client says how its calls travel; an in-process target has no such property. */
+function networkTransport(api: EventStoreApi): unknown {
+  return (api as { transport?: unknown }).transport;
+}
+
 export function offersDefinitions(api: EventStoreApi): api is DefinitionsApi {
   return hasMethods(api, ['saveSubscription', 'ackEvent', 'createLink', 'linkInfo']);
 }
 
+/** `subscribe` works here: in-process, or the network client over the WebSocket transport. */
 export function supportsSubscriptions(api: EventStoreApi): api is SubscribingApi {
-  return offersDefinitions(api) && hasMethods(api, ['subscribe']);
+  return (
+    offersDefinitions(api) && hasMethods(api, ['subscribe']) && networkTransport(api) !== 'http'
+  );
+}
+
+/** Link code (functions) runs here: in-process targets only. */
+export function runsCode(api: EventStoreApi): api is SubscribingApi {
+  return supportsSubscriptions(api) && networkTransport(api) === undefined;
 }
 
 /**
- * Registers a case: `json` cases run on every target with the operations (the client too),
- * `in-process` ones where `subscribe` exists and link code can run. A target lacking either
- * skips the case with the reason; nothing is left out silently.
+ * What a case needs: `json` cases run on every target with the operations (the client too),
+ * `subscribe` ones where `subscribe` works (in-process, and the client over WebSocket), `code`
+ * ones where link code can run (in-process). A target lacking it skips the case with the reason;
+ * nothing is left out silently.
  */
+export type CaseNeeds = 'json' | 'subscribe' | 'code';
+
+function missing(api: EventStoreApi, needs: CaseNeeds): string | undefined {
+  if (!offersDefinitions(api)) return NO_DEFINITIONS;
+  if (needs === 'json') return undefined;
+  if (needs === 'code' && networkTransport(api) !== undefined) return NO_CODE;
+  if (!supportsSubscriptions(api)) {
+    return networkTransport(api) === 'http' ? NO_SUBSCRIBE_OVER_HTTP : NO_SUBSCRIBE;
+  }
+  return undefined;
+}
+
+/** Registers a case, skipped with the reason where the target lacks what it needs. */
 export function registerCase<A extends DefinitionsApi>(
   ctx: SubscriptionSuiteContext,
   name: string,
-  needs: 'json' | 'in-process',
+  needs: CaseNeeds,
   body: (api: A) => Promise<void>,
 ): void {
   const reason = ctx.skip?.[name];
@@ -56,12 +85,9 @@ export function registerCase<A extends DefinitionsApi>(
   }
   it(name, async (t) => {
     const api = ctx.api();
-    if (!offersDefinitions(api)) {
-      t.skip(NO_DEFINITIONS);
-      return;
-    }
-    if (needs === 'in-process' && !supportsSubscriptions(api)) {
-      t.skip(NOT_IN_PROCESS);
+    const reason = missing(api, needs);
+    if (reason !== undefined) {
+      t.skip(reason);
       return;
     }
     await body(api as A);
@@ -138,7 +164,7 @@ const range = (from: number, to: number): number[] =>
  */
 export function describeSubscriptions(ctx: SubscriptionSuiteContext): void {
   const test = (name: string, body: (api: SubscribingApi) => Promise<void>): void => {
-    registerCase(ctx, name, 'in-process', body);
+    registerCase(ctx, name, 'subscribe', body);
   };
   const testJson = (name: string, body: (api: DefinitionsApi) => Promise<void>): void => {
     registerCase(ctx, name, 'json', body);

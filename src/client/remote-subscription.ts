@@ -1,0 +1,474 @@
+import { EvdbError, invalidArgument } from '../core/errors.js';
+import type {
+  EventRecord,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionHandler,
+} from '../core/types.js';
+import type { Frame } from './protocol/frames.js';
+import { describe } from './protocol/schema.js';
+import { decodeWire, encodeWire, fromProblem, type Problem } from './protocol/wire.js';
+import { backoffDelay, failureKind, sleep, type RetryOptions } from './retry.js';
+import { connectionError, isConnectionFailure } from './transport.js';
+import type { WebSocketTransport } from './websocket-transport.js';
+
+/** What a remote subscription needs of the client that opened it. */
+export interface SubscriptionRoute {
+  /** The transport of the server node to subscribe on, picked afresh for every attempt. */
+  pick(): Promise<WebSocketTransport>;
+  retry: Required<RetryOptions>;
+  /** The budget of one attempt series (subscribing, or resuming after a drop). */
+  timeoutMs: number;
+  /** Stores a checkpoint through the ordinary `ackEvent` call, with the client's retries. */
+  ackEvent(storeId: string, name: string, position: number): Promise<number>;
+}
+
+/**
+ * Batches the client asks for ahead of its consumer: while the consumer works on one batch, the
+ * next is on its way, so catch-up overlaps the round trip. More would only buffer.
+ */
+const PREFETCH_BATCHES = 1;
+
+type State = 'open' | 'resuming' | 'closing' | 'ended';
+
+const NEVER = new AbortController().signal;
+
+/**
+ * A subscription consumed over the WebSocket transport (the frames are described in
+ * `src/gateway/ws-subscriptions.ts`). The server runs the in-process `Subscription`; this side
+ * asks for batches as its consumer takes them (one batch ahead), runs the handler and sends its
+ * verdict, and forwards acknowledgements.
+ *
+ * When the connection drops it subscribes again, with the client's retry policy: a persistent
+ * subscription from its stored checkpoint (events delivered and not acknowledged come again: at
+ * least once), a transient one after the last event it received. When that fails for good,
+ * `done` rejects with the error.
+ */
+export class RemoteSubscription implements Subscription {
+  readonly done: Promise<void>;
+  private state: State = 'open';
+  private transport: WebSocketTransport | undefined;
+  /** The connection the server side lives on; undefined while (re)subscribing. */
+  private connection: number | undefined;
+  private readonly listening = new Map<WebSocketTransport, () => void>();
+  private readonly buffered: EventRecord[][] = [];
+  /** Batches asked of the server and not received yet. */
+  private requested = 0;
+  private wakeConsumer: (() => void) | undefined;
+  private iterating = false;
+  private nextChain: Promise<unknown> = Promise.resolve();
+  private handling: Promise<void> | undefined;
+  private handlerRunning = false;
+  /** Transient: the first position to deliver when subscribing again. */
+  private resumeFrom: number | undefined;
+  /** The highest position handed to the consumer, and the highest from the current server side. */
+  private handedOut = -1;
+  private handedOutHere = -1;
+  private resuming: Promise<void> | undefined;
+  /** Stops the attempts of a resume when the subscription is closed meanwhile. */
+  private attempts: AbortController | undefined;
+  private closing: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private failureReported = false;
+  private resolveDone!: () => void;
+  private rejectDone!: (error: unknown) => void;
+
+  private constructor(
+    private readonly route: SubscriptionRoute,
+    /** This subscription's number in the frames; unique within the client. */
+    private readonly number: number,
+    readonly storeId: string,
+    readonly name: string | undefined,
+    private readonly wireOptions: Record<string, unknown>,
+    private readonly handler: SubscriptionHandler | undefined,
+    private readonly onError: ((error: unknown) => void) | undefined,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // `done` is optional to watch: an unobserved failure must not crash the process.
+    this.done.catch(() => undefined);
+  }
+
+  /** Checks the options, subscribes (with retries) and returns the running subscription. */
+  static async open(
+    route: SubscriptionRoute,
+    number: number,
+    storeId: string,
+    options: SubscribeOptions,
+    handler: SubscriptionHandler | undefined,
+  ): Promise<RemoteSubscription> {
+    if (typeof options !== 'object' || options === null) {
+      throw invalidArgument(
+        'subscribe takes { name } (a saved subscription) or { type, selector, startFrom? } (transient)',
+      );
+    }
+    if (handler !== undefined && typeof handler !== 'function') {
+      throw invalidArgument(`the handler must be a function, got ${describe(handler)}`);
+    }
+    const { onError, ...rest } = options;
+    if (onError !== undefined && typeof onError !== 'function') {
+      throw invalidArgument(`onError must be a function, got ${describe(onError)}`);
+    }
+    let wireOptions: Record<string, unknown>;
+    try {
+      wireOptions = encodeWire(rest, 'options') as Record<string, unknown>;
+    } catch (error) {
+      if (!(error instanceof EvdbError)) throw error;
+      throw invalidArgument(
+        `${error.message}: subscribe options travel to the server as JSON; only the handler and onError stay in the client`,
+        error.details,
+      );
+    }
+    const name = typeof wireOptions.name === 'string' ? wireOptions.name : undefined;
+    const subscription = new RemoteSubscription(
+      route,
+      number,
+      storeId,
+      name,
+      wireOptions,
+      handler,
+      onError,
+    );
+    try {
+      await subscription.attach();
+    } catch (error) {
+      subscription.stopListening();
+      throw error;
+    }
+    return subscription;
+  }
+
+  // ---- subscribing ----------------------------------------------------------------------------
+
+  /** Opens the server side, retrying transient failures; the connection it lives on is noted. */
+  private async attach(): Promise<void> {
+    const controller = new AbortController();
+    this.attempts = controller;
+    const timer = setTimeout(() => {
+      controller.abort(
+        new EvdbError('timeout', `subscribe did not succeed within ${this.route.timeoutMs} ms`, {
+          details: { operation: 'subscribe', timeoutMs: this.route.timeoutMs },
+        }),
+      );
+    }, this.route.timeoutMs);
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const transport = await this.route.pick();
+          this.listen(transport);
+          const options =
+            this.resumeFrom === undefined
+              ? this.wireOptions
+              : { ...this.wireOptions, startFrom: this.resumeFrom };
+          this.transport = transport;
+          const { result, connection } = await transport.send(
+            {
+              type: 'subscribe',
+              subscription: this.number,
+              storeId: this.storeId,
+              options,
+              handler: this.handler !== undefined,
+            },
+            controller.signal,
+          );
+          this.connection = connection;
+          this.handedOutHere = -1;
+          if (this.name === undefined) {
+            this.resumeFrom ??= (result as { startFrom: number }).startFrom;
+          }
+          return;
+        } catch (error) {
+          if (controller.signal.aborted) throw controller.signal.reason;
+          if (failureKind(error) === 'final' || attempt >= this.route.retry.retries) throw error;
+          await sleep(backoffDelay(attempt, this.route.retry), controller.signal);
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private listen(transport: WebSocketTransport): void {
+    if (this.listening.has(transport)) return;
+    const stopFrames = transport.onFrame((frame, connection) => this.receive(frame, connection));
+    const stopDrops = transport.onDrop((connection) => this.dropped(connection));
+    this.listening.set(transport, () => {
+      stopFrames();
+      stopDrops();
+    });
+  }
+
+  private stopListening(): void {
+    for (const stop of this.listening.values()) stop();
+    this.listening.clear();
+  }
+
+  /** The connection of the server side ended: subscribe again, after the handler finished. */
+  private dropped(connection: number): void {
+    if (connection !== this.connection) return;
+    if (this.state === 'closing') {
+      this.end(undefined); // the server closed its side with the connection
+      return;
+    }
+    if (this.state !== 'open') return;
+    this.connection = undefined;
+    this.requested = 0;
+    // A persistent subscription delivers again from its checkpoint: what is buffered comes again.
+    if (this.name !== undefined) this.buffered.length = 0;
+    this.state = 'resuming';
+    this.resuming = this.resume();
+  }
+
+  private async resume(): Promise<void> {
+    // One batch at a time reaches the handler, across connections too.
+    await this.handling;
+    if (this.state !== 'resuming') return;
+    try {
+      await this.attach();
+    } catch (error) {
+      // Closed while resuming: the attempts were stopped on purpose.
+      if ((this.state as State) === 'closing') this.end(undefined);
+      else this.end(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (this.state === 'resuming') {
+      this.state = 'open';
+      this.wakeConsumer?.();
+    }
+  }
+
+  /** A frame of this subscription, from the server, over connection number `connection`. */
+  private receive(frame: Frame, connection: number): void {
+    if (frame.subscription !== this.number) return;
+    if (frame.type === 'batch') {
+      const events = decodeWire(frame.events) as EventRecord[];
+      if (this.handler !== undefined) {
+        this.handle(this.handler, events, connection);
+        return;
+      }
+      this.requested = Math.max(0, this.requested - 1);
+      this.buffered.push(events);
+      const last = events[events.length - 1];
+      if (this.name === undefined && last !== undefined) this.resumeFrom = last.position + 1;
+      this.wakeConsumer?.();
+    } else if (frame.type === 'end') {
+      const problem = frame.problem as Problem | undefined;
+      this.end(problem === undefined ? undefined : fromProblem(problem, problem.status));
+    }
+  }
+
+  // ---- consumption ----------------------------------------------------------------------------
+
+  [Symbol.asyncIterator](): AsyncIterator<EventRecord[]> {
+    if (this.handler !== undefined) {
+      throw invalidArgument('a subscription with a handler is not iterable');
+    }
+    if (this.iterating) throw invalidArgument('a subscription can be iterated only once');
+    this.iterating = true;
+    return {
+      next: () => {
+        const next = this.nextChain.then(() => this.nextBatch());
+        this.nextChain = next.catch(() => undefined);
+        return next;
+      },
+      return: async () => {
+        await this.close();
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  private async nextBatch(): Promise<IteratorResult<EventRecord[]>> {
+    for (;;) {
+      if (this.state === 'ended' || this.state === 'closing') {
+        if (this.failure !== undefined && !this.failureReported) {
+          this.failureReported = true;
+          throw this.failure;
+        }
+        return { done: true, value: undefined };
+      }
+      const batch = this.buffered.shift();
+      if (batch !== undefined) {
+        this.handOut(batch);
+        this.demand();
+        return { done: false, value: batch };
+      }
+      this.demand();
+      await new Promise<void>((resolve) => (this.wakeConsumer = resolve));
+      this.wakeConsumer = undefined;
+    }
+  }
+
+  /** Keeps one batch asked for or buffered beyond what the consumer holds. */
+  private demand(): void {
+    if (this.state !== 'open' || this.requested + this.buffered.length >= PREFETCH_BATCHES) {
+      return;
+    }
+    this.requested++;
+    this.sendHere({ type: 'pull', subscription: this.number, batches: 1 }).catch((error: unknown) =>
+      this.failUnlessDropped(error),
+    );
+  }
+
+  private handOut(batch: EventRecord[]): void {
+    const last = batch[batch.length - 1];
+    if (last === undefined) return;
+    this.handedOut = Math.max(this.handedOut, last.position);
+    this.handedOutHere = Math.max(this.handedOutHere, last.position);
+  }
+
+  /**
+   * Runs the handler on a batch and tells the server side, over the connection the batch came
+   * by, how it went (resolved: acknowledged). The batch may come before the answer to
+   * `subscribe`, which is why the connection is the frame's, not the subscription's.
+   */
+  private handle(handler: SubscriptionHandler, events: EventRecord[], connection: number): void {
+    this.handOut(events);
+    this.handlerRunning = true;
+    this.handling = (async () => {
+      let ok = true;
+      try {
+        await handler(events);
+      } catch (error) {
+        ok = false;
+        this.report(error);
+      }
+      this.handlerRunning = false;
+      const last = events[events.length - 1];
+      if (ok && this.name === undefined && last !== undefined) this.resumeFrom = last.position + 1;
+      try {
+        await this.sendOver(connection, { type: 'handled', subscription: this.number, ok });
+        return;
+      } catch (error) {
+        if (!isConnectionFailure(error)) {
+          this.fail(error);
+          return;
+        }
+      }
+      // The connection dropped meanwhile: store the checkpoint the server side could not.
+      if (ok && this.name !== undefined && last !== undefined) {
+        await this.route
+          .ackEvent(this.storeId, this.name, last.position)
+          .catch((error: unknown) => this.report(error));
+      }
+    })();
+  }
+
+  async ack(eventOrPosition: EventRecord | number): Promise<void> {
+    const position = toPosition(eventOrPosition);
+    if (this.name === undefined) return;
+    if (this.state === 'ended') throw closedError(this.name);
+    // Like in-process, only what was handed out can be acknowledged.
+    const upTo = Math.min(position, this.handedOut);
+    if (upTo < 0) return;
+    if (this.state === 'open' && upTo <= this.handedOutHere) {
+      try {
+        await this.sendHere({ type: 'ack', subscription: this.number, position: upTo });
+        return;
+      } catch (error) {
+        if (!isConnectionFailure(error)) throw error;
+      }
+    }
+    // Handed out by an earlier connection's server side: store the checkpoint directly.
+    await this.route.ackEvent(this.storeId, this.name, upTo);
+  }
+
+  // ---- ending ---------------------------------------------------------------------------------
+
+  close(): Promise<void> {
+    const running = this.handlerRunning;
+    this.closing ??= this.shutDown();
+    return running ? Promise.resolve() : this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.state === 'ended') return;
+    const wasResuming = this.state === 'resuming';
+    this.state = 'closing';
+    this.wakeConsumer?.();
+    if (wasResuming) this.attempts?.abort(closedError(this.name ?? 'transient'));
+    // A resume that got through meanwhile opened a server side: close that.
+    await this.resuming;
+    if (this.connection === undefined) {
+      this.end(undefined);
+      return;
+    }
+    try {
+      await this.sendHere({ type: 'unsubscribe', subscription: this.number });
+    } catch (error) {
+      // A dropped connection closed the server side already.
+      this.end(isConnectionFailure(error) ? undefined : (error as Error));
+      return;
+    }
+    // The server's `end` frame follows once its side has stored its checkpoint.
+    await this.done.catch(() => undefined);
+  }
+
+  private end(error: Error | undefined): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.connection = undefined;
+    if (error !== undefined) this.failure = error;
+    this.stopListening();
+    this.wakeConsumer?.();
+    // Like in-process, `done` settles once the handler has returned.
+    void Promise.resolve(this.handling).then(() => {
+      if (this.failure !== undefined) this.rejectDone(this.failure);
+      else this.resolveDone();
+    });
+  }
+
+  private fail(error: unknown): void {
+    this.report(error);
+    this.end(error instanceof Error ? error : new Error(String(error)));
+  }
+
+  /** A failed request of this subscription: a drop is handled by resuming, the rest is fatal. */
+  private failUnlessDropped(error: unknown): void {
+    if (isConnectionFailure(error) || this.state === 'ended') return;
+    this.fail(error);
+  }
+
+  private report(error: unknown): void {
+    try {
+      this.onError?.(error);
+    } catch {
+      // A failing error callback must not stop delivery.
+    }
+  }
+
+  /** Sends a frame over the connection the server side lives on, never a newer one. */
+  private sendHere(frame: Omit<Frame, 'id'>): Promise<unknown> {
+    return this.sendOver(this.connection, frame);
+  }
+
+  private sendOver(connection: number | undefined, frame: Omit<Frame, 'id'>): Promise<unknown> {
+    const transport = this.transport;
+    if (transport === undefined || connection === undefined) {
+      const url = transport?.url ?? '';
+      return Promise.reject(
+        connectionError(`${url}: the subscription is not connected`, url, 'unsent'),
+      );
+    }
+    return transport.send(frame, NEVER, connection).then(({ result }) => result);
+  }
+}
+
+function toPosition(eventOrPosition: EventRecord | number): number {
+  const position =
+    typeof eventOrPosition === 'number'
+      ? eventOrPosition
+      : typeof eventOrPosition === 'object' && eventOrPosition !== null
+        ? (eventOrPosition as { position?: unknown }).position
+        : undefined;
+  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
+    throw invalidArgument('ack takes an event (with its position) or a position (>= 0)');
+  }
+  return position;
+}
+
+function closedError(name: string): EvdbError {
+  return new EvdbError('unavailable', `subscription '${name}' is closed`, { retriable: false });
+}

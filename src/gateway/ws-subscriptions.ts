@@ -1,0 +1,322 @@
+import type { EventStoreApi, SubscriptionApi } from '../core/api.js';
+import { EvdbError, invalidArgument } from '../core/errors.js';
+import type { EventRecord, SubscribeOptions, Subscription } from '../core/types.js';
+import { OPERATIONS } from '../client/protocol/operations.js';
+import type { Frame } from '../client/protocol/frames.js';
+import { encodeWire } from '../client/protocol/wire.js';
+import { assertRole, assertStoreAccess, type Principal } from './auth.js';
+import { problemOf } from './problem.js';
+import type { FrameHandler, WsSession } from './ws-gateway.js';
+
+/**
+ * Open subscriptions one WebSocket connection may hold. A client has one connection per server
+ * node, so this is also what one client may consume from one node at a time.
+ */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
+
+/**
+ * Batches a consumer may have asked for and not yet been sent. The client asks for the batch
+ * its consumer waits for plus one ahead; the bound keeps a misbehaving client from making the
+ * server read the log ahead of its consumer.
+ */
+export const MAX_BATCHES_REQUESTED = 4;
+
+/** The consumption options that travel; the rest (`onError`, the handler) stays in the client. */
+const WIRE_OPTIONS = [
+  'name',
+  'type',
+  'selector',
+  'startFrom',
+  'batchSize',
+  'ackTimeoutMs',
+  'leaseMs',
+] as const;
+
+/** What the subscription frames need of the server's store. */
+export type SubscribingStore = Pick<EventStoreApi, 'getStoreStatus'> &
+  Pick<SubscriptionApi, 'subscribe'>;
+
+/** Handler mode: settles the batch the client is handling, with the client's verdict. */
+interface Handling {
+  verdict: { resolve(): void; reject(error: Error): void } | undefined;
+}
+
+/** One subscription a connection consumes: the server's in-process `Subscription`. */
+interface Served {
+  subscription: Subscription;
+  persistent: boolean;
+  handling: Handling;
+  /** Iterator mode: the subscription's iterator, and the batches asked for and not yet sent. */
+  iterator: AsyncIterator<EventRecord[]> | undefined;
+  requested: number;
+  pumping: boolean;
+}
+
+/** A connection's open subscriptions, by the number the client gave each. */
+interface SessionSubscriptions {
+  open: Map<number, Served>;
+  /** Set when the connection closed: a subscribe that finishes later closes what it opened. */
+  closed: boolean;
+}
+
+/**
+ * The frames of live subscriptions over the WebSocket, added to the gateway's frame table.
+ * The server side of each is the in-process `Subscription` of the server's store, so catch-up,
+ * the switch to live, leases and redelivery behave as embedded. Flow control is by demand: the
+ * server reads a batch from the log only when the client has asked for one (`pull`), so a slow
+ * consumer leaves its events in the log, not in memory.
+ *
+ * Client → server (each answered with `result` or `error`, like calls):
+ * - `{type: 'subscribe', id, subscription, storeId, options, handler}`: `subscription` is a
+ *   number the client picks (unique on the connection); `options` the JSON options of
+ *   `subscribe`; `handler: true` for handler mode. Answers `{startFrom}` for a transient
+ *   subscription: the first position it delivers (`'current'` resolved), where a client that
+ *   reconnects resumes.
+ * - `{type: 'pull', id, subscription, batches}`: iterator mode, asks for that many more batches.
+ * - `{type: 'handled', id, subscription, ok}`: handler mode, the client's handler resolved
+ *   (`ok: true`: the batch is acknowledged) or threw (it comes again after `ackTimeoutMs`).
+ * - `{type: 'ack', id, subscription, position}`: `Subscription.ack`.
+ * - `{type: 'unsubscribe', id, subscription}`: `Subscription.close`.
+ *
+ * Server → client:
+ * - `{type: 'batch', subscription, events}`: one batch (handler mode: wait for `handled`).
+ * - `{type: 'end', subscription, problem?}`: the subscription ended (closed, removed, its store
+ *   closed), with the failure when it failed for good.
+ *
+ * Consuming a transient subscription needs the read role; a persistent one the role `ackEvent`
+ * needs (write), since its consumer holds the lease and moves the stored checkpoint. When the
+ * connection closes, its subscriptions close (persistent ones store what was acknowledged and
+ * release their lease, so another consumer takes over at once).
+ */
+export function subscriptionFrameHandlers(store: SubscribingStore): [string, FrameHandler][] {
+  const bySession = new WeakMap<WsSession, SessionSubscriptions>();
+
+  const subscriptionsOf = (session: WsSession): SessionSubscriptions => {
+    let subscriptions = bySession.get(session);
+    if (subscriptions === undefined) {
+      const created: SessionSubscriptions = { open: new Map(), closed: false };
+      subscriptions = created;
+      bySession.set(session, created);
+      session.onClose(() => {
+        created.closed = true;
+        for (const entry of created.open.values()) closeServed(entry);
+      });
+    }
+    return subscriptions;
+  };
+
+  const find = (frame: Frame, session: WsSession): Served => {
+    const entry = subscriptionsOf(session).open.get(subscriptionNumber(frame));
+    if (entry === undefined) {
+      throw new EvdbError('not_found', `no open subscription ${String(frame.subscription)}`, {
+        details: { subscription: frame.subscription },
+      });
+    }
+    return entry;
+  };
+
+  /** Sends batches while the client has asked for some; one read at a time. */
+  const pump = async (session: WsSession, number: number, entry: Served): Promise<void> => {
+    if (entry.pumping || entry.iterator === undefined) return;
+    entry.pumping = true;
+    try {
+      while (entry.requested > 0) {
+        const next = await entry.iterator.next();
+        // The end (and a failure) reaches the client through `done`, as an `end` frame.
+        if (next.done === true) return;
+        entry.requested--;
+        session.send(batchFrame(number, next.value));
+      }
+    } catch {
+      // The iterator throws the failure that also rejects `done`, which sends it as `end`.
+    } finally {
+      entry.pumping = false;
+    }
+  };
+
+  const subscribe: FrameHandler = async (frame, session) => {
+    const principal = authenticated(session);
+    const number = subscriptionNumber(frame);
+    const { storeId } = frame;
+    if (typeof storeId !== 'string') throw invalidArgument('subscribe frames carry a storeId');
+    const options = wireOptions(frame.options);
+    const persistent = options.name !== undefined;
+    assertRole(principal, 'subscribe', persistent ? OPERATIONS.ackEvent : OPERATIONS.readAllGlobal);
+    assertStoreAccess(principal, storeId);
+    const subscriptions = subscriptionsOf(session);
+    const served = subscriptions.open;
+    if (served.has(number)) {
+      throw invalidArgument(`subscription ${number} is already open on this connection`);
+    }
+    if (served.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new EvdbError(
+        'rate_limited',
+        `a connection may hold at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} open subscriptions; close one first`,
+        {
+          retriable: false,
+          details: { reason: 'too_many_subscriptions', limit: MAX_SUBSCRIPTIONS_PER_CONNECTION },
+        },
+      );
+    }
+    let startFrom: number | undefined;
+    if (!persistent) {
+      // 'current' is resolved here so that the client knows where to resume after a reconnect.
+      startFrom =
+        options.startFrom === undefined ||
+        options.startFrom === 'current' ||
+        options.startFrom === -1
+          ? (await store.getStoreStatus(storeId)).lastPosition + 1
+          : (options.startFrom as number);
+      options.startFrom = startFrom;
+    }
+    const handling: Handling = { verdict: undefined };
+    const handler =
+      frame.handler === true
+        ? (batch: EventRecord[]) =>
+            new Promise<void>((resolve, reject) => {
+              handling.verdict = { resolve, reject };
+              session.send(batchFrame(number, batch));
+            })
+        : undefined;
+    // The store validates the options, as it does for an in-process caller.
+    const subscription = await store.subscribe(
+      storeId,
+      options as unknown as SubscribeOptions,
+      handler,
+    );
+    const entry: Served = {
+      subscription,
+      persistent,
+      handling,
+      iterator: handler === undefined ? subscription[Symbol.asyncIterator]() : undefined,
+      requested: 0,
+      pumping: false,
+    };
+    if (subscriptions.closed) {
+      closeServed(entry);
+      throw new EvdbError('unavailable', 'the connection closed while subscribing', {
+        details: { reason: 'connection_closed' },
+      });
+    }
+    served.set(number, entry);
+    subscription.done.then(
+      () => {
+        served.delete(number);
+        session.send({ type: 'end', subscription: number });
+      },
+      (error: unknown) => {
+        served.delete(number);
+        session.send({ type: 'end', subscription: number, problem: problemOf(error) });
+      },
+    );
+    return persistent ? {} : { startFrom };
+  };
+
+  return [
+    ['subscribe', subscribe],
+    [
+      'pull',
+      (frame, session) => {
+        authenticated(session);
+        const entry = find(frame, session);
+        const { batches } = frame;
+        if (entry.iterator === undefined) {
+          throw invalidArgument('a subscription with a handler is not pulled from');
+        }
+        if (typeof batches !== 'number' || !Number.isSafeInteger(batches) || batches < 1) {
+          throw invalidArgument('pull frames carry batches: an integer >= 1');
+        }
+        if (entry.requested + batches > MAX_BATCHES_REQUESTED) {
+          throw invalidArgument(
+            `at most ${MAX_BATCHES_REQUESTED} batches may be asked for ahead of delivery`,
+          );
+        }
+        entry.requested += batches;
+        void pump(session, subscriptionNumber(frame), entry);
+        return Promise.resolve({});
+      },
+    ],
+    [
+      'handled',
+      (frame, session) => {
+        authenticated(session);
+        const entry = find(frame, session);
+        const verdict = entry.handling.verdict;
+        if (verdict === undefined) throw invalidArgument('no batch is being handled');
+        entry.handling.verdict = undefined;
+        if (frame.ok === true) verdict.resolve();
+        else verdict.reject(new Error('the client handler failed'));
+        return Promise.resolve({});
+      },
+    ],
+    [
+      'ack',
+      async (frame, session) => {
+        const principal = authenticated(session);
+        const entry = find(frame, session);
+        // A later auth frame may have changed the principal since subscribe.
+        if (entry.persistent) assertRole(principal, 'ack', OPERATIONS.ackEvent);
+        await entry.subscription.ack(frame.position as number);
+        return {};
+      },
+    ],
+    [
+      'unsubscribe',
+      async (frame, session) => {
+        authenticated(session);
+        const entry = find(frame, session);
+        await entry.subscription.close();
+        return {};
+      },
+    ],
+  ];
+}
+
+/**
+ * Ends a subscription whose connection is gone. A batch its handler had sent is not
+ * acknowledged: the client may not have handled it.
+ */
+function closeServed(entry: Served): void {
+  entry.handling.verdict?.reject(new Error('the client connection closed'));
+  entry.handling.verdict = undefined;
+  entry.subscription.close().catch((error: unknown) => {
+    console.error('evdb gateway: closing a subscription failed', error);
+  });
+}
+
+/** The caller; `unauthorized` until the connection authenticated. */
+export function authenticated(session: WsSession): Principal {
+  if (session.principal === undefined) {
+    throw new EvdbError('unauthorized', 'send an auth frame with a token first', {
+      details: { reason: 'unauthenticated' },
+    });
+  }
+  return session.principal;
+}
+
+function subscriptionNumber(frame: Frame): number {
+  const { subscription } = frame;
+  if (typeof subscription !== 'number' || !Number.isSafeInteger(subscription)) {
+    throw invalidArgument('subscription frames carry subscription: an integer');
+  }
+  return subscription;
+}
+
+/** The options of a subscribe frame: a JSON object, of which the consumption options are used. */
+function wireOptions(raw: unknown): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw invalidArgument(
+      'subscribe takes { name } (a saved subscription) or { type, selector, startFrom? } (transient)',
+    );
+  }
+  const options: Record<string, unknown> = {};
+  for (const key of WIRE_OPTIONS) {
+    const value = (raw as Record<string, unknown>)[key];
+    if (value !== undefined) options[key] = value;
+  }
+  return options;
+}
+
+function batchFrame(subscription: number, events: EventRecord[]): Frame {
+  return { type: 'batch', subscription, events: encodeWire(events, 'events') };
+}

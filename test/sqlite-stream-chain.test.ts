@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { openEvdb, sqlite, type EventRecord, type Evdb } from '../src/index.js';
+import { memory, openEvdb, sqlite, type EventRecord, type Evdb } from '../src/index.js';
 import { events } from './conformance/harness.js';
 
-// SQLite answers time queries from the version index: commits keep each stream's times from
-// going back, so its time order is its version order. Stores written before that keep their
-// time index when some stream's times did go back (schema.ts, the fourth migration).
-const dataDir = mkdtempSync(join(tmpdir(), 'evdb-sqlite-time-'));
+// How SQLite finds a stream's events (schema.ts, the fourth and fifth migrations): only every
+// 64th version is indexed and the others are chained to their predecessor, and time queries
+// binary-search versions, because commits keep each stream's times from going back. Stores
+// written before keep their time index when some stream's times did go back. Streams here run
+// to hundreds of events, so that reads cross many anchors.
+const dataDir = mkdtempSync(join(tmpdir(), 'evdb-sqlite-chain-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const open = (): Promise<Evdb> => openEvdb({ backend: sqlite({ dataDir }) });
@@ -64,14 +66,18 @@ test('a stream keeps its time order after the wall clock went back between two r
 });
 
 /**
- * Turns a current store file back into the schema of the third migration (the time index, no
- * `last_epoch_us`), as a store written by an earlier evdb would be, optionally with one event's
- * time moved back.
+ * Turns a current store file back into the schema of the third migration (every event indexed
+ * by stream, the time index, no `last_epoch_us`, `first_version` or `prev_position`), as a store
+ * written by an earlier evdb would be, optionally with one event's time moved back.
  */
 function asThirdSchemaVersion(storeId: string, moveBack?: { streamId: string; version: number }) {
   const db = new Database(join(dataDir, `${storeId}.sqlite`));
   try {
     db.exec(`
+      CREATE UNIQUE INDEX events_by_stream ON events (stream_id, version);
+      DROP INDEX events_by_stream_anchor;
+      ALTER TABLE events DROP COLUMN prev_position;
+      ALTER TABLE streams DROP COLUMN first_version;
       CREATE INDEX events_by_stream_time ON events (stream_id, epoch_us);
       ALTER TABLE streams DROP COLUMN last_epoch_us;
       PRAGMA user_version = 3;
@@ -141,5 +147,106 @@ test('migrating a store whose times went back keeps its time index and its time 
     assert.ok(indexNames('migrate-unordered').includes('events_by_stream_time'));
   } finally {
     await evdb.close();
+  }
+});
+
+/** A small deterministic generator, so that a failure replays. */
+function randomInts(seed: number): (below: number) => number {
+  let state = seed >>> 0;
+  return (below) => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state % below;
+  };
+}
+
+test('stream reads across anchors agree with the memory backend, through scavenges', async () => {
+  const random = randomInts(20261122);
+  const onSqlite = await open();
+  const inMemory = await openEvdb({ backend: memory() });
+  const stores = [onSqlite, inMemory];
+  try {
+    for (const evdb of stores) await evdb.createStore('chain');
+    const streams = ['a', 'b', 'c'];
+    const compare = async (streamId: string): Promise<void> => {
+      const version = await onSqlite.getVersion('chain', streamId);
+      for (let probe = 0; probe < 12; probe++) {
+        const from = random(version + 70);
+        const count = 1 + random(probe % 3 === 0 ? 300 : 70);
+        const ids = async (evdb: Evdb, direction: 'forward' | 'backward') =>
+          (direction === 'forward'
+            ? await evdb.streamForward('chain', streamId, from, count)
+            : await evdb.streamBackward('chain', streamId, from, count)
+          ).map((e) => `${e.version}:${e.eventId}`);
+        for (const direction of ['forward', 'backward'] as const) {
+          assert.deepEqual(
+            await ids(onSqlite, direction),
+            await ids(inMemory, direction),
+            `${direction} ${streamId} from ${from}, ${count}`,
+          );
+        }
+      }
+      const info = await onSqlite.streamInfo('chain', streamId);
+      const expected = await inMemory.streamInfo('chain', streamId);
+      assert.equal(info.version, expected.version);
+      assert.equal(info.eventCount, expected.eventCount);
+      const stored = await onSqlite.streamForward('chain', streamId, 0, 100_000);
+      assert.equal(info.firstEventAt, stored[0]?.epochUs ?? null);
+      assert.equal(info.lastEventAt, stored.at(-1)?.epochUs ?? null);
+    };
+    for (let round = 0; round < 40; round++) {
+      const streamId = streams[random(streams.length)] as string;
+      const batch = events(1 + random(round % 4 === 0 ? 150 : 20)).map((e) => ({
+        ...e,
+        eventId: crypto.randomUUID(),
+      }));
+      for (const evdb of stores) await evdb.appendEvents('chain', streamId, batch);
+      if (round % 9 === 8) {
+        const version = await onSqlite.getVersion('chain', streamId);
+        const beforeVersion = random(version + 2);
+        for (const evdb of stores) {
+          await evdb.scavenge('chain', streamId, { beforeVersion, requireSnapshot: false });
+        }
+      }
+      await compare(streamId);
+    }
+    for (const streamId of streams) await compare(streamId);
+
+    // Time queries against the times the full read shows.
+    for (const streamId of streams) {
+      const all = await onSqlite.streamForward('chain', streamId, 0, 100_000);
+      for (let probe = 0; probe < 20 && all.length > 0; probe++) {
+        const a = (all[random(all.length)] as EventRecord).epochUs - 1 + random(3);
+        const b = (all[random(all.length)] as EventRecord).epochUs - 1 + random(3);
+        const [fromUs, toUs] = a <= b ? [a, b] : [b, a];
+        const inRange = all.filter((e) => e.epochUs >= fromUs && e.epochUs <= toUs);
+        assert.deepEqual(
+          versions(await onSqlite.readRange('chain', streamId, fromUs, toUs, { limit: 100_000 })),
+          versions(inRange),
+        );
+        assert.deepEqual(
+          versions(
+            await onSqlite.readRange('chain', streamId, fromUs, toUs, {
+              limit: 5,
+              direction: 'backward',
+            }),
+          ),
+          versions(inRange).reverse().slice(0, 5),
+        );
+        const until = all.filter((e) => e.epochUs <= toUs);
+        assert.equal(
+          await onSqlite.versionAt('chain', streamId, toUs),
+          until.at(-1)?.version ?? -1,
+        );
+      }
+    }
+
+    await onSqlite.deleteStream('chain', 'a');
+    assert.equal(await onSqlite.streamExists('chain', 'a'), false);
+    const status = await onSqlite.getStoreStatus('chain');
+    const remaining = (await onSqlite.readAllGlobal('chain', 0, 100_000)).length;
+    assert.equal(status.totalEvents, remaining);
+    assert.ok(remaining > 0);
+  } finally {
+    for (const evdb of stores) await evdb.close();
   }
 });

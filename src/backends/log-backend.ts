@@ -75,6 +75,12 @@ export interface PlannedEvent extends PreparedEvent {
   version: number;
   position: number;
   epochUs: number;
+  /**
+   * Global position of the stream's previous version (which may have been removed since); -1
+   * for the first event of a stream. Lets a backend chain a stream's events without indexing
+   * every one of them (SQLite).
+   */
+  prevPosition: number;
 }
 
 /**

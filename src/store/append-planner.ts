@@ -101,6 +101,7 @@ function planWrite(
   const appendEpochUs = Math.max(epochUs, head?.lastEpochUs ?? epochUs);
   let position = state.lastPosition;
   let version = current;
+  let prevPosition = head?.lastPosition ?? -1;
   for (const event of events) {
     if (!event.idGenerated && lookUp) {
       const existing = state.findEvent(event.eventId);
@@ -108,8 +109,9 @@ function planWrite(
     }
     position += 1;
     version += 1;
-    const row = plannedEvent(event, streamId, version, position, appendEpochUs);
+    const row = plannedEvent(event, streamId, version, position, appendEpochUs, prevPosition);
     planned.push(row);
+    prevPosition = position;
     if (!event.idGenerated && lookUp) state.addEvent(row);
   }
   state.setHead(
@@ -159,6 +161,7 @@ function plannedEvent(
   version: number,
   position: number,
   epochUs: number,
+  prevPosition: number,
 ): PlannedEvent {
   return {
     eventId: event.eventId,
@@ -175,6 +178,7 @@ function plannedEvent(
     version,
     position,
     epochUs,
+    prevPosition,
   };
 }
 

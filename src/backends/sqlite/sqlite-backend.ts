@@ -60,6 +60,23 @@ const EVENT_COLUMNS =
 const JOINED_EVENT_COLUMNS = EVENT_COLUMNS.split(', ')
   .map((column) => `e.${column}`)
   .join(', ');
+/**
+ * Every 64th version of a stream (63, 127, ...) is indexed (schema.ts, the fifth migration);
+ * the others are reached by walking `prev_position` back from the anchor at or after them. Queries
+ * repeat the partial index's condition word for word, so that SQLite uses it.
+ */
+const ANCHOR_EVERY = 64;
+const IS_ANCHOR = 'version % 64 = 63';
+/** Versions removed per walk when a stream is deleted or truncated: a multiple of ANCHOR_EVERY. */
+const REMOVE_CHUNK = 4096;
+
+/** A stream's head row. */
+interface HeadRow extends StreamHead {
+  lastEpochUs: number;
+  /** The lowest version still stored; above `version` when none is. */
+  firstVersion: number;
+  createdPosition: number;
+}
 
 type EventRow = [
   number,
@@ -226,6 +243,18 @@ class SqliteLog implements LogBackend {
     };
     const select = (where: string): Database.Statement =>
       db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ${where}`).raw();
+    // The walk carries positions only and the rows are read once, by position: a stream's
+    // positions grow with its versions, so position order is version order.
+    const chain = (order: 'ASC' | 'DESC'): Database.Statement =>
+      db
+        .prepare(
+          'WITH RECURSIVE chain (position, version, prev) AS (SELECT position, version, ' +
+            'prev_position FROM events WHERE position = ? UNION ALL SELECT e.position, e.version, ' +
+            'e.prev_position FROM chain c JOIN events e ON e.position = c.prev WHERE c.version > ?) ' +
+            `SELECT ${EVENT_COLUMNS} FROM events WHERE position IN ` +
+            `(SELECT position FROM chain WHERE version <= ?) ORDER BY position ${order} LIMIT ?`,
+        )
+        .raw();
     this.commitTransaction = db.transaction(this.runCommit.bind(this));
     this.statements = {
       config: db.prepare(
@@ -244,8 +273,15 @@ class SqliteLog implements LogBackend {
       ),
       head: db.prepare(
         'SELECT version, last_position AS lastPosition, last_epoch_us AS lastEpochUs, ' +
-          'created_position AS createdPosition FROM streams WHERE stream_id = ?',
+          'first_version AS firstVersion, created_position AS createdPosition ' +
+          'FROM streams WHERE stream_id = ?',
       ),
+      raiseFirstVersion: db.prepare(
+        'UPDATE streams SET first_version = max(first_version, ?) WHERE stream_id = ?',
+      ),
+      anchorPosition: db
+        .prepare(`SELECT position FROM events WHERE stream_id = ? AND version = ? AND ${IS_ANCHOR}`)
+        .pluck(),
       upsertHead: db.prepare(
         'INSERT INTO streams (stream_id, version, last_position, last_epoch_us, created_position) ' +
           'VALUES (?, ?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, ' +
@@ -281,11 +317,14 @@ class SqliteLog implements LogBackend {
       kvDelete: db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ?'),
       kvDeleteAt: db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ? AND revision = ?'),
       insertEvent: db.prepare(
-        `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO events (${EVENT_COLUMNS}, prev_position) ` +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insertTag: db.prepare('INSERT INTO event_tags (tag, position) VALUES (?, ?)'),
-      readForward: select('WHERE stream_id = ? AND version >= ? ORDER BY version LIMIT ?'),
-      readBackward: select('WHERE stream_id = ? AND version <= ? ORDER BY version DESC LIMIT ?'),
+      // Parameters (position, low, high, count): the events from the one at `position` back to
+      // version `low`, following prev_position; those up to version `high`, at most `count`.
+      chainForward: chain('ASC'),
+      chainBackward: chain('DESC'),
       readAll: select('WHERE position >= ? ORDER BY position LIMIT ?'),
       readType: select('WHERE event_type = ? AND position >= ? ORDER BY position LIMIT ?'),
       readTag: db
@@ -339,6 +378,7 @@ class SqliteLog implements LogBackend {
         encodeDataContentType(e.data, e.dataContentType),
         encodeMetadataContentType(e.metadataContentType),
         e.epochUs,
+        e.prevPosition < 0 ? null : e.prevPosition,
       );
       for (const tag of e.tags) s.insertTag.run(tag, e.position);
     }
@@ -370,11 +410,57 @@ class SqliteLog implements LogBackend {
     count: number,
     direction: 'forward' | 'backward',
   ): Promise<EventRecord[]> {
-    const statement =
-      direction === 'forward' ? this.statements.readForward : this.statements.readBackward;
-    return this.guard(() =>
-      (statement.all(streamId, fromVersion, count) as EventRow[]).map(toRecord),
-    );
+    return this.guard(() => {
+      const head = this.statements.head.get(streamId) as HeadRow | undefined;
+      if (head === undefined || count <= 0) return [];
+      if (direction === 'forward') {
+        const low = Math.max(fromVersion, head.firstVersion);
+        return this.readVersions(
+          streamId,
+          head,
+          low,
+          Math.min(head.version, low + count - 1),
+          'forward',
+        );
+      }
+      const high = Math.min(fromVersion, head.version);
+      return this.readVersions(
+        streamId,
+        head,
+        Math.max(head.firstVersion, high - count + 1),
+        high,
+        'backward',
+      );
+    });
+  }
+
+  /** The stream's stored versions `low..high`, walked back from the anchor at or after `high`. */
+  private readVersions(
+    streamId: string,
+    head: HeadRow,
+    low: number,
+    high: number,
+    direction: 'forward' | 'backward',
+  ): EventRecord[] {
+    if (low > high) return [];
+    const s = this.statements;
+    const statement = direction === 'forward' ? s.chainForward : s.chainBackward;
+    const rows = statement.all(this.anchorAt(streamId, head, high), low, high, high - low + 1);
+    return (rows as EventRow[]).map(toRecord);
+  }
+
+  /** Position of the first event at or after `version` that is indexed: an anchor, or the head. */
+  private anchorAt(streamId: string, head: HeadRow, version: number): number {
+    const anchor = version - (version % ANCHOR_EVERY) + ANCHOR_EVERY - 1;
+    if (anchor >= head.version) return head.lastPosition;
+    const position = this.statements.anchorPosition.get(streamId, anchor) as number | undefined;
+    if (position === undefined) {
+      throw new EvdbError(
+        'internal',
+        `stream '${streamId}' has no indexed event at version ${anchor}; the store file is damaged`,
+      );
+    }
+    return position;
   }
 
   readAll(fromPosition: number, count: number): Promise<EventRecord[]> {
@@ -442,10 +528,10 @@ class SqliteLog implements LogBackend {
   deleteStream(streamId: string): Promise<number> {
     const s = this.statements;
     const run = this.db.transaction(() => {
-      const head = s.head.get(streamId) as (StreamHead & { createdPosition: number }) | undefined;
+      const head = s.head.get(streamId) as HeadRow | undefined;
       if (head === undefined) return 0;
       const counters = s.counters.get() as Counters;
-      const { deleted, counted } = this.removeEvents(streamId, Number.MAX_SAFE_INTEGER, counters);
+      const { deleted, counted } = this.removeEvents(streamId, head, head.version + 1, counters);
       s.deleteHead.run(streamId);
       // Keep the position counter where it was (the deleted stream may have held the highest
       // position), and take out of the folded counters what they had counted.
@@ -457,37 +543,56 @@ class SqliteLog implements LogBackend {
   }
 
   /**
-   * Removes a stream's events below `beforeVersion` with their tag entries, and takes what the
-   * folded counters had counted of them out of the per-type counts. The caller's transaction
-   * adjusts the store counters by `counted`.
+   * Removes a stream's events below `beforeVersion` with their tag entries, raises its first
+   * stored version, and takes what the folded counters had counted of them out of the per-type
+   * counts. The caller's transaction adjusts the store counters by `counted`. Walks the stream
+   * from its oldest stored events up, a few thousand at a time.
    */
   private removeEvents(
     streamId: string,
+    head: HeadRow,
     beforeVersion: number,
     counters: Counters,
   ): { deleted: number; counted: number } {
     const f = this.featureStatements;
+    const countedByType = new Map<string, number>();
+    let deleted = 0;
+    const last = Math.min(beforeVersion - 1, head.version);
+    for (let low = head.firstVersion; low <= last;) {
+      // Up to the end of a block, so that the walk starts at an anchor that is still stored.
+      const high = Math.min(last, low - (low % ANCHOR_EVERY) + REMOVE_CHUNK - 1);
+      const rows = f.chainRemovals.all(this.anchorAt(streamId, head, high), low, high) as [
+        number,
+        string,
+        string | null,
+      ][];
+      for (const [position, eventType, tags] of rows) {
+        if (position <= counters.countedThrough) {
+          countedByType.set(eventType, (countedByType.get(eventType) ?? 0) + 1);
+        }
+        if (tags !== null)
+          for (const tag of JSON.parse(tags) as string[]) f.deleteTag.run(tag, position);
+        f.deleteEventAt.run(position);
+      }
+      deleted += rows.length;
+      low = high + 1;
+    }
     let counted = 0;
-    const byType = f.countedTypesOfRange.all(
-      streamId,
-      beforeVersion,
-      counters.countedThrough,
-    ) as EventTypeCount[];
-    for (const { eventType, count } of byType) {
+    for (const [eventType, count] of countedByType) {
       f.uncountType.run(count, eventType);
       counted += count;
     }
-    f.deleteRangeTags.run(streamId, beforeVersion);
-    const deleted = f.deleteRangeEvents.run(streamId, beforeVersion).changes;
+    this.statements.raiseFirstVersion.run(last + 1, streamId);
     return { deleted, counted };
   }
 
   truncateStream(streamId: string, beforeVersion: number): Promise<number> {
     const s = this.statements;
     const run = this.db.transaction(() => {
-      if (s.head.get(streamId) === undefined) return 0;
+      const head = s.head.get(streamId) as HeadRow | undefined;
+      if (head === undefined) return 0;
       const counters = s.counters.get() as Counters;
-      const { deleted, counted } = this.removeEvents(streamId, beforeVersion, counters);
+      const { deleted, counted } = this.removeEvents(streamId, head, beforeVersion, counters);
       // The head stays; the position counter keeps its floor, as for deleteStream.
       s.foldCounters.run(counters.lastPosition, counters.countedThrough, -counted, 0);
       return deleted;
@@ -508,52 +613,66 @@ class SqliteLog implements LogBackend {
         const statement = direction === 'forward' ? f.timeForward : f.timeBackward;
         return (statement.all(streamId, fromUs, toUs, count) as EventRow[]).map(toRecord);
       }
-      const first = f.firstEvent.get(streamId) as { version: number } | undefined;
-      const last = f.lastEvent.get(streamId) as { version: number } | undefined;
-      if (first === undefined || last === undefined) return [];
-      const start = this.firstVersionAfter(
-        streamId,
-        first.version,
-        last.version + 1,
-        fromUs,
-        false,
-      );
-      const end = this.firstVersionAfter(streamId, start, last.version + 1, toUs, true);
-      const statement = direction === 'forward' ? f.versionsForward : f.versionsBackward;
-      return (statement.all(streamId, start, end, count) as EventRow[]).map(toRecord);
+      const head = this.statements.head.get(streamId) as HeadRow | undefined;
+      if (head === undefined || count <= 0) return [];
+      const start = this.firstVersionAfter(streamId, head, fromUs, false);
+      const end = this.firstVersionAfter(streamId, head, toUs, true);
+      return direction === 'forward'
+        ? this.readVersions(streamId, head, start, Math.min(end - 1, start + count - 1), direction)
+        : this.readVersions(streamId, head, Math.max(start, end - count), end - 1, direction);
     });
   }
 
   /**
-   * Binary search over the stream's stored versions `[low, high)`, which are contiguous and whose
-   * times never decrease: the first version whose time is at or after `us` (`after` false), or
-   * strictly after it (`after` true); `high` when there is none.
+   * The first stored version whose time is at or after `us` (`after` false), or strictly after
+   * it (`after` true); one past the head when there is none. A stream's times never decrease
+   * with its versions, so this is a binary search over the ends of its blocks of versions (their
+   * anchors, and the head) and then a walk through one block.
    */
-  private firstVersionAfter(
-    streamId: string,
-    low: number,
-    high: number,
-    us: number,
-    after: boolean,
-  ): number {
-    const epochAt = this.featureStatements.epochAt;
+  private firstVersionAfter(streamId: string, head: HeadRow, us: number, after: boolean): number {
+    const f = this.featureStatements;
+    const before = (at: number): boolean => at < us || (after && at === us);
+    if (head.firstVersion > head.version) return head.version + 1;
+    const blockEnd = (block: number): number =>
+      Math.min(block * ANCHOR_EVERY + ANCHOR_EVERY - 1, head.version);
+    const lastBlock = Math.floor(head.version / ANCHOR_EVERY);
+    let low = Math.floor(head.firstVersion / ANCHOR_EVERY);
+    let high = lastBlock + 1;
     while (low < high) {
       const mid = Math.floor((low + high) / 2);
-      const at = epochAt.get(streamId, mid) as number;
-      if (at < us || (after && at === us)) low = mid + 1;
+      const end = blockEnd(mid);
+      const at =
+        end === head.version ? head.lastEpochUs : (f.anchorEpoch.get(streamId, end) as number);
+      if (before(at)) low = mid + 1;
       else high = mid;
     }
-    return low;
+    if (low > lastBlock) return head.version + 1;
+    const end = blockEnd(low);
+    const start = Math.max(head.firstVersion, low * ANCHOR_EVERY);
+    const times = f.chainTimes.all(this.anchorAt(streamId, head, end), start) as [number, number][];
+    const found = times.find(([, at]) => !before(at));
+    return found === undefined ? end + 1 : found[0];
   }
 
   streamFacts(streamId: string): Promise<StreamFacts | undefined> {
     const f = this.featureStatements;
     return this.guard(() => {
-      const head = this.statements.head.get(streamId) as StreamHead | undefined;
+      const head = this.statements.head.get(streamId) as HeadRow | undefined;
       if (head === undefined) return undefined;
-      const first = f.firstEvent.get(streamId) as { version: number; epochUs: number } | undefined;
-      const last = f.lastEvent.get(streamId) as { version: number; epochUs: number } | undefined;
-      return { version: head.version, lastPosition: head.lastPosition, first, last };
+      const facts: StreamFacts = {
+        version: head.version,
+        lastPosition: head.lastPosition,
+        first: undefined,
+        last: undefined,
+      };
+      if (head.firstVersion > head.version) return facts;
+      const anchor = this.anchorAt(streamId, head, head.firstVersion);
+      const [first] = f.chainTimes.all(anchor, head.firstVersion) as [number, number][];
+      if (first === undefined) return facts;
+      facts.first = { version: first[0], epochUs: first[1] };
+      const lastUs = f.epochAtPosition.get(head.lastPosition) as number;
+      facts.last = { version: head.version, epochUs: lastUs };
+      return facts;
     });
   }
 
@@ -719,26 +838,25 @@ class SqliteLog implements LogBackend {
 function featureStatements(db: Database.Database, select: (where: string) => Database.Statement) {
   const outsideLinks = "substr(stream_id, 1, 6) <> '$link:'";
   return {
-    epochAt: db.prepare('SELECT epoch_us FROM events WHERE stream_id = ? AND version = ?').pluck(),
-    versionsForward: select(
-      'WHERE stream_id = ? AND version >= ? AND version < ? ORDER BY version LIMIT ?',
-    ),
-    versionsBackward: select(
-      'WHERE stream_id = ? AND version >= ? AND version < ? ORDER BY version DESC LIMIT ?',
-    ),
+    anchorEpoch: db
+      .prepare(`SELECT epoch_us FROM events WHERE stream_id = ? AND version = ? AND ${IS_ANCHOR}`)
+      .pluck(),
+    epochAtPosition: db.prepare('SELECT epoch_us FROM events WHERE position = ?').pluck(),
+    // (position, low): versions and times of the events from the one at `position` back to `low`.
+    chainTimes: db
+      .prepare(
+        'WITH RECURSIVE chain AS (SELECT version, epoch_us, prev_position FROM events ' +
+          'WHERE position = ? UNION ALL SELECT e.version, e.epoch_us, e.prev_position ' +
+          'FROM chain c JOIN events e ON e.position = c.prev_position WHERE c.version > ?) ' +
+          'SELECT version, epoch_us FROM chain ORDER BY version',
+      )
+      .raw(),
     timeForward: select(
       'WHERE stream_id = ? AND epoch_us >= ? AND epoch_us <= ? ORDER BY epoch_us, position LIMIT ?',
     ),
     timeBackward: select(
       'WHERE stream_id = ? AND epoch_us >= ? AND epoch_us <= ? ' +
         'ORDER BY epoch_us DESC, position DESC LIMIT ?',
-    ),
-    firstEvent: db.prepare(
-      'SELECT version, epoch_us AS epochUs FROM events WHERE stream_id = ? ORDER BY version LIMIT 1',
-    ),
-    lastEvent: db.prepare(
-      'SELECT version, epoch_us AS epochUs FROM events WHERE stream_id = ? ' +
-        'ORDER BY version DESC LIMIT 1',
     ),
     readCausation: select(
       `WHERE causation_id = ? AND ${outsideLinks} AND position >= ? ORDER BY position LIMIT ?`,
@@ -759,16 +877,18 @@ function featureStatements(db: Database.Database, select: (where: string) => Dat
         'FROM events NOT INDEXED WHERE position > ? GROUP BY event_type ' +
         'ON CONFLICT (event_type) DO UPDATE SET count = count + excluded.count',
     ),
-    countedTypesOfRange: db.prepare(
-      'SELECT event_type AS eventType, count(*) AS count FROM events ' +
-        'WHERE stream_id = ? AND version < ? AND position <= ? GROUP BY event_type',
-    ),
+    // (position, low, high): the events from the one at `position` back to `low`, up to `high`.
+    chainRemovals: db
+      .prepare(
+        'WITH RECURSIVE chain AS (SELECT position, version, event_type, tags, prev_position ' +
+          'FROM events WHERE position = ? UNION ALL SELECT e.position, e.version, e.event_type, ' +
+          'e.tags, e.prev_position FROM chain c JOIN events e ON e.position = c.prev_position ' +
+          'WHERE c.version > ?) SELECT position, event_type, tags FROM chain WHERE version <= ?',
+      )
+      .raw(),
     uncountType: db.prepare('UPDATE event_type_counts SET count = count - ? WHERE event_type = ?'),
-    deleteRangeTags: db.prepare(
-      'DELETE FROM event_tags WHERE position IN ' +
-        '(SELECT position FROM events WHERE stream_id = ? AND version < ? AND tags IS NOT NULL)',
-    ),
-    deleteRangeEvents: db.prepare('DELETE FROM events WHERE stream_id = ? AND version < ?'),
+    deleteTag: db.prepare('DELETE FROM event_tags WHERE tag = ? AND position = ?'),
+    deleteEventAt: db.prepare('DELETE FROM events WHERE position = ?'),
   };
 }
 

@@ -31,8 +31,6 @@ const PREFETCH_BATCHES = 1;
 
 type State = 'open' | 'resuming' | 'closing' | 'ended';
 
-const NEVER = new AbortController().signal;
-
 /**
  * A subscription consumed over the WebSocket transport (the frames are described in
  * `src/gateway/ws-subscriptions.ts`). The server runs the in-process `Subscription`; this side
@@ -452,7 +450,10 @@ export class RemoteSubscription implements Subscription {
         connectionError(`${url}: the subscription is not connected`, url, 'unsent'),
       );
     }
-    return transport.send(frame, NEVER, connection).then(({ result }) => result);
+    // Not abortable: the server answers each frame, or the connection's end fails it.
+    return transport
+      .send(frame, new AbortController().signal, connection)
+      .then(({ result }) => result);
   }
 }
 

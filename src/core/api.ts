@@ -121,7 +121,8 @@ export interface EventStoreApi extends FeatureApi {
  * checkpoints, lag) and the consumption of persistent and transient ones.
  *
  * Every method but `subscribe` takes and returns JSON; the network client offers those (its
- * `RemoteApi`), while `subscribe` is in-process only for now.
+ * `RemoteApi`) as calls, and `subscribe` over its WebSocket transport (live delivery frames,
+ * see `src/gateway/ws-subscriptions.ts`).
  */
 export interface SubscriptionApi {
   /**

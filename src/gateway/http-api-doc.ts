@@ -12,6 +12,7 @@ import { PART_EVENTS } from './dispatcher.js';
 import { STATUS_BY_CODE } from './problem.js';
 import { buildRoutes, type Route } from './routes.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from './server.js';
+import { MAX_BATCHES_REQUESTED, MAX_SUBSCRIPTIONS_PER_CONNECTION } from './ws-subscriptions.js';
 
 /**
  * Renders docs/http-api.md from the operation table (`npm run docs:api` writes it; a test fails
@@ -95,6 +96,23 @@ export function renderHttpApiDoc(): string {
       '`{"type": "result", "id", "result"}` or `{"type": "error", "id", "problem"}`, in any order. ' +
       'A call with `"parts": true` may get the first events of a read answered in parts as ' +
       '`{"type": "part", "id", "result"}` frames before its result, which holds the last ones.',
+  );
+  line();
+  line(
+    'Live subscriptions (`subscribe` of the client) use their own frames, each answered like a ' +
+      'call: `{"type": "subscribe", "id", "subscription", "storeId", "options", "handler"}` opens ' +
+      'one (`subscription`: a number the client picks; `options`: the JSON options of `subscribe`; ' +
+      'answered with `{"startFrom"}` for a transient one: where it starts, `current` resolved). ' +
+      'The server sends `{"type": "batch", "subscription", "events"}` only as asked: for each ' +
+      '`{"type": "pull", "id", "subscription", "batches"}` (at most ' +
+      `${MAX_BATCHES_REQUESTED} asked ahead), or with \`"handler": true\` one batch at a time, the next ` +
+      'after `{"type": "handled", "id", "subscription", "ok"}` (`ok`: acknowledged; otherwise it ' +
+      'comes again after `ackTimeoutMs`). `{"type": "ack", "id", "subscription", "position"}` ' +
+      'acknowledges, `{"type": "unsubscribe", "id", "subscription"}` closes; ' +
+      '`{"type": "end", "subscription", "problem"?}` tells that a subscription ended. A transient ' +
+      'subscription needs the read role, a persistent one the write role (like `ackEvent`); a ' +
+      `connection holds at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} (\`rate_limited\` beyond), and ` +
+      'its subscriptions close with it.',
   );
   line();
   line('## Routes');

@@ -14,7 +14,10 @@ import type { Problem } from './wire.js';
  *
  * Frame types are open: the gateway dispatches client frames by `type` through a handler table
  * (`src/gateway/ws-gateway.ts`) and the client hands server frames it does not know to the
- * listeners registered with `onFrame`, which is where live subscriptions plug in.
+ * listeners registered with `onFrame`. Live subscriptions plug in there: client frames
+ * `subscribe`, `pull`, `handled`, `ack` and `unsubscribe` (answered like calls), server frames
+ * `batch` and `end`; `src/gateway/ws-subscriptions.ts` describes them, and
+ * `src/client/remote-subscription.ts` is the client side.
  */
 export const WS_PATH = '/ws';
 export const WS_PROTOCOL = 1;

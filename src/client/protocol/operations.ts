@@ -14,9 +14,10 @@ import type { JsonSchema } from './schema.js';
 export type OperationName = Exclude<keyof RemoteApi, 'close'>;
 
 /**
- * What the network API offers: every `EventStoreApi` operation, and the subscription and link
- * operations that take and return JSON (`subscribe`, the live delivery, is in-process only for
- * now; a link created remotely can only have a declarative filter).
+ * The calls of the network API: every `EventStoreApi` operation, and the subscription and link
+ * operations that take and return JSON (a link created remotely can only have a declarative
+ * filter). `subscribe`, the live delivery, is not a call: the client offers it over the
+ * WebSocket transport with frames of its own (`src/gateway/ws-subscriptions.ts`).
  */
 export type RemoteApi = EventStoreApi & Omit<SubscriptionApi, 'subscribe'> & LinkApi;
 

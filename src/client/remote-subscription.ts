@@ -1,3 +1,4 @@
+import { BatchIteration } from '../core/batch-iterator.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type {
   EventRecord,
@@ -53,8 +54,10 @@ export class RemoteSubscription implements Subscription {
   /** Batches asked of the server and not received yet. */
   private requested = 0;
   private wakeConsumer: (() => void) | undefined;
-  private iterating = false;
-  private nextChain: Promise<unknown> = Promise.resolve();
+  private readonly iteration = new BatchIteration(
+    () => this.nextBatch(),
+    () => this.close(),
+  );
   private handling: Promise<void> | undefined;
   private handlerRunning = false;
   /** Transient: the first position to deliver when subscribing again. */
@@ -260,22 +263,7 @@ export class RemoteSubscription implements Subscription {
   // ---- consumption ----------------------------------------------------------------------------
 
   [Symbol.asyncIterator](): AsyncIterator<EventRecord[]> {
-    if (this.handler !== undefined) {
-      throw invalidArgument('a subscription with a handler is not iterable');
-    }
-    if (this.iterating) throw invalidArgument('a subscription can be iterated only once');
-    this.iterating = true;
-    return {
-      next: () => {
-        const next = this.nextChain.then(() => this.nextBatch());
-        this.nextChain = next.catch(() => undefined);
-        return next;
-      },
-      return: async () => {
-        await this.close();
-        return { done: true, value: undefined };
-      },
-    };
+    return this.iteration.iterator(this.handler !== undefined);
   }
 
   private async nextBatch(): Promise<IteratorResult<EventRecord[]>> {

@@ -1,3 +1,4 @@
+import { BatchIteration } from '../core/batch-iterator.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
 import type { LogBackend } from '../backends/log-backend.js';
@@ -67,9 +68,11 @@ export class EventSubscription implements Subscription {
   private readonly signal = new Signal();
   private readonly stopSignal = new Signal();
   private ackTimer: NodeJS.Timeout | undefined;
-  private iterating = false;
   private handlerRunning = false;
-  private nextChain: Promise<unknown> = Promise.resolve();
+  private readonly iteration = new BatchIteration(
+    () => this.nextBatch(),
+    () => this.close(),
+  );
   private failure: Error | undefined;
   private failureReported = false;
   private handlerLoop: Promise<void> | undefined;
@@ -151,22 +154,7 @@ export class EventSubscription implements Subscription {
   // ---- consumption ---------------------------------------------------------------------------
 
   [Symbol.asyncIterator](): AsyncIterator<EventRecord[]> {
-    if (this.handler !== undefined) {
-      throw invalidArgument('a subscription with a handler is not iterable');
-    }
-    if (this.iterating) throw invalidArgument('a subscription can be iterated only once');
-    this.iterating = true;
-    return {
-      next: () => {
-        const next = this.nextChain.then(() => this.nextBatch());
-        this.nextChain = next.catch(() => undefined);
-        return next;
-      },
-      return: async () => {
-        await this.close();
-        return { done: true, value: undefined };
-      },
-    };
+    return this.iteration.iterator(this.handler !== undefined);
   }
 
   private async nextBatch(): Promise<IteratorResult<EventRecord[]>> {

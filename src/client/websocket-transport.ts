@@ -53,6 +53,13 @@ interface Connection {
 const OPEN = 1;
 const encoder = new TextEncoder();
 
+/**
+ * Calls per message at most. The server starts on the first calls of a burst while the client
+ * still makes the rest, and the calls of many concurrent callers spread over consecutive group
+ * commits: the server commits one group while the client prepares the next.
+ */
+const MAX_CALLS_PER_MESSAGE = 16;
+
 /** Multiplexes calls over one WebSocket per server node; reconnects on the next call after a drop. */
 export class WebSocketTransport implements Transport {
   private connecting: Promise<Connection> | undefined;
@@ -162,14 +169,16 @@ export class WebSocketTransport implements Transport {
   }
 
   /**
-   * Calls made in the same tick leave as one message (a JSON array of frames): the server then
-   * reads them together, and concurrent appends share one group commit.
+   * Calls made in the same tick leave together, in messages (JSON arrays of frames) of up to
+   * {@link MAX_CALLS_PER_MESSAGE} calls: the server reads each message at once, and concurrent
+   * appends share group commits.
    */
   private enqueue(connection: Connection, text: string, bytes: number): void {
     if (connection.outboxBytes + bytes + 2 > connection.maxFrameBytes) this.flush(connection);
     connection.outbox.push(text);
     connection.outboxBytes += bytes + 1;
-    if (connection.outbox.length === 1) queueMicrotask(() => this.flush(connection));
+    if (connection.outbox.length >= MAX_CALLS_PER_MESSAGE) this.flush(connection);
+    else if (connection.outbox.length === 1) queueMicrotask(() => this.flush(connection));
   }
 
   private flush(connection: Connection): void {

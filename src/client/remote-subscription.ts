@@ -1,4 +1,4 @@
-import { BatchIteration } from '../core/batch-iterator.js';
+import { BatchIteration, ackPosition } from '../core/consumption.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type {
   EventRecord,
@@ -343,7 +343,7 @@ export class RemoteSubscription implements Subscription {
   }
 
   async ack(eventOrPosition: EventRecord | number): Promise<void> {
-    const position = toPosition(eventOrPosition);
+    const position = ackPosition(eventOrPosition);
     if (this.name === undefined) return;
     if (this.state === 'ended') throw closedError(this.name);
     // Like in-process, only what was handed out can be acknowledged.
@@ -443,19 +443,6 @@ export class RemoteSubscription implements Subscription {
       .send(frame, new AbortController().signal, connection)
       .then(({ result }) => result);
   }
-}
-
-function toPosition(eventOrPosition: EventRecord | number): number {
-  const position =
-    typeof eventOrPosition === 'number'
-      ? eventOrPosition
-      : typeof eventOrPosition === 'object' && eventOrPosition !== null
-        ? (eventOrPosition as { position?: unknown }).position
-        : undefined;
-  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
-    throw invalidArgument('ack takes an event (with its position) or a position (>= 0)');
-  }
-  return position;
 }
 
 function closedError(name: string): EvdbError {

@@ -1,5 +1,5 @@
-import { BatchIteration } from '../core/batch-iterator.js';
-import { EvdbError, invalidArgument } from '../core/errors.js';
+import { BatchIteration, ackPosition } from '../core/consumption.js';
+import { EvdbError } from '../core/errors.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
 import type { LogBackend } from '../backends/log-backend.js';
 import { telemetry } from '../telemetry/publish.js';
@@ -290,7 +290,7 @@ export class EventSubscription implements Subscription {
    * not match, so a restart does not read them again.
    */
   async ack(eventOrPosition: EventRecord | number): Promise<void> {
-    const position = toPosition(eventOrPosition);
+    const position = ackPosition(eventOrPosition);
     const checkpoint = this.checkpoint;
     if (!this.isPersistent || checkpoint === undefined) return;
     const upTo = Math.min(position, this.handedOut);
@@ -413,19 +413,6 @@ export class EventSubscription implements Subscription {
     if (this.failure !== undefined) this.rejectDone(this.failure);
     else this.resolveDone();
   }
-}
-
-function toPosition(eventOrPosition: EventRecord | number): number {
-  const position =
-    typeof eventOrPosition === 'number'
-      ? eventOrPosition
-      : typeof eventOrPosition === 'object' && eventOrPosition !== null
-        ? (eventOrPosition as { position?: unknown }).position
-        : undefined;
-  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
-    throw invalidArgument('ack takes an event (with its position) or a position (>= 0)');
-  }
-  return position;
 }
 
 function isTransient(error: unknown): boolean {

@@ -1,6 +1,8 @@
 import { invalidArgument } from './errors.js';
 import type { EventRecord } from './types.js';
 
+// What in-process subscriptions and the network client's subscriptions share.
+
 /**
  * The one iterator a subscription without a handler hands out. Calls of `next` run one after
  * another, so a consumer that asks again before the last batch arrived waits its turn and
@@ -32,4 +34,18 @@ export class BatchIteration {
       },
     };
   }
+}
+
+/** The position `Subscription.ack` was given, as an event or a number; `invalid_argument` else. */
+export function ackPosition(eventOrPosition: EventRecord | number): number {
+  const position =
+    typeof eventOrPosition === 'number'
+      ? eventOrPosition
+      : typeof eventOrPosition === 'object' && eventOrPosition !== null
+        ? (eventOrPosition as { position?: unknown }).position
+        : undefined;
+  if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 0) {
+    throw invalidArgument('ack takes an event (with its position) or a position (>= 0)');
+  }
+  return position;
 }

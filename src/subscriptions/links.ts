@@ -329,6 +329,9 @@ class LinkRunner {
       void this.stop();
       throw new EvdbError('not_found', `link '${this.name}' is gone or stopped`);
     }
+    // Stopped while the definition was being read: stop() waits for this call and then for the
+    // loop, so starting one now would leave stop() waiting for good.
+    if (this.stopping !== undefined) return;
     this.definitionId = stored.id;
     const generation = ++this.generation;
     this.active = true;

@@ -193,6 +193,43 @@ describe('the store under memory pressure', () => {
     }
   });
 
+  it('elevated makes subscriptions read smaller batches; normal gives them back', async () => {
+    const g = gauge();
+    const evdb = await openEvdb({
+      backend: memory(),
+      memory: { budgetBytes: 1000, measure: g.measure, checkIntervalMs: 0 },
+    });
+    try {
+      await evdb.createStore('shop');
+      await evdb.appendEvents('shop', 'backlog', events(400));
+      const sub = await evdb.subscribe('shop', {
+        type: 'by_stream',
+        selector: '$all',
+        startFrom: 0,
+        batchSize: 100,
+      });
+      const iterator = sub[Symbol.asyncIterator]();
+      const sizes: number[] = [];
+      const take = async (): Promise<void> => {
+        const next = await iterator.next();
+        assert.equal(next.done, false);
+        sizes.push(next.value.length);
+      };
+      await take();
+      g.used = 750;
+      assert.equal(evdb.memory.check(), 'elevated');
+      await take();
+      await take();
+      g.used = 100;
+      evdb.memory.check();
+      await take();
+      assert.deepEqual(sizes, [100, 25, 25, 100]);
+      await sub.close();
+    } finally {
+      await evdb.close();
+    }
+  });
+
   it('critical pauses subscription catch-up; live delivery and the level going down resume it', async () => {
     const g = gauge();
     const evdb = await openEvdb({

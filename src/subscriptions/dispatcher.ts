@@ -40,6 +40,11 @@ export class StoreDispatcher {
     return this.access.memory?.level === 'critical';
   }
 
+  /** How many events a reader wanting `size` reads at once: fewer while memory is elevated. */
+  readBatchSize(size: number): number {
+    return this.access.memory?.batchSize(size) ?? size;
+  }
+
   /**
    * Adds a listener called whenever the head moves, and resolves once the head is known (read
    * from the backend). Returns the function that removes the listener.

@@ -238,7 +238,7 @@ export class EventSubscription implements Subscription {
       if (this.dispatcher.catchUpPaused && head - reader.position >= this.options.batchSize) {
         return 'wait'; // catching up while memory is critical: woken when the level changes
       }
-      const events = await reader.read(this.options.batchSize, head);
+      const events = await reader.read(this.dispatcher.readBatchSize(this.options.batchSize), head);
       if (generation !== this.generation || this.state !== 'active') return 'again';
       this.retryDelay = MIN_RETRY_MS;
       const through = reader.position - 1;

@@ -376,7 +376,7 @@ class LinkRunner {
           await this.signal.wait();
           continue;
         }
-        const events = await state.reader.read(LINK_BATCH, head);
+        const events = await state.reader.read(this.dispatcher.readBatchSize(LINK_BATCH), head);
         const through = state.reader.position - 1;
         const selected = await this.select(events);
         if (generation !== this.generation) break;

@@ -5,6 +5,8 @@ import type { MemoryLevel } from '../core/feature-types.js';
 /** The process's memory pressure, as subscriptions consult it (see features/memory-monitor.ts). */
 export interface MemoryGate {
   readonly level: MemoryLevel;
+  /** `size` scaled for the current level (at least 1): how many events to read at once. */
+  batchSize(size: number): number;
   /** Calls `listener` on every level change; returns the function that stops it. */
   onChange(listener: () => void): () => void;
 }
@@ -28,6 +30,6 @@ export interface StoreAccess {
    * Returns the function that stops listening.
    */
   onCommitted(listener: (lastPosition: number) => void): () => void;
-  /** At `critical`, subscriptions pause their catch-up (SPEC §15). */
+  /** At `elevated`, subscriptions read smaller batches; at `critical`, catch-up pauses (SPEC §15). */
   readonly memory?: MemoryGate;
 }

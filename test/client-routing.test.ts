@@ -249,6 +249,7 @@ describe('the client bundled for browsers', () => {
       TextEncoder,
       setTimeout,
       clearTimeout,
+      queueMicrotask,
       crypto: globalThis.crypto,
       SERVER_URL: server.url,
     };

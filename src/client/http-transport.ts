@@ -8,7 +8,9 @@ import {
   decodeWire,
   fromProblem,
   mayHoldMarkers,
+  type Problem,
 } from './protocol/wire.js';
+import { CALLS_PATH, type Frame } from './protocol/frames.js';
 import { connectionError, isRefused, type Transport } from './transport.js';
 
 /** What one HTTP exchange gives back. */
@@ -166,10 +168,33 @@ function byteLength(text: string): number {
   return text.length;
 }
 
-/** Calls `POST {baseUrl}/rpc/{operation}`. */
+/**
+ * Calls made at once leave together, up to this many per `POST /calls`: enough that concurrent
+ * appends cost a fraction of a request each, few enough that the server starts on the first
+ * calls while the client still makes the rest (as for WebSocket messages).
+ */
+const CALLS_PER_REQUEST = 16;
+const RPC_PATH = '/rpc/';
+/** A call whose parameters are larger than this always travels alone (body size limits). */
+const MAX_BATCHED_PARAMS_CHARS = 64 * 1024;
+
+interface QueuedCall {
+  op: OperationName;
+  /** The parameters' JSON. */
+  body: string;
+  signal: AbortSignal;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Calls `POST {baseUrl}/rpc/{operation}`; calls made in the same tick share one
+ * `POST {baseUrl}/calls` instead (each still answered, failed and retried on its own).
+ */
 export class HttpTransport implements Transport {
   private readonly send: Sender;
   private readonly release: () => void;
+  private queued: QueuedCall[] = [];
 
   constructor(
     private readonly baseUrl: string,
@@ -186,17 +211,93 @@ export class HttpTransport implements Transport {
     }
   }
 
-  async call(
-    op: OperationName,
-    params: Record<string, unknown>,
+  call(op: OperationName, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
+    const body = JSON.stringify(params);
+    if (body.length > MAX_BATCHED_PARAMS_CHARS) {
+      return this.post(`${RPC_PATH}${op}`, body, signal).then(({ result, text }) =>
+        mayHoldMarkers(text) ? decodeWire(result) : result,
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.queued.push({ op, body, signal, resolve, reject });
+      if (this.queued.length >= CALLS_PER_REQUEST) this.flush();
+      else if (this.queued.length === 1) queueMicrotask(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const group = this.queued;
+    if (group.length === 0) return;
+    this.queued = [];
+    if (group.length > 1) {
+      this.callMany(group);
+      return;
+    }
+    const { op, body, signal, resolve, reject } = group[0] as QueuedCall;
+    this.post(`${RPC_PATH}${op}`, body, signal)
+      .then(({ result, text }) => (mayHoldMarkers(text) ? decodeWire(result) : result))
+      .then(resolve, reject);
+  }
+
+  /**
+   * One `POST /calls` for several calls. A call whose signal aborts settles at once; the request
+   * is abandoned only when every call of it has.
+   */
+  private callMany(group: QueuedCall[]): void {
+    const request = new AbortController();
+    let abandoned = 0;
+    const stops = group.map((call) => {
+      const onAbort = (): void => {
+        call.reject(call.signal.reason);
+        if (++abandoned === group.length) request.abort(call.signal.reason);
+      };
+      if (call.signal.aborted) onAbort();
+      else call.signal.addEventListener('abort', onAbort, { once: true });
+      return () => call.signal.removeEventListener('abort', onAbort);
+    });
+    const body = `[${group
+      .map((call, id) => `{"type":"call","id":${id},"op":"${call.op}","params":${call.body}}`)
+      .join(',')}]`;
+    this.post(CALLS_PATH, body, request.signal)
+      .then(({ result, text }) => {
+        const markers = mayHoldMarkers(text);
+        const answered = new Set<number>();
+        for (const frame of Array.isArray(result) ? (result as Frame[]) : []) {
+          const call = typeof frame.id === 'number' ? group[frame.id] : undefined;
+          if (call === undefined) continue;
+          answered.add(frame.id as number);
+          if (frame.type === 'result') {
+            call.resolve(markers ? decodeWire(frame.result) : frame.result);
+          } else {
+            const problem = frame.problem as Problem | undefined;
+            call.reject(fromProblem(problem, problem?.status ?? 500));
+          }
+        }
+        group.forEach((call, id) => {
+          if (!answered.has(id)) {
+            call.reject(new EvdbError('internal', `${this.baseUrl} left call ${id} unanswered`));
+          }
+        });
+      })
+      .catch((error: unknown) => {
+        for (const call of group) call.reject(error);
+      })
+      .finally(() => {
+        for (const stop of stops) stop();
+      });
+  }
+
+  /** One POST; resolves with the answer's `result` (not yet decoded) and its text. */
+  private async post(
+    path: string,
+    body: string,
     signal: AbortSignal,
-  ): Promise<unknown> {
-    const url = `${this.baseUrl}/rpc/${op}`;
+  ): Promise<{ result: unknown; text: string }> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     let answer: HttpAnswer;
     try {
-      answer = await this.send(url, headers, JSON.stringify(params), signal);
+      answer = await this.send(`${this.baseUrl}${path}`, headers, body, signal);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       // An answer in parts that did not read as one.
@@ -218,10 +319,12 @@ export class HttpTransport implements Transport {
       );
     }
     const { status, contentType, text } = answer;
-    if (answer.parted !== undefined) return answer.parted;
-    if (status >= 200 && status < 300) return resultOf(text, status);
+    if (answer.parted !== undefined) return { result: answer.parted, text: '' };
+    if (status >= 200 && status < 300) {
+      return { result: (parseJson(text, status) as { result?: unknown }).result, text };
+    }
     if (contentType.startsWith(PROBLEM_CONTENT_TYPE)) {
-      return Promise.reject(fromProblem(parseJson(text, status), status));
+      throw fromProblem(parseJson(text, status), status);
     }
     // Not an evdb answer (e.g. a proxy in between): gateways that cannot reach evdb are transient.
     if (status === 502 || status === 503 || status === 504) {
@@ -238,11 +341,6 @@ export class HttpTransport implements Transport {
     this.release();
     return Promise.resolve();
   }
-}
-
-function resultOf(text: string, status: number): unknown {
-  const { result } = parseJson(text, status) as { result?: unknown };
-  return mayHoldMarkers(text) ? decodeWire(result) : result;
 }
 
 function parseJson(text: string, status: number): unknown {

@@ -6,7 +6,12 @@ import {
   type OperationSpec,
 } from '../client/protocol/operations.js';
 import type { JsonSchema } from '../client/protocol/schema.js';
-import { WS_PATH, WS_PROTOCOL } from '../client/protocol/frames.js';
+import {
+  CALLS_PATH,
+  MAX_CALLS_PER_REQUEST,
+  WS_PATH,
+  WS_PROTOCOL,
+} from '../client/protocol/frames.js';
 import { PARTS_HEADER, PARTS_LAYOUT } from '../client/protocol/wire.js';
 import { PART_EVENTS } from './dispatcher.js';
 import { STATUS_BY_CODE } from './problem.js';
@@ -55,6 +60,15 @@ export function renderHttpApiDoc(): string {
     '- Every operation is reachable as `POST /rpc/{operation}` with its parameters by name in a ' +
       'JSON object; the answer is `{"result": ...}` (`{}` when the operation returns nothing). ' +
       'Some operations also have a resource-style route.',
+  );
+  line(
+    `- \`POST ${CALLS_PATH}\` runs several operations in one request: the body is a list of 1 to ` +
+      `${MAX_CALLS_PER_REQUEST} call frames \`{"type": "call", "id": <integer>, "op": "<operation>", "params": {...}}\` ` +
+      '(ids distinct), the answer `{"result": [...]}` holds, in the same order, a frame for each: ' +
+      '`{"type": "result", "id", "result"}` or `{"type": "error", "id", "problem"}` with the problem ' +
+      'document. The calls run concurrently (appends among them share a group commit) and each is ' +
+      'checked and fails on its own; only a body that is not such a list, or a missing or unknown ' +
+      'token, fails the request as a whole. The client sends calls made at once this way.',
   );
   line(
     '- Query parameters are text; integer parameters are converted. Unknown query parameters, ' +

@@ -9,6 +9,8 @@ import {
   encodeWire,
 } from '../client/protocol/wire.js';
 import { assertRole, type Authenticator } from './auth.js';
+import { runCalls } from './calls.js';
+import { CALLS_PATH } from '../client/protocol/frames.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import { asEvdbError, httpStatusOf, payloadTooLarge, problemOf } from './problem.js';
@@ -59,6 +61,10 @@ export function createHttpHandler(
     }
     if (url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       serveMetrics(req, res, options);
+      return;
+    }
+    if (url.pathname === CALLS_PATH) {
+      serveCalls(req, res, options);
       return;
     }
     // Routing first, so that the request's telemetry names its operation and store.
@@ -138,6 +144,36 @@ export function createHttpHandler(
         },
       );
   };
+}
+
+/**
+ * `POST /calls` (see `calls.ts`): answered 200 with each call's result or error frame; a request
+ * that cannot be read at all is answered with a problem document. Each call is one request for
+ * telemetry.
+ */
+function serveCalls(req: IncomingMessage, res: ServerResponse, options: HttpHandlerOptions): void {
+  const { dispatcher, auth, bodyLimitBytes, origins, requests } = options;
+  dispatcher
+    .track(async () => {
+      if (req.method !== 'POST') throw methodNotAllowed(['POST']);
+      if (!origins.allows(req)) {
+        throw new EvdbError('unauthorized', `calls from ${req.headers.origin} are not allowed`, {
+          details: { reason: 'forbidden', origin: req.headers.origin },
+        });
+      }
+      const principal = auth.authenticateHeader(req.headers.authorization);
+      const body = await readJsonBody(req, bodyLimitBytes);
+      return JSON.stringify({ result: await runCalls(dispatcher, principal, body, requests) });
+    })
+    .then(
+      (text) => sendJsonText(res, 200, text),
+      (error: unknown) => {
+        const evdbError = asEvdbError(error);
+        sendProblem(req, res, evdbError);
+        const event = requests.start('http', 'unknown', undefined, req.headers.traceparent);
+        requests.fail(event, evdbError, httpStatusOf(evdbError));
+      },
+    );
 }
 
 /** A whole answer (`text` undefined for none), or one given in parts, to be ended. */

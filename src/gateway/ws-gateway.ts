@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { EvdbError, invalidArgument } from '../core/errors.js';
+import { invalidArgument } from '../core/errors.js';
 import { isOperationName } from '../client/protocol/operations.js';
 import {
   WS_PATH,
@@ -11,8 +11,9 @@ import {
   type HelloFrame,
   type ResultFrame,
 } from '../client/protocol/frames.js';
-import { decodeWire, encodeWire } from '../client/protocol/wire.js';
+import { encodeWire } from '../client/protocol/wire.js';
 import type { Authenticator, Principal } from './auth.js';
+import { runCall } from './calls.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import { asEvdbError, problemOf } from './problem.js';
@@ -59,28 +60,13 @@ export function createFrameHandlers(
     [
       'call',
       (frame, session) => {
-        const principal = authenticated(session);
-        const { op, params } = frame;
-        if (typeof op !== 'string' || !isOperationName(op)) {
-          throw new EvdbError('not_found', `unknown operation ${JSON.stringify(op)}`, {
-            details: { reason: 'no_route' },
-          });
-        }
-        if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-          throw invalidArgument('call frames carry params: an object of parameters by name');
-        }
         // A client that takes `part` frames gets large reads in parts (Dispatcher.execute).
         const onPart =
           frame.parts === true
             ? (events: unknown[]) =>
                 session.send({ type: 'part', id: frame.id, result: encodeWire(events, 'result') })
             : undefined;
-        return dispatcher.execute(
-          op,
-          decodeWire(params) as Record<string, unknown>,
-          principal,
-          onPart,
-        );
+        return runCall(dispatcher, authenticated(session), frame, onPart);
       },
     ],
     ...subscriptionFrameHandlers(store),

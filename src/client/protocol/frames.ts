@@ -20,6 +20,14 @@ import type { Problem } from './wire.js';
  * `src/client/remote-subscription.ts` is the client side.
  */
 export const WS_PATH = '/ws';
+
+/**
+ * Over HTTP, `POST /calls` takes a list of call frames and answers `{result: [...]}` with their
+ * result and error frames, in the order asked: what the client sends when several calls are
+ * made at once, so that they cost one request (`src/gateway/calls.ts`).
+ */
+export const CALLS_PATH = '/calls';
+export const MAX_CALLS_PER_REQUEST = 64;
 export const WS_PROTOCOL = 1;
 
 export interface HelloFrame {

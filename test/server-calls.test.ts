@@ -179,6 +179,20 @@ describe('POST /calls', () => {
       paths.length = 0;
       assert.equal(await client.getVersion('shop', 'many-1'), 0);
       assert.deepEqual(paths, ['/rpc/getVersion']);
+      // Together over this server's body limit (64 KiB), each under it: sent again one by one.
+      paths.length = 0;
+      const big = await Promise.all(
+        Array.from({ length: 4 }, (_, i) =>
+          client.appendEvents('shop', `big-${i}`, [
+            { eventType: 'E', data: { text: 'x'.repeat(30 * 1024) } },
+          ]),
+        ),
+      );
+      assert.deepEqual(
+        big.map((r) => r.version),
+        [0, 0, 0, 0],
+      );
+      assert.deepEqual(paths, ['/calls', ...Array<string>(4).fill('/rpc/appendEvents')]);
     } finally {
       unsubscribe('http.server.request.start', onRequest);
       await client.close();

@@ -213,16 +213,22 @@ export class HttpTransport implements Transport {
 
   call(op: OperationName, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
     const body = JSON.stringify(params);
-    if (body.length > MAX_BATCHED_PARAMS_CHARS) {
-      return this.post(`${RPC_PATH}${op}`, body, signal).then(({ result, text }) =>
-        mayHoldMarkers(text) ? decodeWire(result) : result,
-      );
-    }
     return new Promise((resolve, reject) => {
-      this.queued.push({ op, body, signal, resolve, reject });
+      const call: QueuedCall = { op, body, signal, resolve, reject };
+      if (body.length > MAX_BATCHED_PARAMS_CHARS) {
+        this.callOne(call);
+        return;
+      }
+      this.queued.push(call);
       if (this.queued.length >= CALLS_PER_REQUEST) this.flush();
       else if (this.queued.length === 1) queueMicrotask(() => this.flush());
     });
+  }
+
+  private callOne({ op, body, signal, resolve, reject }: QueuedCall): void {
+    this.post(`${RPC_PATH}${op}`, body, signal)
+      .then(({ result, text }) => (mayHoldMarkers(text) ? decodeWire(result) : result))
+      .then(resolve, reject);
   }
 
   private flush(): void {
@@ -233,10 +239,7 @@ export class HttpTransport implements Transport {
       this.callMany(group);
       return;
     }
-    const { op, body, signal, resolve, reject } = group[0] as QueuedCall;
-    this.post(`${RPC_PATH}${op}`, body, signal)
-      .then(({ result, text }) => (mayHoldMarkers(text) ? decodeWire(result) : result))
-      .then(resolve, reject);
+    this.callOne(group[0] as QueuedCall);
   }
 
   /**
@@ -280,7 +283,13 @@ export class HttpTransport implements Transport {
         });
       })
       .catch((error: unknown) => {
-        for (const call of group) call.reject(error);
+        // A server with a smaller body limit refused the whole request before running any of
+        // it: each call fits alone.
+        const tooLarge = error instanceof EvdbError && error.details.reason === 'payload_too_large';
+        for (const call of group) {
+          if (tooLarge && !call.signal.aborted) this.callOne(call);
+          else call.reject(error);
+        }
       })
       .finally(() => {
         for (const stop of stops) stop();

@@ -86,11 +86,7 @@ export function createHttpHandler(
     // is always a problem document.
     dispatcher
       .track(async (): Promise<Answer> => {
-        if (!origins.allows(req)) {
-          throw new EvdbError('unauthorized', `calls from ${req.headers.origin} are not allowed`, {
-            details: { reason: 'forbidden', origin: req.headers.origin },
-          });
-        }
+        origins.assertAllowed(req);
         if (routingError !== undefined) throw routingError;
         if (match === undefined) {
           throw new EvdbError('not_found', `no route for ${req.method} ${url.pathname}`, {
@@ -156,11 +152,7 @@ function serveCalls(req: IncomingMessage, res: ServerResponse, options: HttpHand
   dispatcher
     .track(async () => {
       if (req.method !== 'POST') throw methodNotAllowed(['POST']);
-      if (!origins.allows(req)) {
-        throw new EvdbError('unauthorized', `calls from ${req.headers.origin} are not allowed`, {
-          details: { reason: 'forbidden', origin: req.headers.origin },
-        });
-      }
+      origins.assertAllowed(req);
       const principal = auth.authenticateHeader(req.headers.authorization);
       const body = await readJsonBody(req, bodyLimitBytes);
       return JSON.stringify({ result: await runCalls(dispatcher, principal, body, requests) });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EvdbError } from '../core/errors.js';
 
 /**
  * Which web pages may call the server from a browser. Requests without an `Origin` header (curl,
@@ -26,6 +27,14 @@ export class OriginPolicy {
     } catch {
       return false;
     }
+  }
+
+  /** `unauthorized` (forbidden) for a call from a page whose origin is not allowed. */
+  assertAllowed(req: IncomingMessage): void {
+    if (this.allows(req)) return;
+    throw new EvdbError('unauthorized', `calls from ${req.headers.origin} are not allowed`, {
+      details: { reason: 'forbidden', origin: req.headers.origin },
+    });
   }
 
   /** Adds CORS headers for an allowed cross-origin request. */

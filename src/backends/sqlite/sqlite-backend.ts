@@ -543,9 +543,8 @@ class SqliteLog implements LogBackend {
   }
 
   /**
-   * Removes a stream's events below `beforeVersion` with their tag entries, raises its first
-   * stored version, and takes what the folded counters had counted of them out of the per-type
-   * counts. The caller's transaction adjusts the store counters by `counted`. Walks the stream
+   * Removes a stream's events below `beforeVersion` with their tag entries, and takes what the
+   * folded counters had counted of them out of the per-type counts. The caller's transaction adjusts the store counters by `counted`. Walks the stream
    * from its oldest stored events up, a few thousand at a time.
    */
   private removeEvents(
@@ -582,7 +581,6 @@ class SqliteLog implements LogBackend {
       f.uncountType.run(count, eventType);
       counted += count;
     }
-    this.statements.raiseFirstVersion.run(last + 1, streamId);
     return { deleted, counted };
   }
 
@@ -593,6 +591,8 @@ class SqliteLog implements LogBackend {
       if (head === undefined) return 0;
       const counters = s.counters.get() as Counters;
       const { deleted, counted } = this.removeEvents(streamId, head, beforeVersion, counters);
+      // Never above the head: the next append's version must count as stored.
+      s.raiseFirstVersion.run(Math.min(beforeVersion, head.version + 1), streamId);
       // The head stays; the position counter keeps its floor, as for deleteStream.
       s.foldCounters.run(counters.lastPosition, counters.countedThrough, -counted, 0);
       return deleted;

@@ -7,6 +7,7 @@ import {
   subscribeTelemetry,
   type ArchiveBackend,
   type EventRecord,
+  type Evdb,
   type MemoryLevel,
 } from '../src/index.js';
 import { event, events, rejectsWith } from './conformance/harness.js';
@@ -22,6 +23,14 @@ function gauge(): { used: number; measure: () => number; calls: number } {
     },
   };
   return state;
+}
+
+/** A memory store whose level follows the gauge, checked only when the test calls `check()`. */
+function underPressure(g: ReturnType<typeof gauge>): Promise<Evdb> {
+  return openEvdb({
+    backend: memory(),
+    memory: { budgetBytes: 1000, measure: g.measure, checkIntervalMs: 0 },
+  });
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -130,10 +139,7 @@ describe('memory monitor', () => {
 describe('the store under memory pressure', () => {
   it('elevated shrinks read batches; critical refuses bulk reads, appends go on', async () => {
     const g = gauge();
-    const evdb = await openEvdb({
-      backend: memory(),
-      memory: { budgetBytes: 1000, measure: g.measure, checkIntervalMs: 0 },
-    });
+    const evdb = await underPressure(g);
     const published: unknown[] = [];
     const stopTelemetry = subscribeTelemetry('memoryLevelChanged', (p) => published.push(p));
     try {
@@ -195,10 +201,7 @@ describe('the store under memory pressure', () => {
 
   it('elevated makes subscriptions read smaller batches; normal gives them back', async () => {
     const g = gauge();
-    const evdb = await openEvdb({
-      backend: memory(),
-      memory: { budgetBytes: 1000, measure: g.measure, checkIntervalMs: 0 },
-    });
+    const evdb = await underPressure(g);
     try {
       await evdb.createStore('shop');
       await evdb.appendEvents('shop', 'backlog', events(400));
@@ -232,10 +235,7 @@ describe('the store under memory pressure', () => {
 
   it('critical pauses subscription catch-up; live delivery and the level going down resume it', async () => {
     const g = gauge();
-    const evdb = await openEvdb({
-      backend: memory(),
-      memory: { budgetBytes: 1000, measure: g.measure, checkIntervalMs: 0 },
-    });
+    const evdb = await underPressure(g);
     try {
       await evdb.createStore('shop');
       await evdb.appendEvents('shop', 'backlog', events(50));

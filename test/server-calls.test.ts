@@ -3,19 +3,11 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '../src/client.js';
 import type { EvdbError } from '../src/core/errors.js';
-import { memory } from '../src/index.js';
-import { startServer, type EvdbServer, type TokenSpec } from '../src/server.js';
+import type { EvdbServer } from '../src/server.js';
+import { READER, WRITER, startTokenServer } from './support/token-server.js';
 
 // POST /calls: several calls in one HTTP request, each answered on its own; and the client's
 // HTTP transport, which sends calls made at once that way.
-const ADMIN = 'admin-token-0123456789';
-const WRITER = 'writer-token-0123456789';
-const READER = 'reader-token-0123456789';
-const TOKENS: TokenSpec[] = [
-  { token: ADMIN, stores: '*', role: 'admin' },
-  { token: WRITER, stores: ['shop'], role: 'write' },
-  { token: READER, stores: ['shop'], role: 'read' },
-];
 
 interface AnswerFrame {
   type: 'result' | 'error';
@@ -27,15 +19,7 @@ interface AnswerFrame {
 describe('POST /calls', () => {
   let server: EvdbServer;
   before(async () => {
-    server = await startServer({
-      port: 0,
-      backend: memory(),
-      tokens: TOKENS,
-      bodyLimitBytes: 64 * 1024,
-    });
-    const admin = await connect(server.url, { token: ADMIN });
-    await admin.createStore('shop');
-    await admin.close();
+    server = await startTokenServer();
   });
   after(async () => {
     await server.close();

@@ -12,17 +12,7 @@ import { connect } from '../src/client.js';
 import { memory } from '../src/index.js';
 import { startServer, type EvdbServer, type TokenSpec } from '../src/server.js';
 import { rejectsWith } from './conformance/index.js';
-
-const ADMIN = 'admin-token-0123456789';
-const WRITER = 'writer-token-0123456789';
-const READER = 'reader-token-0123456789';
-const OTHER = 'other-store-writer-0123456789';
-const TOKENS: TokenSpec[] = [
-  { token: ADMIN, stores: '*', role: 'admin' },
-  { token: WRITER, stores: ['shop'], role: 'write' },
-  { token: READER, stores: ['shop'], role: 'read' },
-  { token: OTHER, stores: ['other'], role: 'write' },
-];
+import { ADMIN, OTHER, READER, WRITER, startTokenServer } from './support/token-server.js';
 
 interface Answer {
   status: number;
@@ -34,16 +24,7 @@ interface Answer {
 describe('server security', () => {
   let server: EvdbServer;
   before(async () => {
-    server = await startServer({
-      port: 0,
-      backend: memory(),
-      tokens: TOKENS,
-      bodyLimitBytes: 64 * 1024,
-    });
-    const admin = await connect(server.url, { token: ADMIN });
-    await admin.createStore('shop');
-    await admin.createStore('other');
-    await admin.close();
+    server = await startTokenServer();
   });
   after(async () => {
     await server.close();

@@ -1,5 +1,5 @@
-export { openEvdb, Evdb } from './store/evdb.js';
-export type { OpenEvdbOptions } from './store/evdb.js';
+export { openEvdb, Evdb } from './embedded/evdb.js';
+export type { OpenEvdbOptions } from './embedded/evdb.js';
 export type {
   HealthReport,
   HealthStatus,
@@ -121,7 +121,7 @@ export type {
   TemporalReadOptions,
   Upcaster,
 } from './core/feature-types.js';
-export type { FeatureOptions } from './features/evdb-features.js';
+export type { FeatureOptions } from './features/feature-service.js';
 export type { EmbeddedScavengeOptions } from './features/scavenge.js';
 export { MemoryMonitor } from './features/memory-monitor.js';
 export type { MemoryLevelListener, MemoryPressureOptions } from './features/memory-monitor.js';

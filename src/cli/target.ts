@@ -1,6 +1,6 @@
 import type { RemoteApi } from '../client/protocol/operations.js';
 import { connect } from '../client/evdb-client.js';
-import { openEvdb } from '../store/evdb.js';
+import { openEvdb } from '../embedded/evdb.js';
 import { UsageError, str, type OptionSpec, type Parsed } from './args.js';
 
 /** How every command but `serve` finds the store: a server, or a data directory. */

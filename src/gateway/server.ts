@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Backend } from '../backends/log-backend.js';
 import { invalidArgument } from '../core/errors.js';
 import { isLoopbackHost } from '../client/routing.js';
-import { openEvdb, type Evdb } from '../store/evdb.js';
+import { openEvdb, type Evdb } from '../embedded/evdb.js';
 import type { WorkerRegistryOptions } from '../store/worker-registry.js';
 import { NodeMetrics } from '../telemetry/node-metrics.js';
 import { enableOpenTelemetry } from '../telemetry/open-telemetry.js';

@@ -1,8 +1,6 @@
 import { EvdbError } from '../core/errors.js';
 import type { AppendResult, EventRecord, StreamWrite } from '../core/types.js';
 import type { IndexQuery, LogBackend, StreamHead } from '../backends/log-backend.js';
-import type { MemoryGate } from '../subscriptions/store-access.js';
-import { SubscriptionHost } from '../subscriptions/subscription-host.js';
 import { commitKeys, planGroupCommit, type AppendUnit } from './append-planner.js';
 import { prepareSystemWrite } from './validation.js';
 
@@ -29,30 +27,20 @@ export class Store {
   private closed = false;
   private closing: Promise<void> | undefined;
   private readonly committedListeners = new Set<(lastPosition: number) => void>();
-  private host: SubscriptionHost | undefined;
+  private readonly closers: (() => Promise<void>)[] = [];
 
   constructor(
     readonly storeId: string,
     readonly log: LogBackend,
-    /** The process's memory pressure, which subscriptions consult. */
-    private readonly memory?: MemoryGate,
   ) {}
 
-  /** The store's subscriptions and links (created on first use, closed with the store). */
-  get subscriptions(): SubscriptionHost {
+  /**
+   * Runs `closer` when the store closes, while it still takes appends (what runs on the store,
+   * such as subscriptions and links, stores checkpoints and may append on its way out).
+   */
+  onClose(closer: () => Promise<void>): void {
     this.assertOpen();
-    this.host ??= new SubscriptionHost({
-      storeId: this.storeId,
-      log: this.log,
-      appendSystem: (write) => this.appendSystem(write),
-      deleteSystemStream: (streamId) => {
-        this.assertOpen();
-        return this.log.deleteStream(streamId);
-      },
-      onCommitted: (listener) => this.onCommitted(listener),
-      memory: this.memory,
-    });
-    return this.host;
+    this.closers.push(closer);
   }
 
   /**
@@ -195,8 +183,8 @@ export class Store {
   /** Finishes queued appends, then closes the log. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      // Subscriptions and links first: they store checkpoints, and links may still append.
-      await this.host?.close();
+      // What runs on the store first: subscriptions store checkpoints, and links may append.
+      for (const closer of this.closers) await closer();
       this.closed = true;
       while (this.committing !== undefined || this.scheduled || this.queue.length > 0) {
         await (this.committing ?? new Promise((resolve) => setImmediate(resolve)));

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { EventStoreApi } from '../../src/core/api.js';
 import type { FeatureApi } from '../../src/core/feature-api.js';
 import type { EventRecord, JsonObject, JsonValue } from '../../src/core/types.js';
-import { EvdbFeatures } from '../../src/features/evdb-features.js';
+import { Evdb } from '../../src/embedded/evdb.js';
 import { event, rejectsWith } from './harness.js';
 import { featureTest, type FeatureSuiteContext } from './snapshots.js';
 
@@ -22,7 +22,7 @@ async function upcastStream(api: Api, storeId: string, streamId: string): Promis
 export function describeSchemas(ctx: FeatureSuiteContext): void {
   const test = featureTest(ctx);
   /** Cases that register code: only where the features run in this process. */
-  const codeTest = (name: string, body: (api: EvdbFeatures & Api) => Promise<void>): void => {
+  const codeTest = (name: string, body: (api: Evdb & Api) => Promise<void>): void => {
     const reason = ctx.skip?.[name];
     if (reason !== undefined) {
       it(name, { skip: reason }, () => undefined);
@@ -30,7 +30,7 @@ export function describeSchemas(ctx: FeatureSuiteContext): void {
     }
     it(name, async (t) => {
       const api = ctx.api();
-      if (!(api instanceof EvdbFeatures)) {
+      if (!(api instanceof Evdb)) {
         t.skip(CODE_IN_PROCESS);
         return;
       }

@@ -19,12 +19,13 @@ import type {
   TemporalReadOptions,
 } from '../core/feature-types.js';
 import { invalidArgument } from '../core/errors.js';
-import type { EventRecord, StreamWrite } from '../core/types.js';
+import type { EventRecord } from '../core/types.js';
 import type { ArchiveBackend } from '../archive/archive-backend.js';
 import { parseArchiveKey } from '../archive/archive-backend.js';
 import { fileArchive } from '../archive/file-archive.js';
 import { memoryArchive } from '../archive/memory-archive.js';
 import type { Backend } from '../backends/log-backend.js';
+import type { StoreRegistry } from '../store/store-registry.js';
 import type { Store } from '../store/store.js';
 import { telemetry } from '../telemetry/publish.js';
 import { assertStreamId } from '../store/validation.js';
@@ -65,11 +66,13 @@ interface StoreState {
 }
 
 /**
- * The store features of the embedded store, written once above the backends: `Evdb` extends
- * this class and provides its stores. Each method validates its arguments, opens the store and
- * calls the feature module (src/features/*.ts).
+ * The store features of the embedded store, written once above the backends. Each method
+ * validates its arguments, opens the store and calls the feature module (src/features/*.ts);
+ * what the features add to the stream operations (bulk-read refusal under memory pressure,
+ * append validators, upcasting on read, snapshots deleted with their stream) they register into
+ * the store pipeline.
  */
-export abstract class EvdbFeatures implements FeatureApi {
+export class FeatureService implements FeatureApi {
   /**
    * The process's memory pressure: its `level`, `onChange` callbacks, and what the store does at
    * each level. Subscriptions consult it to pause catch-up at `critical`.
@@ -82,24 +85,49 @@ export abstract class EvdbFeatures implements FeatureApi {
   private readonly ownsMonitor: boolean;
   private readonly stopReacting: () => void;
 
-  protected constructor(options: FeatureOptions, backend: Backend) {
+  constructor(
+    options: FeatureOptions,
+    private readonly stores: StoreRegistry,
+    /** How many subscriptions a store has (for `storeStats`). */
+    private readonly countSubscriptions: (store: Store) => Promise<number>,
+  ) {
     if (options.upcastOnRead !== undefined && typeof options.upcastOnRead !== 'boolean') {
       throw invalidArgument('upcastOnRead must be true or false');
     }
     this.upcastOnRead = options.upcastOnRead ?? false;
-    this.defaultArchive = options.archive ?? defaultArchive(options.archiveDir, backend);
+    this.defaultArchive = options.archive ?? defaultArchive(options.archiveDir, stores.backend);
     this.ownsMonitor = !(options.memory instanceof MemoryMonitor);
     this.memory =
       options.memory instanceof MemoryMonitor ? options.memory : new MemoryMonitor(options.memory);
     this.stopReacting = this.memory.onChange((level, previous) =>
       this.reactToMemory(level, previous),
     );
+    stores.pipeline.register({
+      beforeBulkRead: (operation) => this.memory.assertBulkReadAllowed(operation),
+      validateAppend: (store, writes) => this.states.get(store)?.schemas.validateWrites(writes),
+      afterDeleteStream: (store, streamId) => deleteStreamSnapshots(store, streamId),
+    });
+    if (this.upcastOnRead) {
+      stores.pipeline.register({
+        afterRead: (store, events) =>
+          events.length === 0
+            ? Promise.resolve(events)
+            : this.schemas(store)
+                .upcast(events, false)
+                .then((upcast) => this.upcasted(store, events, upcast)),
+      });
+    }
   }
 
   /** Opens a store (once) or fails as the store operations do. */
-  protected abstract store(storeId: string): Promise<Store>;
-  /** The stores open now. */
-  protected abstract openStores(): Promise<Store[]>;
+  private store(storeId: string): Promise<Store> {
+    return this.stores.store(storeId);
+  }
+
+  /** What a feature read returns, through the pipeline's read hooks (upcasting on read). */
+  private afterRead(store: Store, events: EventRecord[]): Promise<EventRecord[]> {
+    return this.stores.pipeline.afterRead(store, Promise.resolve(events));
+  }
 
   // ---- snapshots ------------------------------------------------------------------------------
 
@@ -397,8 +425,7 @@ export abstract class EvdbFeatures implements FeatureApi {
 
   async storeStats(storeId: string): Promise<StoreStats> {
     const store = await this.store(storeId);
-    const subscriptions = await store.subscriptions.getSubscriptions();
-    return inspection.storeStats(store, subscriptions.length);
+    return inspection.storeStats(store, await this.countSubscriptions(store));
   }
 
   async streamInfo(storeId: string, streamId: string): Promise<StreamInfo> {
@@ -428,34 +455,8 @@ export abstract class EvdbFeatures implements FeatureApi {
     return this.memory.onChange(listener);
   }
 
-  // ---- for the store operations of Evdb -------------------------------------------------------
-
-  /** Refuses a new bulk read at the critical memory level (a retriable `overloaded`). */
-  protected beforeBulkRead(operation: string): void {
-    this.memory.assertBulkReadAllowed(operation);
-  }
-
-  /** Upcasts what a read returns when `upcastOnRead` is on. */
-  protected afterRead(store: Store, events: EventRecord[]): Promise<EventRecord[]> {
-    if (!this.upcastOnRead || events.length === 0) return Promise.resolve(events);
-    return this.schemas(store)
-      .upcast(events, false)
-      .then((upcast) => this.upcasted(store, events, upcast));
-  }
-
-  /** Validates appends of event types that have a validator in this process. */
-  protected validateAppend(store: Store, writes: readonly StreamWrite[]): void {
-    this.states.get(store)?.schemas.validateWrites(writes);
-  }
-
-  /** Deletes the snapshots of a deleted stream (also when the stream was already gone). */
-  protected async deleteStreamSnapshots(store: Store, streamId: string): Promise<void> {
-    store.assertOpen();
-    await store.log.snapshots.deleteStream(streamId);
-  }
-
   /** Stops the memory checks (when this instance owns the monitor). */
-  protected closeFeatures(): void {
+  close(): void {
     this.stopReacting();
     if (this.ownsMonitor) this.memory.stop();
   }
@@ -478,7 +479,7 @@ export abstract class EvdbFeatures implements FeatureApi {
       const { used, total } = this.memory.stats();
       telemetry.memoryLevelChanged.publish({ level, previous, used, total });
     }
-    void this.openStores().then(
+    void this.stores.openStores().then(
       (stores) => {
         for (const store of stores) {
           if (level !== 'normal') this.states.get(store)?.schemas.clearCache();
@@ -492,6 +493,12 @@ export abstract class EvdbFeatures implements FeatureApi {
       () => undefined,
     );
   }
+}
+
+/** Deletes the snapshots of a deleted stream (also when the stream was already gone). */
+async function deleteStreamSnapshots(store: Store, streamId: string): Promise<void> {
+  store.assertOpen();
+  await store.log.snapshots.deleteStream(streamId);
 }
 
 function defaultArchive(archiveDir: string | undefined, backend: Backend): ArchiveBackend {

@@ -1,0 +1,556 @@
+/**
+ * The composition root of the embedded store. It is long because it lists every method of the
+ * public API once, each a one-line delegation to the service of its area; the behaviour lives in
+ * the services (`store/`, `features/`, `subscriptions/`).
+ */
+import type { EventStoreApi, LinkApi, SubscriptionApi } from '../core/api.js';
+import { invalidArgument } from '../core/errors.js';
+import type {
+  CausationGraph,
+  CausationGraphOptions,
+  EventTypeCount,
+  MemoryLevel,
+  MemoryStats,
+  ScavengeMatchingEntry,
+  ScavengeMatchingOptions,
+  ScavengeResult,
+  SchemaInfo,
+  SchemaRegistration,
+  Snapshot,
+  SnapshotRecord,
+  SnapshotSummary,
+  StoreStats,
+  StreamInfo,
+  TemporalReadOptions,
+} from '../core/feature-types.js';
+import type {
+  AppendResult,
+  BatchAppendResult,
+  CreateLinkOptions,
+  DeleteStreamResult,
+  Direction,
+  EventRecord,
+  ExpectedVersion,
+  JsonObject,
+  LinkDefinition,
+  LinkInfo,
+  NewEvent,
+  ReadByTagsOptions,
+  ReadPageOptions,
+  SaveSubscriptionOptions,
+  StoreConfig,
+  StoreStatus,
+  StreamWrite,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionDefinition,
+  SubscriptionHandler,
+  SubscriptionInfo,
+  SubscriptionLag,
+  SubscriptionSelector,
+  SubscriptionType,
+} from '../core/types.js';
+import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
+import type { Backend } from '../backends/log-backend.js';
+import { sqlite } from '../backends/sqlite/sqlite-backend.js';
+import { StoreRegistry } from '../store/store-registry.js';
+import { StreamService } from '../store/stream-service.js';
+import { WorkerService } from '../store/worker-service.js';
+import type { WorkerRegistryOptions } from '../store/worker-registry.js';
+import { FeatureService, type FeatureOptions } from '../features/feature-service.js';
+import type { MemoryMonitor } from '../features/memory-monitor.js';
+import type { EmbeddedScavengeOptions } from '../features/scavenge.js';
+import { SubscriptionService } from '../subscriptions/subscription-service.js';
+
+export interface OpenEvdbOptions extends FeatureOptions {
+  /** Where the default SQLite backend keeps its files. Default `./evdb-data`. */
+  dataDir?: string;
+  /** Storage backend; default `sqlite({ dataDir })`. */
+  backend?: Backend;
+  /**
+   * This process as a worker (SPEC §13): its node id (default `<hostname>-<random>`), host, and
+   * on a backend shared by several processes how long its registration lives without a
+   * heartbeat (`ttlMs`, default 10 000) and how often a server renews it (`heartbeatMs`).
+   */
+  node?: WorkerRegistryOptions;
+}
+
+/**
+ * Opens the embedded event store.
+ *
+ * @example
+ * import { openEvdb, NO_STREAM } from 'evdb';
+ * const evdb = await openEvdb({ dataDir: './data' });
+ * await evdb.createStore('shop');
+ * await evdb.appendEvents('shop', 'order-1', [{ eventType: 'OrderPlaced', data: { total: 5 } }], NO_STREAM);
+ * const events = await evdb.streamForward('shop', 'order-1', 0, 100);
+ * await evdb.close();
+ */
+export function openEvdb(options: OpenEvdbOptions = {}): Promise<Evdb> {
+  if (options.backend !== undefined && options.dataDir !== undefined) {
+    throw invalidArgument(
+      'give either dataDir (for the default SQLite backend) or backend, not both',
+    );
+  }
+  return Promise.resolve(
+    new Evdb(options.backend ?? sqlite({ dataDir: options.dataDir }), options.node, options),
+  );
+}
+
+/**
+ * The embedded store: every `EventStoreApi` operation, in this process. It builds the store
+ * registry and one service per API area, and delegates each method to its service.
+ */
+export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
+  /**
+   * The process's memory pressure: its `level`, `onChange` callbacks, and what the store does at
+   * each level. Subscriptions consult it to pause catch-up at `critical`.
+   */
+  readonly memory: MemoryMonitor;
+  private readonly stores: StoreRegistry;
+  private readonly streams: StreamService;
+  private readonly features: FeatureService;
+  private readonly subscriptions: SubscriptionService;
+  private readonly workers: WorkerService;
+
+  constructor(
+    readonly backend: Backend,
+    node: WorkerRegistryOptions = {},
+    features: FeatureOptions = {},
+  ) {
+    this.stores = new StoreRegistry(backend);
+    this.features = new FeatureService(features, this.stores, async (store) => {
+      const subscriptions = await this.subscriptions.host(store).getSubscriptions();
+      return subscriptions.length;
+    });
+    this.memory = this.features.memory;
+    this.subscriptions = new SubscriptionService(this.stores, this.memory);
+    this.workers = new WorkerService(this.stores, node);
+    this.streams = new StreamService(this.stores, this.workers.nodeId);
+  }
+
+  /** This process as a worker: its node id, host, url (once a server advertised it), start. */
+  get node(): WorkerInfo {
+    return this.workers.node;
+  }
+
+  /** Finishes queued appends and closes every store. Calling it twice is harmless. */
+  close(): Promise<void> {
+    return this.stores.close(async () => {
+      this.features.close();
+      await this.workers.close();
+    });
+  }
+
+  // ---- stores ---------------------------------------------------------------------------------
+
+  createStore(storeId: string, settings?: JsonObject): Promise<StoreConfig> {
+    return this.stores.createStore(storeId, settings);
+  }
+
+  removeStore(storeId: string): Promise<void> {
+    return this.stores.removeStore(storeId);
+  }
+
+  listStores(): Promise<string[]> {
+    return this.stores.listStores();
+  }
+
+  getStoreConfig(storeId: string): Promise<StoreConfig> {
+    return this.stores.getStoreConfig(storeId);
+  }
+
+  getStoreStatus(storeId: string): Promise<StoreStatus> {
+    return this.stores.getStoreStatus(storeId);
+  }
+
+  // ---- streams --------------------------------------------------------------------------------
+
+  appendEvents(
+    storeId: string,
+    streamId: string,
+    events: NewEvent[],
+    expectedVersion?: ExpectedVersion,
+  ): Promise<AppendResult> {
+    return this.streams.appendEvents(storeId, streamId, events, expectedVersion);
+  }
+
+  appendBatch(storeId: string, writes: StreamWrite[]): Promise<BatchAppendResult> {
+    return this.streams.appendBatch(storeId, writes);
+  }
+
+  getEvents(
+    storeId: string,
+    streamId: string,
+    startVersion: number,
+    count: number,
+    direction?: Direction,
+  ): Promise<EventRecord[]> {
+    return this.streams.getEvents(storeId, streamId, startVersion, count, direction);
+  }
+
+  streamForward(
+    storeId: string,
+    streamId: string,
+    startVersion: number,
+    count: number,
+  ): Promise<EventRecord[]> {
+    return this.streams.getEvents(storeId, streamId, startVersion, count, 'forward');
+  }
+
+  streamBackward(
+    storeId: string,
+    streamId: string,
+    startVersion: number,
+    count: number,
+  ): Promise<EventRecord[]> {
+    return this.streams.getEvents(storeId, streamId, startVersion, count, 'backward');
+  }
+
+  getVersion(storeId: string, streamId: string): Promise<number> {
+    return this.streams.getVersion(storeId, streamId);
+  }
+
+  streamExists(storeId: string, streamId: string): Promise<boolean> {
+    return this.streams.streamExists(storeId, streamId);
+  }
+
+  getStreams(storeId: string): Promise<string[]> {
+    return this.streams.getStreams(storeId);
+  }
+
+  deleteStream(storeId: string, streamId: string): Promise<DeleteStreamResult> {
+    return this.streams.deleteStream(storeId, streamId);
+  }
+
+  hasEvents(storeId: string): Promise<boolean> {
+    return this.streams.hasEvents(storeId);
+  }
+
+  readAllGlobal(storeId: string, fromPosition: number, count: number): Promise<EventRecord[]> {
+    return this.streams.readAllGlobal(storeId, fromPosition, count);
+  }
+
+  readByEventTypes(
+    storeId: string,
+    eventTypes: string[],
+    options?: ReadPageOptions,
+  ): Promise<EventRecord[]> {
+    return this.streams.readByEventTypes(storeId, eventTypes, options);
+  }
+
+  readByTags(storeId: string, tags: string[], options?: ReadByTagsOptions): Promise<EventRecord[]> {
+    return this.streams.readByTags(storeId, tags, options);
+  }
+
+  // ---- subscriptions --------------------------------------------------------------------------
+
+  saveSubscription(storeId: string, options: SaveSubscriptionOptions): Promise<SubscriptionInfo> {
+    return this.subscriptions.saveSubscription(storeId, options);
+  }
+
+  removeSubscription(
+    storeId: string,
+    type: SubscriptionType,
+    selector: SubscriptionSelector,
+    name: string,
+  ): Promise<void> {
+    return this.subscriptions.removeSubscription(storeId, type, selector, name);
+  }
+
+  ackEvent(storeId: string, name: string, eventOrPosition: EventRecord | number): Promise<number> {
+    return this.subscriptions.ackEvent(storeId, name, eventOrPosition);
+  }
+
+  getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]> {
+    return this.subscriptions.getSubscriptions(storeId);
+  }
+
+  getSubscription(storeId: string, name: string): Promise<SubscriptionInfo> {
+    return this.subscriptions.getSubscription(storeId, name);
+  }
+
+  listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]> {
+    return this.subscriptions.listStoreSubscriptions(storeId);
+  }
+
+  subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag> {
+    return this.subscriptions.subscriptionLag(storeId, name);
+  }
+
+  subscribe(
+    storeId: string,
+    options: SubscribeOptions,
+    handler?: SubscriptionHandler,
+  ): Promise<Subscription> {
+    return this.subscriptions.subscribe(storeId, options, handler);
+  }
+
+  // ---- links ----------------------------------------------------------------------------------
+
+  createLink(storeId: string, options: CreateLinkOptions): Promise<LinkDefinition> {
+    return this.subscriptions.createLink(storeId, options);
+  }
+
+  deleteLink(storeId: string, name: string): Promise<void> {
+    return this.subscriptions.deleteLink(storeId, name);
+  }
+
+  getLink(storeId: string, name: string): Promise<LinkDefinition> {
+    return this.subscriptions.getLink(storeId, name);
+  }
+
+  listLinks(storeId: string): Promise<LinkDefinition[]> {
+    return this.subscriptions.listLinks(storeId);
+  }
+
+  startLink(storeId: string, name: string): Promise<void> {
+    return this.subscriptions.startLink(storeId, name);
+  }
+
+  stopLink(storeId: string, name: string): Promise<void> {
+    return this.subscriptions.stopLink(storeId, name);
+  }
+
+  linkInfo(storeId: string, name: string): Promise<LinkInfo> {
+    return this.subscriptions.linkInfo(storeId, name);
+  }
+
+  // ---- workers and health ---------------------------------------------------------------------
+
+  /**
+   * Makes this node known, at `url`, to the other processes sharing the backend (what a server
+   * does once it listens): they list it in `getWorkers` until it closes or stops heart-beating.
+   */
+  advertise(url: string): Promise<void> {
+    return this.workers.advertise(url);
+  }
+
+  /** The live workers of a store, sorted by node id; this process is one unless unregistered. */
+  getWorkers(storeId: string): Promise<WorkerInfo[]> {
+    return this.workers.getWorkers(storeId);
+  }
+
+  /**
+   * Without `worker`, lists this process as a worker of the store again (after
+   * `unregisterWorker`). With one, lists that worker until its `ttlMs` runs out; register it
+   * again to renew.
+   */
+  registerWorker(storeId: string, worker?: WorkerRegistration): Promise<WorkerInfo> {
+    return this.workers.registerWorker(storeId, worker);
+  }
+
+  /** Removes a worker (default: this process) from the store's list; false if it was not there. */
+  unregisterWorker(storeId: string, nodeId?: string): Promise<boolean> {
+    return this.workers.unregisterWorker(storeId, nodeId);
+  }
+
+  /** One cheap read of the store's status; `not_found` for a store that does not exist. */
+  quickHealthCheck(storeId: string): Promise<StoreHealth> {
+    return this.workers.quickHealthCheck(storeId);
+  }
+
+  /**
+   * This node's health: `healthy` when every store answers, `degraded` when some do not,
+   * `unhealthy` when the stores cannot be listed (the backend is down) or the node is closing.
+   */
+  health(): Promise<HealthReport> {
+    return this.workers.health();
+  }
+
+  // ---- snapshots ------------------------------------------------------------------------------
+
+  recordSnapshot(
+    storeId: string,
+    sourceUuid: string,
+    streamUuid: string,
+    version: number,
+    record: SnapshotRecord,
+  ): Promise<SnapshotSummary> {
+    return this.features.recordSnapshot(storeId, sourceUuid, streamUuid, version, record);
+  }
+
+  readSnapshot(
+    storeId: string,
+    sourceUuid: string,
+    streamUuid: string,
+    version?: number | 'latest',
+  ): Promise<Snapshot> {
+    return this.features.readSnapshot(storeId, sourceUuid, streamUuid, version);
+  }
+
+  deleteSnapshot(
+    storeId: string,
+    sourceUuid: string,
+    streamUuid: string,
+    version: number,
+  ): Promise<void> {
+    return this.features.deleteSnapshot(storeId, sourceUuid, streamUuid, version);
+  }
+
+  listSnapshots(storeId: string, sourceUuid?: string, streamUuid?: string): Promise<Snapshot[]> {
+    return this.features.listSnapshots(storeId, sourceUuid, streamUuid);
+  }
+
+  listAllSnapshots(storeId: string): Promise<SnapshotSummary[]> {
+    return this.features.listAllSnapshots(storeId);
+  }
+
+  // ---- temporal queries -----------------------------------------------------------------------
+
+  readUntil(
+    storeId: string,
+    streamId: string,
+    timestampUs: number,
+    options?: TemporalReadOptions,
+  ): Promise<EventRecord[]> {
+    return this.features.readUntil(storeId, streamId, timestampUs, options);
+  }
+
+  readRange(
+    storeId: string,
+    streamId: string,
+    fromUs: number,
+    toUs: number,
+    options?: TemporalReadOptions,
+  ): Promise<EventRecord[]> {
+    return this.features.readRange(storeId, streamId, fromUs, toUs, options);
+  }
+
+  versionAt(storeId: string, streamId: string, timestampUs: number): Promise<number> {
+    return this.features.versionAt(storeId, streamId, timestampUs);
+  }
+
+  // ---- scavenging and archives ----------------------------------------------------------------
+
+  scavenge(
+    storeId: string,
+    streamId: string,
+    options?: EmbeddedScavengeOptions,
+  ): Promise<ScavengeResult> {
+    return this.features.scavenge(storeId, streamId, options);
+  }
+
+  scavengeDryRun(
+    storeId: string,
+    streamId: string,
+    options?: EmbeddedScavengeOptions,
+  ): Promise<ScavengeResult> {
+    return this.features.scavengeDryRun(storeId, streamId, options);
+  }
+
+  scavengeMatching(
+    storeId: string,
+    pattern: string,
+    options?: Omit<ScavengeMatchingOptions, 'archive'> & EmbeddedScavengeOptions,
+  ): Promise<ScavengeMatchingEntry[]> {
+    return this.features.scavengeMatching(storeId, pattern, options);
+  }
+
+  listArchives(storeId: string, streamId?: string): Promise<string[]> {
+    return this.features.listArchives(storeId, streamId);
+  }
+
+  readArchive(storeId: string, key: string): Promise<EventRecord[]> {
+    return this.features.readArchive(storeId, key);
+  }
+
+  // ---- causation and correlation --------------------------------------------------------------
+
+  getEffects(storeId: string, eventId: string): Promise<EventRecord[]> {
+    return this.features.getEffects(storeId, eventId);
+  }
+
+  getCause(storeId: string, eventId: string): Promise<EventRecord | null> {
+    return this.features.getCause(storeId, eventId);
+  }
+
+  getCausationChain(storeId: string, eventId: string): Promise<EventRecord[]> {
+    return this.features.getCausationChain(storeId, eventId);
+  }
+
+  getCorrelated(storeId: string, correlationId: string): Promise<EventRecord[]> {
+    return this.features.getCorrelated(storeId, correlationId);
+  }
+
+  buildCausationGraph(
+    storeId: string,
+    id: string,
+    options?: CausationGraphOptions,
+  ): Promise<CausationGraph> {
+    return this.features.buildCausationGraph(storeId, id, options);
+  }
+
+  // ---- schema registry ------------------------------------------------------------------------
+
+  /**
+   * Registers an event type's schema. In this process it may carry code: `upcasters`
+   * (`{ [fromVersion]: (data) => data }`) and `validate` (appends of the type are checked).
+   *
+   * @example
+   * await evdb.registerSchema('shop', 'OrderPlaced', {
+   *   version: 2,
+   *   upcasters: { 1: (data) => ({ ...(data as object), currency: 'EUR' }) },
+   *   validate: (data) => typeof (data as { total?: unknown }).total === 'number' || 'total must be a number',
+   * });
+   */
+  registerSchema(
+    storeId: string,
+    eventType: string,
+    schema: SchemaRegistration,
+  ): Promise<SchemaInfo> {
+    return this.features.registerSchema(storeId, eventType, schema);
+  }
+
+  getSchema(storeId: string, eventType: string): Promise<SchemaInfo> {
+    return this.features.getSchema(storeId, eventType);
+  }
+
+  listSchemas(storeId: string): Promise<SchemaInfo[]> {
+    return this.features.listSchemas(storeId);
+  }
+
+  getSchemaVersion(storeId: string, eventType: string): Promise<number> {
+    return this.features.getSchemaVersion(storeId, eventType);
+  }
+
+  unregisterSchema(storeId: string, eventType: string): Promise<void> {
+    return this.features.unregisterSchema(storeId, eventType);
+  }
+
+  upcastEvents(storeId: string, events: EventRecord[]): Promise<EventRecord[]> {
+    return this.features.upcastEvents(storeId, events);
+  }
+
+  // ---- inspection -----------------------------------------------------------------------------
+
+  storeStats(storeId: string): Promise<StoreStats> {
+    return this.features.storeStats(storeId);
+  }
+
+  streamInfo(storeId: string, streamId: string): Promise<StreamInfo> {
+    return this.features.streamInfo(storeId, streamId);
+  }
+
+  eventTypeSummary(storeId: string): Promise<EventTypeCount[]> {
+    return this.features.eventTypeSummary(storeId);
+  }
+
+  // ---- memory pressure ------------------------------------------------------------------------
+
+  getMemoryLevel(): Promise<MemoryLevel> {
+    return this.features.getMemoryLevel();
+  }
+
+  getMemoryStats(): Promise<MemoryStats> {
+    return this.features.getMemoryStats();
+  }
+
+  /**
+   * Calls `listener` whenever the memory level changes (embedded only: code cannot cross the
+   * network). Returns the function that stops it.
+   */
+  onMemoryLevelChange(listener: (level: MemoryLevel, previous: MemoryLevel) => void): () => void {
+    return this.features.onMemoryLevelChange(listener);
+  }
+}

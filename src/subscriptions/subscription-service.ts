@@ -1,0 +1,139 @@
+import type { LinkApi, SubscriptionApi } from '../core/api.js';
+import type {
+  CreateLinkOptions,
+  EventRecord,
+  LinkDefinition,
+  LinkInfo,
+  SaveSubscriptionOptions,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionDefinition,
+  SubscriptionHandler,
+  SubscriptionInfo,
+  SubscriptionLag,
+  SubscriptionSelector,
+  SubscriptionType,
+} from '../core/types.js';
+import type { StoreRegistry } from '../store/store-registry.js';
+import type { Store } from '../store/store.js';
+import type { MemoryGate } from './store-access.js';
+import { SubscriptionHost } from './subscription-host.js';
+
+/**
+ * The subscription and link operations. Each open store gets one `SubscriptionHost` on first
+ * use, closed with the store; links that run without code resume when their store is opened.
+ */
+export class SubscriptionService implements SubscriptionApi, LinkApi {
+  private readonly hosts = new WeakMap<Store, SubscriptionHost>();
+
+  constructor(
+    private readonly stores: StoreRegistry,
+    /** The process's memory pressure, which subscriptions consult. */
+    private readonly memory?: MemoryGate,
+  ) {
+    stores.pipeline.register({ storeLoaded: (store) => this.host(store).resumeLinks() });
+  }
+
+  /** The subscriptions and links of an open store (created on first use). */
+  host(store: Store): SubscriptionHost {
+    store.assertOpen();
+    let host = this.hosts.get(store);
+    if (host === undefined) {
+      const created = new SubscriptionHost({
+        storeId: store.storeId,
+        log: store.log,
+        appendSystem: (write) => store.appendSystem(write),
+        deleteSystemStream: (streamId) => {
+          store.assertOpen();
+          return store.log.deleteStream(streamId);
+        },
+        onCommitted: (listener) => store.onCommitted(listener),
+        memory: this.memory,
+      });
+      store.onClose(() => created.close());
+      this.hosts.set(store, created);
+      host = created;
+    }
+    return host;
+  }
+
+  private async hostOf(storeId: string): Promise<SubscriptionHost> {
+    return this.host(await this.stores.store(storeId));
+  }
+
+  async saveSubscription(
+    storeId: string,
+    options: SaveSubscriptionOptions,
+  ): Promise<SubscriptionInfo> {
+    return (await this.hostOf(storeId)).saveSubscription(options);
+  }
+
+  async removeSubscription(
+    storeId: string,
+    type: SubscriptionType,
+    selector: SubscriptionSelector,
+    name: string,
+  ): Promise<void> {
+    return (await this.hostOf(storeId)).removeSubscription(type, selector, name);
+  }
+
+  async ackEvent(
+    storeId: string,
+    name: string,
+    eventOrPosition: EventRecord | number,
+  ): Promise<number> {
+    return (await this.hostOf(storeId)).ackEvent(name, eventOrPosition);
+  }
+
+  async getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]> {
+    return (await this.hostOf(storeId)).getSubscriptions();
+  }
+
+  async getSubscription(storeId: string, name: string): Promise<SubscriptionInfo> {
+    return (await this.hostOf(storeId)).getSubscription(name);
+  }
+
+  async listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]> {
+    return (await this.hostOf(storeId)).listStoreSubscriptions();
+  }
+
+  async subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag> {
+    return (await this.hostOf(storeId)).subscriptionLag(name);
+  }
+
+  async subscribe(
+    storeId: string,
+    options: SubscribeOptions,
+    handler?: SubscriptionHandler,
+  ): Promise<Subscription> {
+    return (await this.hostOf(storeId)).subscribe(options, handler);
+  }
+
+  async createLink(storeId: string, options: CreateLinkOptions): Promise<LinkDefinition> {
+    return (await this.hostOf(storeId)).createLink(options);
+  }
+
+  async deleteLink(storeId: string, name: string): Promise<void> {
+    return (await this.hostOf(storeId)).deleteLink(name);
+  }
+
+  async getLink(storeId: string, name: string): Promise<LinkDefinition> {
+    return (await this.hostOf(storeId)).getLink(name);
+  }
+
+  async listLinks(storeId: string): Promise<LinkDefinition[]> {
+    return (await this.hostOf(storeId)).listLinks();
+  }
+
+  async startLink(storeId: string, name: string): Promise<void> {
+    return (await this.hostOf(storeId)).startLink(name);
+  }
+
+  async stopLink(storeId: string, name: string): Promise<void> {
+    return (await this.hostOf(storeId)).stopLink(name);
+  }
+
+  async linkInfo(storeId: string, name: string): Promise<LinkInfo> {
+    return (await this.hostOf(storeId)).linkInfo(name);
+  }
+}

@@ -1,3 +1,7 @@
+/**
+ * Longer than most files because it holds one method per feature operation of the API (about
+ * thirty), each checking its arguments and calling the feature module that does the work.
+ */
 import { join } from 'node:path';
 import type { FeatureApi } from '../core/feature-api.js';
 import type {

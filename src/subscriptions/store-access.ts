@@ -12,8 +12,8 @@ export interface MemoryGate {
 }
 
 /**
- * What subscriptions and links need of an open store. The store layer provides it, so this
- * folder depends on the backend contract only.
+ * What subscriptions and links need of an open store. `SubscriptionService` builds it from the
+ * store layer's `Store`, so the rest of this folder depends on the backend contract only.
  */
 export interface StoreAccess {
   readonly storeId: string;

@@ -83,7 +83,6 @@ export class FeatureService implements FeatureApi {
    */
   readonly memory: MemoryMonitor;
   private readonly defaultArchive: ArchiveBackend;
-  private readonly upcastOnRead: boolean;
   private readonly states = new WeakMap<Store, StoreState>();
   private readonly exclusive = new Map<string, Promise<unknown>>();
   private readonly ownsMonitor: boolean;
@@ -98,7 +97,6 @@ export class FeatureService implements FeatureApi {
     if (options.upcastOnRead !== undefined && typeof options.upcastOnRead !== 'boolean') {
       throw invalidArgument('upcastOnRead must be true or false');
     }
-    this.upcastOnRead = options.upcastOnRead ?? false;
     this.defaultArchive = options.archive ?? defaultArchive(options.archiveDir, stores.backend);
     this.ownsMonitor = !(options.memory instanceof MemoryMonitor);
     this.memory =
@@ -111,7 +109,8 @@ export class FeatureService implements FeatureApi {
       validateAppend: (store, writes) => this.states.get(store)?.schemas.validateWrites(writes),
       afterDeleteStream: (store, streamId) => deleteStreamSnapshots(store, streamId),
     });
-    if (this.upcastOnRead) {
+    // Registered only when on: reads without it pass through the pipeline untouched.
+    if (options.upcastOnRead === true) {
       stores.pipeline.register({
         afterRead: (store, events) =>
           events.length === 0

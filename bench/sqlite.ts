@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { migrate } from '../src/backends/sqlite/schema.js';
+import { migrate } from '../src/backends/sqlite/migrations.js';
 import { uuidv7 } from '../src/core/ids.js';
 import { openEvdb, sqlite, type Evdb, type EventRecord } from '../src/index.js';
 import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';

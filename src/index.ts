@@ -81,10 +81,9 @@ export type {
   LinkInfo,
 } from './core/types.js';
 export type { EventStoreApi, SubscriptionApi, LinkApi } from './core/api.js';
+export type { Backend, LogBackend } from './backends/log-backend.js';
 export type {
-  Backend,
   BackendCapabilities,
-  LogBackend,
   CommitView,
   CommitPlan,
   CommitKeys,
@@ -94,9 +93,9 @@ export type {
   EventLocation,
   PreparedEvent,
   PlannedEvent,
-  KvEntry,
-} from './backends/log-backend.js';
-export { LINK_STREAM_PREFIX } from './backends/log-backend.js';
+} from './backends/event-log.js';
+export type { KvEntry } from './backends/kv-store.js';
+export { LINK_STREAM_PREFIX } from './backends/event-log.js';
 export type { FeatureApi } from './core/feature-api.js';
 export type {
   CausationGraph,

@@ -3,8 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { postgres } from '../src/backends/postgres/index.js';
-import { featureStatements, featureTables } from '../src/backends/postgres/feature-queries.js';
-import { storeTables } from '../src/backends/postgres/queries.js';
+import {
+  featureStatements,
+  featureTables,
+  storeTables,
+} from '../src/backends/postgres/statements.js';
 import { openEvdb, type Evdb, type StreamWrite } from '../src/index.js';
 import { dropSchemas, startPostgres, uniqueSchema } from './support/postgres.js';
 

@@ -16,7 +16,7 @@ import {
 } from '../src/index.js';
 import { postgres } from '../src/backends/postgres/index.js';
 import { toEvdbError } from '../src/backends/postgres/errors.js';
-import { readStatements, storeTables } from '../src/backends/postgres/queries.js';
+import { readStatements, storeTables } from '../src/backends/postgres/statements.js';
 import { literal } from '../src/backends/postgres/sql.js';
 import { rejectsWith, uniqueStoreId } from './conformance/index.js';
 import { dropSchemas, startPostgres, uniqueSchema } from './support/postgres.js';

@@ -5,10 +5,11 @@ import {
   type JsonObject,
   type JsonValue,
 } from '../core/types.js';
+import type { PlannedEvent } from './event-log.js';
 
 /**
- * Builds the `EventRecord` a read returns from stored fields. JSON data is parsed here, once;
- * binary data is returned as bytes.
+ * Builds the `EventRecord` a read returns from the fields of its row (`EventRow`, in order).
+ * JSON data is parsed here, once; binary data is returned as bytes.
  */
 export function decodeEvent(
   position: number,
@@ -47,20 +48,59 @@ export function decodeEvent(
   return record;
 }
 
+/**
+ * An event as its row stores it, in the column order of every backend's events table (and of
+ * `decodeEvent`'s parameters): position, stream id, version, event id, event type, data (JSON
+ * text or bytes), metadata, tags, causation id, correlation id, data content type, metadata
+ * content type, epochUs. Tags and content types are encoded as below.
+ */
+export type EventRow = [
+  number,
+  string,
+  number,
+  string,
+  string,
+  string | Buffer,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+  number,
+];
+
+/** The row of a planned event: the one place where stored fields are encoded. */
+export function encodeEvent(event: PlannedEvent): EventRow {
+  const data = event.data;
+  return [
+    event.position,
+    event.streamId,
+    event.version,
+    event.eventId,
+    event.eventType,
+    typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    event.metadata,
+    encodeTags(event.tags),
+    event.causationId,
+    event.correlationId,
+    encodeDataContentType(data, event.dataContentType),
+    encodeMetadataContentType(event.metadataContentType),
+    event.epochUs,
+  ];
+}
+
 /** Tags as stored on the event row: null when there are none. */
-export function encodeTags(tags: readonly string[]): string | null {
+function encodeTags(tags: readonly string[]): string | null {
   return tags.length === 0 ? null : JSON.stringify(tags);
 }
 
 /** Content types are stored only when they differ from the default, to keep rows small. */
-export function encodeDataContentType(
-  data: string | Uint8Array,
-  contentType: string,
-): string | null {
+function encodeDataContentType(data: string | Uint8Array, contentType: string): string | null {
   const defaultType = typeof data === 'string' ? JSON_CONTENT_TYPE : BYTES_CONTENT_TYPE;
   return contentType === defaultType ? null : contentType;
 }
 
-export function encodeMetadataContentType(contentType: string): string | null {
+function encodeMetadataContentType(contentType: string): string | null {
   return contentType === JSON_CONTENT_TYPE ? null : contentType;
 }

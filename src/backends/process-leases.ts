@@ -1,19 +1,25 @@
+import type { LeaseStore } from './lease-store.js';
+
 /**
- * Leases for backends whose stores only one process opens (memory, SQLite): kept in this
- * process, timed on its monotonic clock, so a change of the wall clock cannot expire them.
+ * The lease store of backends whose stores only one process opens (memory, SQLite): leases
+ * kept in this process, timed on its monotonic clock, so a change of the wall clock cannot
+ * expire them.
  */
-export class ProcessLeases {
+export class ProcessLeases implements LeaseStore {
   private readonly leases = new Map<string, { owner: string; expiresAt: number }>();
 
-  acquire(name: string, owner: string, ttlMs: number): boolean {
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     const now = performance.now();
     const held = this.leases.get(name);
-    if (held !== undefined && held.owner !== owner && held.expiresAt > now) return false;
+    if (held !== undefined && held.owner !== owner && held.expiresAt > now) {
+      return Promise.resolve(false);
+    }
     this.leases.set(name, { owner, expiresAt: now + ttlMs });
-    return true;
+    return Promise.resolve(true);
   }
 
-  release(name: string, owner: string): void {
+  releaseLease(name: string, owner: string): Promise<void> {
     if (this.leases.get(name)?.owner === owner) this.leases.delete(name);
+    return Promise.resolve();
   }
 }

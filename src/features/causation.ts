@@ -5,7 +5,7 @@ import type {
   CausationNode,
 } from '../core/feature-types.js';
 import type { EventRecord } from '../core/types.js';
-import type { IndexQuery } from '../backends/log-backend.js';
+import type { IndexQuery } from '../backends/event-log.js';
 import type { Store } from '../store/store.js';
 import { assertInteger } from '../store/validation.js';
 import { FEATURE_LIMITS, optionsObject, storedId } from './arguments.js';

@@ -8,8 +8,8 @@ import type {
   PlannedEvent,
   PreparedEvent,
   StreamHead,
-} from '../backends/log-backend.js';
-import { isLinkStream } from '../backends/log-backend.js';
+} from '../backends/event-log.js';
+import { isLinkStream } from '../backends/event-log.js';
 
 /** One stream's part of an append, validated. */
 export interface PreparedWrite {

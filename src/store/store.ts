@@ -1,6 +1,7 @@
 import { EvdbError } from '../core/errors.js';
 import type { AppendResult, EventRecord, StreamWrite } from '../core/types.js';
-import type { IndexQuery, LogBackend, StreamHead } from '../backends/log-backend.js';
+import type { IndexQuery, StreamHead } from '../backends/event-log.js';
+import type { LogBackend } from '../backends/log-backend.js';
 import { commitKeys, planGroupCommit, type AppendUnit } from './append-planner.js';
 import { prepareSystemWrite } from './validation.js';
 

@@ -9,7 +9,7 @@ import {
   type NewEvent,
   type StreamWrite,
 } from '../core/types.js';
-import type { PreparedEvent } from '../backends/log-backend.js';
+import type { PreparedEvent } from '../backends/event-log.js';
 import type { PreparedWrite } from './append-planner.js';
 
 /**

@@ -1,6 +1,6 @@
 import { EvdbError } from '../core/errors.js';
 import type { JsonObject } from '../core/types.js';
-import type { LogBackend } from '../backends/log-backend.js';
+import type { KvStore } from '../backends/kv-store.js';
 
 /**
  * Checkpoint writes are spaced by at least this much: acknowledgements arriving meanwhile share
@@ -40,7 +40,7 @@ export class Checkpoint {
   onStored: ((position: number) => void) | undefined;
 
   private constructor(
-    private readonly log: LogBackend,
+    private readonly log: KvStore,
     private readonly namespace: string,
     private readonly key: string,
     private readonly id: string,
@@ -55,7 +55,7 @@ export class Checkpoint {
    * stored (an entry left by an earlier definition of the same name counts as none).
    */
   static async load(
-    log: LogBackend,
+    log: KvStore,
     namespace: string,
     key: string,
     id: string,

@@ -1,10 +1,10 @@
 import { BatchIteration, ackPosition } from '../core/consumption.js';
 import { EvdbError } from '../core/errors.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
-import type { LogBackend } from '../backends/log-backend.js';
+import type { EventLog } from '../backends/event-log.js';
 import { telemetry } from '../telemetry/publish.js';
 import type { Checkpoint } from './checkpoint.js';
-import type { StoreDispatcher } from './dispatcher.js';
+import type { StoreDispatcher } from './store-dispatcher.js';
 import type { CompiledFilter } from './filters.js';
 import { LogReader } from './log-reader.js';
 import { Signal } from './signal.js';
@@ -85,7 +85,7 @@ export class EventSubscription implements Subscription {
   constructor(
     readonly storeId: string,
     readonly name: string | undefined,
-    private readonly log: LogBackend,
+    private readonly log: EventLog,
     private readonly dispatcher: StoreDispatcher,
     private readonly options: DeliveryOptions,
     private readonly handler: SubscriptionHandler | undefined,

@@ -9,7 +9,7 @@ import type {
   SubscriptionFilter,
   SubscriptionType,
 } from '../core/types.js';
-import type { IndexQuery } from '../backends/log-backend.js';
+import type { IndexQuery } from '../backends/event-log.js';
 
 /**
  * Where a reader finds the candidates of a filter: the whole log, an index, or one stream. The

@@ -1,4 +1,4 @@
-import type { LogBackend } from '../backends/log-backend.js';
+import type { LeaseStore } from '../backends/lease-store.js';
 
 export interface LeaseHolder {
   /** The lease was taken: start work. A throw means the work cannot start (tried again later). */
@@ -28,7 +28,7 @@ export class LeaseKeeper {
   private running: Promise<void> | undefined;
 
   constructor(
-    private readonly log: LogBackend,
+    private readonly log: LeaseStore,
     private readonly name: string,
     private readonly owner: string,
     private readonly ttlMs: number,

@@ -11,10 +11,10 @@ import type {
   LinkedEvent,
   NewEvent,
 } from '../core/types.js';
-import { LINK_STREAM_PREFIX } from '../backends/log-backend.js';
+import { LINK_STREAM_PREFIX } from '../backends/event-log.js';
 import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
-import type { StoreDispatcher } from './dispatcher.js';
+import type { StoreDispatcher } from './store-dispatcher.js';
 import {
   assertName,
   canonicalJson,

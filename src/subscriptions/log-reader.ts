@@ -1,5 +1,5 @@
 import type { EventRecord } from '../core/types.js';
-import type { LogBackend } from '../backends/log-backend.js';
+import type { EventLog } from '../backends/event-log.js';
 import type { CompiledFilter } from './filters.js';
 
 /** Events read per round trip when the source also holds events the predicate rejects. */
@@ -22,7 +22,7 @@ export class LogReader {
   private nextVersion: number | undefined;
 
   constructor(
-    private readonly log: LogBackend,
+    private readonly log: EventLog,
     private readonly filter: CompiledFilter,
     public position: number,
   ) {}

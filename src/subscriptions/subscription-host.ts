@@ -20,7 +20,7 @@ import type {
 } from '../core/types.js';
 import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
-import { StoreDispatcher } from './dispatcher.js';
+import { StoreDispatcher } from './store-dispatcher.js';
 import { EventSubscription, type DeliveryOptions } from './event-subscription.js';
 import { assertName, canonicalJson, compileFilter, describe, normalizeFilter } from './filters.js';
 import { LeaseKeeper } from './lease-keeper.js';

@@ -1,13 +1,70 @@
-import type pg from 'pg';
 import type { SnapshotStorage, StoredSnapshot, StoredSnapshotSummary } from '../feature-storage.js';
-import type { FeatureStatements } from './feature-queries.js';
-import type { NamedStatement } from './queries.js';
+import type { FeatureTables, NamedStatement, Run, StoreTables } from './statements.js';
 
-type Run = <R extends unknown[]>(
-  doing: string,
-  statement: NamedStatement,
-  values: unknown[],
-) => Promise<pg.QueryArrayResult<R>>;
+const SNAPSHOT = 'source_uuid, stream_uuid, version, data, metadata, created_us';
+const SNAPSHOT_ORDER = 'ORDER BY version, source_uuid, stream_uuid';
+
+export type SnapshotStatements = ReturnType<typeof snapshotStatements>;
+
+/**
+ * The snapshot statements of a store, named like its reads. Writes that add or remove rows
+ * update `store_state.snapshot_count` in the same statement.
+ */
+export function snapshotStatements(t: StoreTables, f: FeatureTables, storeKey: number) {
+  let n = 0;
+  const statement = (text: string): NamedStatement => ({
+    name: `evdb_${storeKey}_s${n++}`,
+    text,
+  });
+  return {
+    snapshotPut: statement(
+      `WITH up AS (INSERT INTO ${f.snapshots} AS s (${SNAPSHOT}) VALUES ($1, $2, $3, $4, $5, $6) ` +
+        'ON CONFLICT (stream_uuid, source_uuid, version) DO UPDATE SET data = excluded.data, ' +
+        'metadata = excluded.metadata, created_us = excluded.created_us ' +
+        'RETURNING (xmax = 0) AS inserted) ' +
+        `UPDATE ${t.state} SET snapshot_count = snapshot_count + 1 ` +
+        'WHERE id = 1 AND (SELECT inserted FROM up)',
+    ),
+    snapshotGet: statement(
+      `SELECT ${SNAPSHOT} FROM ${f.snapshots} ` +
+        'WHERE stream_uuid = $2 AND source_uuid = $1 AND version = $3',
+    ),
+    snapshotLatest: statement(
+      `SELECT ${SNAPSHOT} FROM ${f.snapshots} WHERE stream_uuid = $2 AND source_uuid = $1 ` +
+        'ORDER BY version DESC LIMIT 1',
+    ),
+    snapshotDelete: statement(
+      `WITH d AS (DELETE FROM ${f.snapshots} WHERE stream_uuid = $2 AND source_uuid = $1 ` +
+        'AND version = $3 RETURNING 1) ' +
+        `UPDATE ${t.state} SET snapshot_count = snapshot_count - (SELECT count(*) FROM d) ` +
+        'WHERE id = 1 RETURNING (SELECT count(*) FROM d)',
+    ),
+    snapshotDeleteStream: statement(
+      `WITH d AS (DELETE FROM ${f.snapshots} WHERE stream_uuid = $1 RETURNING 1) ` +
+        `UPDATE ${t.state} SET snapshot_count = snapshot_count - (SELECT count(*) FROM d) ` +
+        'WHERE id = 1 RETURNING (SELECT count(*) FROM d)',
+    ),
+    snapshotListAll: statement(`SELECT ${SNAPSHOT} FROM ${f.snapshots} ${SNAPSHOT_ORDER}`),
+    snapshotListSource: statement(
+      `SELECT ${SNAPSHOT} FROM ${f.snapshots} WHERE source_uuid = $1 ${SNAPSHOT_ORDER}`,
+    ),
+    snapshotListStream: statement(
+      `SELECT ${SNAPSHOT} FROM ${f.snapshots} WHERE stream_uuid = $1 ${SNAPSHOT_ORDER}`,
+    ),
+    snapshotListBoth: statement(
+      `SELECT ${SNAPSHOT} FROM ${f.snapshots} WHERE source_uuid = $1 AND stream_uuid = $2 ` +
+        SNAPSHOT_ORDER,
+    ),
+    snapshotSummaries: statement(
+      `SELECT source_uuid, stream_uuid, version, created_us FROM ${f.snapshots} ` +
+        'ORDER BY created_us DESC, version DESC',
+    ),
+    snapshotStreamStats: statement(
+      `SELECT count(*), max(version) FROM ${f.snapshots} WHERE stream_uuid = $1`,
+    ),
+    snapshotCount: statement(`SELECT snapshot_count FROM ${t.state} WHERE id = 1`),
+  };
+}
 
 type SnapshotRow = [string, string, number, string, string | null, number];
 
@@ -22,7 +79,7 @@ function toSnapshot(row: SnapshotRow): StoredSnapshot {
  */
 export class PostgresSnapshots implements SnapshotStorage {
   constructor(
-    private readonly statements: FeatureStatements,
+    private readonly statements: SnapshotStatements,
     private readonly run: Run,
   ) {}
 

@@ -1,0 +1,12 @@
+/** Named, expiring leases of one store: who delivers a subscription, who runs a link. */
+export interface LeaseStore {
+  /**
+   * Takes or renews the lease `name` for `owner` until `ttlMs` from now, atomically: succeeds
+   * when the lease is free, expired, or already held by `owner`. Returns whether `owner` holds
+   * it. Expiry is measured on one clock for every process sharing the store (the database
+   * server's, on a backend with `multiProcess`), so processes on different hosts agree.
+   */
+  acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it, so another process can take it at once. */
+  releaseLease(name: string, owner: string): Promise<void>;
+}

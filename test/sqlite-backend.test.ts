@@ -23,7 +23,7 @@ async function countAll(evdb: Evdb, storeId: string): Promise<{ events: number; 
   return { events: count, streams: streams.size };
 }
 
-// The SQLite store folds its counters every few thousand positions (see schema.ts); counts must
+// The SQLite store folds its counters every few thousand positions (see migrations.ts); counts must
 // stay exact across folds, deletes on both sides of the fold point, and reopening.
 test('store counters stay exact across folds, deletes and reopen', async () => {
   let evdb = await openEvdb({ backend: sqlite({ dataDir }) });

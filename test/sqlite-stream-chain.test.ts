@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { memory, openEvdb, sqlite, type EventRecord, type Evdb } from '../src/index.js';
 import { events } from './conformance/harness.js';
 
-// How SQLite finds a stream's events (schema.ts, the fourth and fifth migrations): only every
+// How SQLite finds a stream's events (migrations.ts, the fourth and fifth migrations): only every
 // 64th version is indexed and the others are chained to their predecessor, and time queries
 // binary-search versions, because commits keep each stream's times from going back. Stores
 // written before keep their time index when some stream's times did go back. Streams here run

@@ -1,3 +1,7 @@
+// Over 400 lines, on purpose: this is one class, the log of a store schema, and each method is a
+// short round trip (stream and index reads, the all-tags walk, the two removals under the
+// store's lock, time and facts queries, status, the commit watcher). Its SQL is in
+// statements.ts; its group commit, the largest part, in commit.ts.
 import type pg from 'pg';
 import { EvdbError } from '../../core/errors.js';
 import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
@@ -287,7 +291,7 @@ export class PostgresLog implements EventLog, CommitTarget {
   /**
    * Under the store's lock, like deleteStream: removes the events and their tags, raises the
    * position floor (the removed events may hold the last position) and keeps the head, so
-   * cached heads stay right. Per-type counts follow by the trigger on events (schema.ts).
+   * cached heads stay right. Per-type counts follow by the trigger on events (migrations.ts).
    */
   async truncateStream(streamId: string, beforeVersion: number): Promise<number> {
     this.assertOpen();

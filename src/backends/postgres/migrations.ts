@@ -124,7 +124,7 @@ function commitFunction(s: string, variant: 'many' | 'one'): string {
 /**
  * Migrations of one store's schema (`<schema>-<storeId>`), run with `search_path` set to it;
  * each gets the quoted schema name for the bodies of functions (resolved at call time, so they
- * name their tables in full). Mirrors the SQLite store file (backends/sqlite/schema.ts); the
+ * name their tables in full). Mirrors the SQLite store file (backends/sqlite/migrations.ts); the
  * store's `schema_version` in the catalog records how many ran.
  */
 const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [

@@ -1,3 +1,7 @@
+// Over 400 lines, on purpose: this is one class, the log of a store file. Its stream reads, time
+// queries, facts and removals all walk a stream's version chain from an anchor (`anchorAt`), and
+// its commits, removals and status share the folded counters; apart, they would pass that state
+// from file to file. Its SQL is in statements.ts, the rest of the store in the other files here.
 import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { EvdbError } from '../../core/errors.js';
@@ -70,7 +74,7 @@ export class SqliteLog implements EventLog {
   private readonly featureStatements: FeatureStatements;
   /**
    * True for a store whose times went back in some stream before commits kept them in version
-   * order (schema.ts): its time queries use the time index it kept.
+   * order (migrations.ts): its time queries use the time index it kept.
    */
   private readonly timeIndexed: boolean;
 

@@ -1,6 +1,6 @@
 import { format, resolveConfig } from 'prettier';
 import { fileURLToPath } from 'node:url';
-import { renderHttpApiDoc } from '../src/gateway/http-api-doc.js';
+import { renderHttpApiDoc } from './render-http-api-doc.js';
 
 /** Where the generated HTTP API reference lives. */
 export const HTTP_API_DOC = fileURLToPath(new URL('../docs/http-api.md', import.meta.url));

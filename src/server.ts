@@ -2,7 +2,7 @@
 export { startServer, DEFAULT_PORT, DEFAULT_BODY_LIMIT_BYTES } from './gateway/server.js';
 export type { StartServerOptions, EvdbServer } from './gateway/server.js';
 export type { TokenSpec, Principal } from './gateway/auth.js';
-export type { Role } from './client/protocol/operations.js';
+export type { Role } from './protocol/operations.js';
 export { httpStatusOf } from './gateway/problem.js';
 export type { FrameHandler, WsSession } from './gateway/ws-gateway.js';
 export type { LogLevel, LogSink } from './telemetry/request-log.js';

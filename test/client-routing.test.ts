@@ -16,7 +16,7 @@ import {
   pickWorker,
   uuidv7,
 } from '../src/client.js';
-import { OPERATION_NAMES } from '../src/client/protocol/operations.js';
+import { OPERATION_NAMES } from '../src/protocol/operations.js';
 import { failureKind, resolveRetry } from '../src/client/retry.js';
 import { memory } from '../src/index.js';
 import { startServer, type EvdbServer } from '../src/server.js';

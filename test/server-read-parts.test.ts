@@ -4,7 +4,7 @@ import { WebSocket } from 'ws';
 import { connect, type EvdbClient } from '../src/client.js';
 import { memory, type NewEvent } from '../src/index.js';
 import { startServer, type EvdbServer } from '../src/server.js';
-import { PARTS_HEADER, PARTS_LAYOUT, PartedAnswerReader } from '../src/client/protocol/wire.js';
+import { PARTS_HEADER, PARTS_LAYOUT, PartedAnswerReader } from '../src/protocol/wire.js';
 import { PART_EVENTS } from '../src/gateway/dispatcher.js';
 
 // Reads of more than PART_EVENTS events are answered in parts (Dispatcher.execute): over HTTP as

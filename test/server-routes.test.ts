@@ -16,9 +16,9 @@ import {
   OPERATION_NAMES,
   SCHEMA_LIMITS,
   type OperationSpec,
-} from '../src/client/protocol/operations.js';
-import { schemaError } from '../src/client/protocol/schema.js';
-import { decodeWire, encodeWire, fromBase64, toBase64 } from '../src/client/protocol/wire.js';
+} from '../src/protocol/operations.js';
+import { schemaError } from '../src/protocol/schema.js';
+import { decodeWire, encodeWire, fromBase64, toBase64 } from '../src/protocol/wire.js';
 import { buildRoutes, matchRoute, pathSegments } from '../src/gateway/routes.js';
 import { HTTP_API_DOC, formattedHttpApiDoc } from '../scripts/http-api-doc.js';
 

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { RemoteApi } from '../client/protocol/operations.js';
+import type { RemoteApi } from '../protocol/operations.js';
 import { EvdbError } from '../core/errors.js';
 import {
   ANY_VERSION,
@@ -8,7 +8,7 @@ import {
   type EventRecord,
   type NewEvent,
 } from '../core/types.js';
-import { encodeWire } from '../client/protocol/wire.js';
+import { encodeWire } from '../protocol/wire.js';
 import { UsageError, int, parse, positionals, str, type OptionSpec, type Parsed } from './args.js';
 import { TARGET_HELP, TARGET_OPTIONS, openTarget } from './target.js';
 

@@ -1,4 +1,4 @@
-import type { RemoteApi } from '../client/protocol/operations.js';
+import type { RemoteApi } from '../protocol/operations.js';
 import { connect } from '../client/evdb-client.js';
 import { openEvdb } from '../embedded/evdb.js';
 import { UsageError, str, type OptionSpec, type Parsed } from './args.js';

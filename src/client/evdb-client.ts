@@ -9,9 +9,9 @@ import {
   type OperationName,
   type OperationSpec,
   type RemoteApi,
-} from './protocol/operations.js';
-import { WS_PATH } from './protocol/frames.js';
-import { encodeWire } from './protocol/wire.js';
+} from '../protocol/operations.js';
+import { WS_PATH } from '../protocol/frames.js';
+import { encodeWire } from '../protocol/wire.js';
 import { backoffDelay, failureKind, resolveRetry, sleep, type RetryOptions } from './retry.js';
 import { isLoopbackHost, pickWorker } from './routing.js';
 import { RemoteSubscription } from './remote-subscription.js';

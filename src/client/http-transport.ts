@@ -1,5 +1,5 @@
 import { EvdbError } from '../core/errors.js';
-import type { OperationName } from './protocol/operations.js';
+import type { OperationName } from '../protocol/operations.js';
 import {
   PARTS_HEADER,
   PARTS_LAYOUT,
@@ -9,8 +9,8 @@ import {
   fromProblem,
   mayHoldMarkers,
   type Problem,
-} from './protocol/wire.js';
-import { CALLS_PATH, type Frame } from './protocol/frames.js';
+} from '../protocol/wire.js';
+import { CALLS_PATH, type Frame } from '../protocol/frames.js';
 import { connectionError, isRefused, type Transport } from './transport.js';
 
 /** What one HTTP exchange gives back. */

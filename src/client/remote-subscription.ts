@@ -6,9 +6,9 @@ import type {
   Subscription,
   SubscriptionHandler,
 } from '../core/types.js';
-import type { Frame } from './protocol/frames.js';
-import { describe } from './protocol/schema.js';
-import { decodeWire, encodeWire, fromProblem, type Problem } from './protocol/wire.js';
+import type { Frame } from '../protocol/frames.js';
+import { describe } from '../protocol/schema.js';
+import { decodeWire, encodeWire, fromProblem, type Problem } from '../protocol/wire.js';
 import { backoffDelay, failureKind, sleep, type RetryOptions } from './retry.js';
 import { connectionError, isConnectionFailure } from './transport.js';
 import type { WebSocketTransport } from './websocket-transport.js';

@@ -1,5 +1,5 @@
 import { EvdbError } from '../core/errors.js';
-import type { OperationName } from './protocol/operations.js';
+import type { OperationName } from '../protocol/operations.js';
 
 /**
  * Carries one call to one server node. Transports take parameters already in wire form and

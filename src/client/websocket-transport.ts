@@ -1,7 +1,7 @@
 import { EvdbError } from '../core/errors.js';
-import type { OperationName } from './protocol/operations.js';
-import { WS_PROTOCOL, type Frame, type HelloFrame } from './protocol/frames.js';
-import { decodeWire, fromProblem, mayHoldMarkers, type Problem } from './protocol/wire.js';
+import type { OperationName } from '../protocol/operations.js';
+import { WS_PROTOCOL, type Frame, type HelloFrame } from '../protocol/frames.js';
+import { decodeWire, fromProblem, mayHoldMarkers, type Problem } from '../protocol/wire.js';
 import { connectionError, type Transport } from './transport.js';
 
 /**

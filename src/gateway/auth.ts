@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { EvdbError, invalidArgument } from '../core/errors.js';
-import type { OperationSpec, Role } from '../client/protocol/operations.js';
+import type { OperationSpec, Role } from '../protocol/operations.js';
 
 /** A bearer token and what it may do. Roles nest: read ⊂ write ⊂ admin. */
 export interface TokenSpec {

@@ -4,9 +4,9 @@ import {
   type ErrorFrame,
   type Frame,
   type ResultFrame,
-} from '../client/protocol/frames.js';
-import { isOperationName } from '../client/protocol/operations.js';
-import { decodeWire, encodeWire, toProblem } from '../client/protocol/wire.js';
+} from '../protocol/frames.js';
+import { isOperationName } from '../protocol/operations.js';
+import { decodeWire, encodeWire, toProblem } from '../protocol/wire.js';
 import type { Principal } from './auth.js';
 import type { Dispatcher, PartListener } from './dispatcher.js';
 import { asEvdbError, httpStatusOf } from './problem.js';

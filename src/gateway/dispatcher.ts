@@ -10,8 +10,8 @@ import {
   type OperationSpec,
   type PartedRead,
   type RemoteApi,
-} from '../client/protocol/operations.js';
-import { schemaError } from '../client/protocol/schema.js';
+} from '../protocol/operations.js';
+import { schemaError } from '../protocol/schema.js';
 import { assertRole, assertStoreAccess, canSeeStore, type Principal } from './auth.js';
 
 type ApiMethod = (...args: unknown[]) => Promise<unknown>;

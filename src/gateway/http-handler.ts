@@ -7,10 +7,10 @@ import {
   PROBLEM_CONTENT_TYPE,
   decodeWire,
   encodeWire,
-} from '../client/protocol/wire.js';
+} from '../protocol/wire.js';
 import { assertRole, type Authenticator } from './auth.js';
 import { runCalls } from './calls.js';
-import { CALLS_PATH } from '../client/protocol/frames.js';
+import { CALLS_PATH } from '../protocol/frames.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import { asEvdbError, httpStatusOf, payloadTooLarge, problemOf } from './problem.js';

@@ -1,5 +1,5 @@
 import { EvdbError, type ErrorCode } from '../core/errors.js';
-import { toProblem, type Problem } from '../client/protocol/wire.js';
+import { toProblem, type Problem } from '../protocol/wire.js';
 
 /**
  * The one place where error codes become HTTP statuses. `unauthorized` is 401 when the caller

@@ -6,8 +6,8 @@ import {
   type HttpBinding,
   type OperationName,
   type OperationSpec,
-} from '../client/protocol/operations.js';
-import type { JsonSchema } from '../client/protocol/schema.js';
+} from '../protocol/operations.js';
+import type { JsonSchema } from '../protocol/schema.js';
 
 /** One HTTP route, derived from the operation table. */
 export interface Route {

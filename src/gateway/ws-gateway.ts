@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { invalidArgument } from '../core/errors.js';
-import { isOperationName } from '../client/protocol/operations.js';
+import { isOperationName } from '../protocol/operations.js';
 import {
   WS_PATH,
   WS_PROTOCOL,
@@ -10,8 +10,8 @@ import {
   type Frame,
   type HelloFrame,
   type ResultFrame,
-} from '../client/protocol/frames.js';
-import { encodeWire } from '../client/protocol/wire.js';
+} from '../protocol/frames.js';
+import { encodeWire } from '../protocol/wire.js';
 import type { Authenticator, Principal } from './auth.js';
 import { runCall } from './calls.js';
 import type { Dispatcher } from './dispatcher.js';

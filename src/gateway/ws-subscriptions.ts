@@ -1,9 +1,9 @@
 import type { EventStoreApi, SubscriptionApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { EventRecord, SubscribeOptions, Subscription } from '../core/types.js';
-import { OPERATIONS } from '../client/protocol/operations.js';
-import type { Frame } from '../client/protocol/frames.js';
-import { encodeWire } from '../client/protocol/wire.js';
+import { OPERATIONS } from '../protocol/operations.js';
+import type { Frame } from '../protocol/frames.js';
+import { encodeWire } from '../protocol/wire.js';
 import { assertRole, assertStoreAccess, type Principal } from './auth.js';
 import { problemOf } from './problem.js';
 import type { FrameHandler, WsSession } from './ws-gateway.js';

@@ -1,4 +1,4 @@
-import type { EventStoreApi, LinkApi, SubscriptionApi } from '../../core/api.js';
+import type { EventStoreApi, LinkApi, SubscriptionApi } from '../core/api.js';
 import type { JsonSchema } from './schema.js';
 
 /**
@@ -1335,10 +1335,6 @@ export function isOperationName(name: string): name is OperationName {
   return Object.prototype.hasOwnProperty.call(OPERATIONS, name);
 }
 
-export function operationSpec(name: OperationName): OperationSpec {
-  return OPERATIONS[name];
-}
-
 /** The JSON body schema of `POST /rpc/{operation}`: the parameters by name. */
 export function rpcBodySchema(spec: OperationSpec): JsonSchema {
   return {
@@ -1354,15 +1350,6 @@ export function toArgs(spec: OperationSpec, named: Record<string, unknown>): unk
   const args = spec.params.map((p) => named[p.name]);
   while (args.length > 0 && args[args.length - 1] === undefined) args.pop();
   return args;
-}
-
-/** Positional arguments → named parameters. */
-export function toNamed(spec: OperationSpec, args: readonly unknown[]): Record<string, unknown> {
-  const named: Record<string, unknown> = {};
-  spec.params.forEach((p, i) => {
-    if (args[i] !== undefined) named[p.name] = args[i];
-  });
-  return named;
 }
 
 /** Whether the operation works on one store (its `storeId` parameter), for authorization. */

@@ -1,5 +1,3 @@
-import { invalidArgument } from '../../core/errors.js';
-
 /**
  * The subset of JSON Schema that evdb's HTTP API is described with. The same objects drive
  * request validation in the gateway and the generated reference (`docs/http-api.md`), so the
@@ -92,12 +90,6 @@ export function schemaError(schema: JsonSchema, value: unknown, path: string): s
     }
   }
   return undefined;
-}
-
-/** Throws `invalid_argument` naming the first mismatch. */
-export function assertSchema(schema: JsonSchema, value: unknown, path: string): void {
-  const error = schemaError(schema, value, path);
-  if (error !== undefined) throw invalidArgument(error);
 }
 
 function hasType(value: unknown, type: SchemaType): boolean {

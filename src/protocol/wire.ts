@@ -1,4 +1,4 @@
-import { ERROR_CODES, EvdbError, invalidArgument, type ErrorCode } from '../../core/errors.js';
+import { ERROR_CODES, EvdbError, invalidArgument, type ErrorCode } from '../core/errors.js';
 import { describe } from './schema.js';
 
 /**

@@ -33,7 +33,7 @@ export type { SqliteBackendOptions, SqliteSynchronous } from './backends/sqlite/
 export { EvdbError, ERROR_CODES, isEvdbError, isRetriableCode } from './core/errors.js';
 export type { ErrorCode, EvdbErrorOptions } from './core/errors.js';
 export { uuidv7 } from './core/ids.js';
-export { LIMITS } from './store/validation.js';
+export { LIMITS } from './core/limits.js';
 export {
   NO_STREAM,
   ANY_VERSION,

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { ERROR_CODES, EvdbError } from '../src/core/errors.js';
-import { LIMITS } from '../src/store/validation.js';
+import { LIMITS } from '../src/core/limits.js';
 import { Evdb, memory, openEvdb } from '../src/index.js';
 import { startServer, httpStatusOf, type EvdbServer } from '../src/server.js';
 import {

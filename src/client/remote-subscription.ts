@@ -7,7 +7,7 @@ import type {
   SubscriptionHandler,
 } from '../core/types.js';
 import type { Frame } from '../protocol/frames.js';
-import { describe } from '../protocol/schema.js';
+import { describe } from '../core/validation.js';
 import { decodeWire, encodeWire, fromProblem, type Problem } from '../protocol/wire.js';
 import { backoffDelay, failureKind, sleep, type RetryOptions } from './retry.js';
 import { connectionError, isConnectionFailure } from './transport.js';

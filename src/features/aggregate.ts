@@ -1,5 +1,6 @@
 import { invalidArgument } from '../core/errors.js';
 import type { JsonObject, JsonValue } from '../core/types.js';
+import { isPlainObject } from '../core/validation.js';
 
 /** `{ sum: n }` in an event's data: add `n` to the field's running number. */
 export interface SumTag {
@@ -58,12 +59,13 @@ export function aggregate(
     start = snapshot.data;
     after = snapshot.version;
   }
-  if (!isPlainObject(start)) throw invalidArgument('the starting state must be a JSON object');
+  if (!isPlainObject<JsonValue>(start))
+    throw invalidArgument('the starting state must be a JSON object');
   const state: Record<string, JsonValue> = { ...start };
   events.forEach((event, i) => {
     if (event.version !== undefined && event.version <= after) return;
     const { data } = event;
-    if (!isPlainObject(data)) {
+    if (!isPlainObject<JsonValue>(data)) {
       throw invalidArgument(`events[${i}].data must be a JSON object to be aggregated`);
     }
     for (const [field, value] of Object.entries(data)) {
@@ -86,7 +88,7 @@ export function aggregate(
 
 /** Unwraps `{ sum: n }` and `{ overwrite: v }` tags at the top level of a state. */
 export function finalize(state: JsonObject): JsonObject {
-  if (!isPlainObject(state)) throw invalidArgument('finalize takes a JSON object');
+  if (!isPlainObject<JsonValue>(state)) throw invalidArgument('finalize takes a JSON object');
   const plain: Record<string, JsonValue> = {};
   for (const [field, value] of Object.entries(state)) plain[field] = untag(value);
   return plain;
@@ -100,7 +102,7 @@ function untag(value: JsonValue): JsonValue {
 
 function isSum(value: unknown): value is SumTag {
   return (
-    isPlainObject(value) &&
+    isPlainObject<JsonValue>(value) &&
     Object.keys(value).length === 1 &&
     typeof value.sum === 'number' &&
     Number.isFinite(value.sum)
@@ -108,11 +110,5 @@ function isSum(value: unknown): value is SumTag {
 }
 
 function isOverwrite(value: unknown): value is OverwriteTag {
-  return isPlainObject(value) && Object.keys(value).length === 1 && 'overwrite' in value;
-}
-
-function isPlainObject(value: unknown): value is Record<string, JsonValue> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
+  return isPlainObject<JsonValue>(value) && Object.keys(value).length === 1 && 'overwrite' in value;
 }

@@ -7,8 +7,8 @@ import type {
 import type { EventRecord } from '../core/types.js';
 import type { IndexQuery } from '../backends/event-log.js';
 import type { Store } from '../store/store.js';
-import { assertInteger } from '../store/validation.js';
-import { FEATURE_LIMITS, optionsObject, storedId } from './arguments.js';
+import { DEFAULT_GRAPH_NODES, LIMITS } from '../core/limits.js';
+import { assertInteger, optionsObject, storedId } from '../core/validation.js';
 import type { MemoryMonitor } from './memory-monitor.js';
 
 /** Events read per index query while collecting all effects or correlated events. */
@@ -77,9 +77,9 @@ export async function buildCausationGraph(
   const key = storedId('id', id);
   const maxNodes = assertInteger(
     'maxNodes',
-    optionsObject(options).maxNodes ?? FEATURE_LIMITS.defaultGraphNodes,
+    optionsObject(options).maxNodes ?? DEFAULT_GRAPH_NODES,
     1,
-    FEATURE_LIMITS.maxGraphNodes,
+    LIMITS.maxGraphNodes,
   );
   const correlated = await readAllOf(
     store,

@@ -32,8 +32,8 @@ import type { Backend } from '../backends/log-backend.js';
 import type { StoreRegistry } from '../store/store-registry.js';
 import type { Store } from '../store/store.js';
 import { telemetry } from '../telemetry/publish.js';
-import { assertStreamId } from '../store/validation.js';
-import { FEATURE_LIMITS, assertName } from './arguments.js';
+import { LIMITS } from '../core/limits.js';
+import { assertName, assertStreamId } from '../core/validation.js';
 import * as causation from './causation.js';
 import * as inspection from './inspection.js';
 import { MemoryMonitor, type MemoryPressureOptions } from './memory-monitor.js';
@@ -396,9 +396,9 @@ export class FeatureService implements FeatureApi {
 
   async upcastEvents(storeId: string, events: EventRecord[]): Promise<EventRecord[]> {
     if (!Array.isArray(events)) throw invalidArgument('events must be an array of events');
-    if (events.length > FEATURE_LIMITS.maxUpcastEvents) {
+    if (events.length > LIMITS.maxUpcastEvents) {
       throw invalidArgument(
-        `upcastEvents takes at most ${FEATURE_LIMITS.maxUpcastEvents} events, got ${events.length}`,
+        `upcastEvents takes at most ${LIMITS.maxUpcastEvents} events, got ${events.length}`,
       );
     }
     events.forEach((event, i) => {

@@ -1,6 +1,6 @@
 import type { EventTypeCount, StoreStats, StreamInfo } from '../core/feature-types.js';
 import type { Store } from '../store/store.js';
-import { assertStreamId } from '../store/validation.js';
+import { assertStreamId } from '../core/validation.js';
 import { existingStream } from './temporal.js';
 
 /** Counts of the store, from its maintained counters (and the snapshot count). */

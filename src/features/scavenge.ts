@@ -8,9 +8,14 @@ import type {
 import type { EventRecord } from '../core/types.js';
 import type { ArchiveBackend } from '../archive/archive-backend.js';
 import type { Store } from '../store/store.js';
-import { assertInteger, assertStreamId } from '../store/validation.js';
+import {
+  assertInteger,
+  assertMicros,
+  assertStreamId,
+  optionalBoolean,
+  optionsObject,
+} from '../core/validation.js';
 import { globMatcher } from '../subscriptions/filters.js';
-import { assertMicros, optionalBoolean, optionsObject } from './arguments.js';
 import type { MemoryMonitor } from './memory-monitor.js';
 import { existingStream, latestVersionAt } from './temporal.js';
 

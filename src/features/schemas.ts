@@ -7,8 +7,8 @@ import type {
 } from '../core/feature-types.js';
 import type { EventRecord, JsonValue, StreamWrite } from '../core/types.js';
 import type { Store } from '../store/store.js';
-import { LIMITS, assertInteger, assertJson } from '../store/validation.js';
-import { FEATURE_LIMITS, describe } from './arguments.js';
+import { LIMITS } from '../core/limits.js';
+import { assertInteger, assertJson, describe } from '../core/validation.js';
 
 /** The store's key-value namespace holding schema descriptions. */
 const NAMESPACE = 'schemas';
@@ -53,9 +53,9 @@ export class SchemaRegistry {
     const description = definition.description ?? null;
     if (description !== null) {
       if (typeof description !== 'string') throw invalidArgument('description must be a string');
-      if (description.length > FEATURE_LIMITS.maxDescriptionLength) {
+      if (description.length > LIMITS.maxSchemaDescriptionLength) {
         throw invalidArgument(
-          `description is longer than ${FEATURE_LIMITS.maxDescriptionLength} characters`,
+          `description is longer than ${LIMITS.maxSchemaDescriptionLength} characters`,
         );
       }
     }

@@ -3,8 +3,8 @@ import type { Snapshot, SnapshotRecord, SnapshotSummary } from '../core/feature-
 import type { JsonObject, JsonValue } from '../core/types.js';
 import type { StoredSnapshot, StoredSnapshotSummary } from '../backends/feature-storage.js';
 import type { Store } from '../store/store.js';
-import { assertInteger, assertJson } from '../store/validation.js';
-import { FEATURE_LIMITS, assertName, describe } from './arguments.js';
+import { LIMITS } from '../core/limits.js';
+import { assertInteger, assertJson, assertName, describe } from '../core/validation.js';
 
 let lastCreatedUs = 0;
 
@@ -43,9 +43,9 @@ export async function recordSnapshot(
     metadata === undefined || Object.keys(metadata).length === 0 ? null : JSON.stringify(metadata);
   const bytes =
     Buffer.byteLength(data) + (storedMetadata === null ? 0 : Buffer.byteLength(storedMetadata));
-  if (bytes > FEATURE_LIMITS.maxSnapshotBytes) {
+  if (bytes > LIMITS.maxSnapshotBytes) {
     throw invalidArgument(
-      `the snapshot is ${bytes} bytes; one snapshot may take at most ${FEATURE_LIMITS.maxSnapshotBytes}`,
+      `the snapshot is ${bytes} bytes; one snapshot may take at most ${LIMITS.maxSnapshotBytes}`,
     );
   }
   store.assertOpen();

@@ -3,8 +3,8 @@ import type { TemporalReadOptions } from '../core/feature-types.js';
 import type { Direction, EventRecord } from '../core/types.js';
 import type { StreamFacts } from '../backends/feature-storage.js';
 import type { Store } from '../store/store.js';
-import { LIMITS, assertInteger, assertStreamId } from '../store/validation.js';
-import { FEATURE_LIMITS, assertMicros, optionsObject } from './arguments.js';
+import { DEFAULT_TEMPORAL_LIMIT, LIMITS } from '../core/limits.js';
+import { assertInteger, assertMicros, assertStreamId, optionsObject } from '../core/validation.js';
 
 const EARLIEST = Number.MIN_SAFE_INTEGER;
 
@@ -82,8 +82,7 @@ function temporalOptions(options: TemporalReadOptions | undefined): {
   direction: Direction;
   limit: number;
 } {
-  const { direction = 'forward', limit = FEATURE_LIMITS.defaultTemporalLimit } =
-    optionsObject(options);
+  const { direction = 'forward', limit = DEFAULT_TEMPORAL_LIMIT } = optionsObject(options);
   if (direction !== 'forward' && direction !== 'backward') {
     throw invalidArgument(
       `direction must be 'forward' or 'backward', got ${JSON.stringify(direction)}`,

@@ -1,3 +1,5 @@
+import { describe, isPlainObject } from '../core/validation.js';
+
 /**
  * The subset of JSON Schema that evdb's HTTP API is described with. The same objects drive
  * request validation in the gateway and the generated reference (`docs/http-api.md`), so the
@@ -111,25 +113,6 @@ function hasType(value: unknown, type: SchemaType): boolean {
   }
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
 function article(type: SchemaType): string {
   return type === 'integer' || type === 'object' || type === 'array' ? `an ${type}` : `a ${type}`;
-}
-
-export function describe(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (value instanceof Uint8Array) return 'bytes';
-  if (typeof value === 'object' && value !== null)
-    return Array.isArray(value) ? 'an array' : 'an object';
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'symbol') return value.toString();
-  return `${value as number | boolean | null}`;
 }

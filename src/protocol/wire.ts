@@ -1,5 +1,5 @@
 import { ERROR_CODES, EvdbError, invalidArgument, type ErrorCode } from '../core/errors.js';
-import { describe } from './schema.js';
+import { describe } from '../core/validation.js';
 
 /**
  * JSON on the wire, with bytes. A `Uint8Array` travels as `{"$bytes": "<base64>"}`. So that a

@@ -3,7 +3,7 @@ import type { JsonObject, StoreConfig, StoreStatus } from '../core/types.js';
 import type { Backend } from '../backends/log-backend.js';
 import { StorePipeline } from './pipeline.js';
 import { Store } from './store.js';
-import { assertStoreId } from './validation.js';
+import { assertStoreId } from '../core/validation.js';
 
 /**
  * The stores of one backend in this process: opens each once and keeps it open until `close` or

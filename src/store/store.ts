@@ -3,7 +3,7 @@ import type { AppendResult, EventRecord, StreamWrite } from '../core/types.js';
 import type { IndexQuery, StreamHead } from '../backends/event-log.js';
 import type { LogBackend } from '../backends/log-backend.js';
 import { commitKeys, planGroupCommit, type AppendUnit } from './append-planner.js';
-import { prepareSystemWrite } from './validation.js';
+import { prepareSystemWrite } from './prepare-writes.js';
 
 /** A group commit takes queued appends until one of these is reached; the rest wait for the next. */
 const MAX_UNITS_PER_COMMIT = 2_000;

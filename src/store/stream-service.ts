@@ -14,16 +14,15 @@ import type {
 import { telemetry } from '../telemetry/publish.js';
 import type { StoreRegistry } from './store-registry.js';
 import type { Store } from './store.js';
+import { DEFAULT_PAGE_SIZE, LIMITS } from '../core/limits.js';
 import {
-  DEFAULT_PAGE_SIZE,
-  LIMITS,
   assertCount,
   assertInteger,
   assertKeyList,
   assertStreamId,
   assertWritableStreamId,
-  prepareWrites,
-} from './validation.js';
+} from '../core/validation.js';
+import { prepareWrites } from './prepare-writes.js';
 
 /**
  * The stream operations: appends and reads, validated at the boundary, through the store's

@@ -1,7 +1,7 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import { closedError, type StoreRegistry } from './store-registry.js';
-import { assertStoreId } from './validation.js';
+import { assertStoreId } from '../core/validation.js';
 import { WorkerRegistry, type WorkerRegistryOptions } from './worker-registry.js';
 
 /**

@@ -1,4 +1,6 @@
 import { invalidArgument } from '../core/errors.js';
+import { LIMITS } from '../core/limits.js';
+import { describe, isPlainObject } from '../core/validation.js';
 import type {
   EventPattern,
   EventRecord,
@@ -55,24 +57,6 @@ const PATTERN_FIELDS = new Set([
 ]);
 
 const OPERATORS = new Set(['gt', 'gte', 'lt', 'lte', 'eq', 'ne', 'in']);
-const MAX_DEPTH = 32;
-const MAX_NAME_LENGTH = 256;
-const MAX_SELECTOR_BYTES = 64 * 1024;
-const MAX_TAGS = 100;
-
-/** A subscription or link name: 1-256 characters, no NUL. */
-export function assertName(what: string, name: unknown): asserts name is string {
-  if (
-    typeof name !== 'string' ||
-    name.length === 0 ||
-    name.length > MAX_NAME_LENGTH ||
-    name.includes('\u0000')
-  ) {
-    throw invalidArgument(
-      `${what} must be a string of 1-${MAX_NAME_LENGTH} characters without NUL, got ${describe(name)}`,
-    );
-  }
-}
 
 /**
  * Checks a subscription's type and selector and returns them normalised (a copy, with defaults
@@ -118,14 +102,14 @@ function assertStreamSelector(selector: unknown): asserts selector is string {
 }
 
 function checkTags(selector: unknown): { tags: string[]; match: 'any' | 'all' } {
-  if (!isPlainObject(selector) || !Array.isArray(selector.tags)) {
+  if (!isPlainObject<JsonValue>(selector) || !Array.isArray(selector.tags)) {
     throw invalidArgument(
       `the selector of by_tags is { tags: string[], match?: 'any' | 'all' }, got ${describe(selector)}`,
     );
   }
   const { tags, match = 'any' } = selector as { tags: unknown[]; match?: unknown };
-  if (tags.length === 0 || tags.length > MAX_TAGS) {
-    throw invalidArgument(`by_tags needs 1-${MAX_TAGS} tags, got ${tags.length}`);
+  if (tags.length === 0 || tags.length > LIMITS.maxSelectorTags) {
+    throw invalidArgument(`by_tags needs 1-${LIMITS.maxSelectorTags} tags, got ${tags.length}`);
   }
   for (const tag of tags) {
     if (typeof tag !== 'string' || tag.length === 0 || tag.includes('\u0000')) {
@@ -145,7 +129,7 @@ function checkTags(selector: unknown): { tags: string[]; match: 'any' | 'all' } 
 
 /** Checks an event pattern (subscriptions' `by_event_pattern`, links' declarative filters). */
 export function checkPattern(selector: unknown): EventPattern {
-  if (!isPlainObject(selector)) {
+  if (!isPlainObject<JsonValue>(selector)) {
     throw invalidArgument(
       `an event pattern is an object of event fields, e.g. { streamId: 'order-*' }; got ${describe(selector)}`,
     );
@@ -161,7 +145,7 @@ export function checkPattern(selector: unknown): EventPattern {
 }
 
 function checkPayloadSelector(selector: unknown): PayloadSelector {
-  if (!isPlainObject(selector)) {
+  if (!isPlainObject<JsonValue>(selector)) {
     throw invalidArgument(
       `the selector of by_event_payload is an object matched against the event's data, got ${describe(selector)}`,
     );
@@ -172,7 +156,7 @@ function checkPayloadSelector(selector: unknown): PayloadSelector {
 }
 
 function checkOperators(value: JsonValue, path: string): void {
-  if (!isPlainObject(value)) return;
+  if (!isPlainObject<JsonValue>(value)) return;
   if (isOperatorObject(value)) {
     for (const [op, operand] of Object.entries(value)) {
       if (op === 'in') {
@@ -196,9 +180,10 @@ function isOperatorObject(value: JsonObject): boolean {
 
 /** A JSON copy of a selector; refuses what JSON cannot carry and very deep nesting. */
 function copyJson(value: unknown, path: string, depth: number): JsonValue {
-  if (depth > MAX_DEPTH) throw invalidArgument(`${path} is nested deeper than ${MAX_DEPTH} levels`);
-  if (depth === 0 && JSON.stringify(value).length > MAX_SELECTOR_BYTES) {
-    throw invalidArgument(`a selector may take at most ${MAX_SELECTOR_BYTES} bytes of JSON`);
+  if (depth > LIMITS.maxSelectorDepth)
+    throw invalidArgument(`${path} is nested deeper than ${LIMITS.maxSelectorDepth} levels`);
+  if (depth === 0 && JSON.stringify(value).length > LIMITS.maxSelectorBytes) {
+    throw invalidArgument(`a selector may take at most ${LIMITS.maxSelectorBytes} bytes of JSON`);
   }
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') {
@@ -207,7 +192,7 @@ function copyJson(value: unknown, path: string, depth: number): JsonValue {
   }
   if (Array.isArray(value))
     return value.map((item, i) => copyJson(item, `${path}[${i}]`, depth + 1));
-  if (isPlainObject(value)) {
+  if (isPlainObject<JsonValue>(value)) {
     const out: JsonObject = {};
     for (const [key, item] of Object.entries(value)) {
       if (item !== undefined) out[key] = copyJson(item, `${path}.${key}`, depth + 1);
@@ -366,7 +351,7 @@ function matchValue(expected: JsonValue, actual: unknown, wildcards: boolean): b
     if (!Array.isArray(actual)) return false;
     return expected.every((item) => actual.some((value) => matchValue(item, value, wildcards)));
   }
-  if (!isPlainObject(actual)) return false;
+  if (!isPlainObject<JsonValue>(actual)) return false;
   for (const [key, item] of Object.entries(expected)) {
     if (!(key in actual) || !matchValue(item, actual[key], wildcards)) return false;
   }
@@ -375,7 +360,7 @@ function matchValue(expected: JsonValue, actual: unknown, wildcards: boolean): b
 
 /** A subset match on `data` where objects made of operators compare instead of matching. */
 export function matchPayload(selector: JsonObject, data: unknown): boolean {
-  if (!isPlainObject(data)) return false;
+  if (!isPlainObject<JsonValue>(data)) return false;
   for (const [key, expected] of Object.entries(selector)) {
     if (!(key in data)) return false;
     if (!matchPayloadValue(expected, data[key])) return false;
@@ -384,7 +369,7 @@ export function matchPayload(selector: JsonObject, data: unknown): boolean {
 }
 
 function matchPayloadValue(expected: JsonValue, actual: unknown): boolean {
-  if (isPlainObject(expected)) {
+  if (isPlainObject<JsonValue>(expected)) {
     if (isOperatorObject(expected)) {
       return Object.entries(expected).every(([op, operand]) => applyOperator(op, operand, actual));
     }
@@ -423,7 +408,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
     const other = b as unknown[];
     return a.length === other.length && a.every((item, i) => deepEqual(item, other[i]));
   }
-  if (!isPlainObject(a) || !isPlainObject(b)) return false;
+  if (!isPlainObject<JsonValue>(a) || !isPlainObject<JsonValue>(b)) return false;
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every((key) => key in b && deepEqual(a[key], b[key]));
@@ -451,32 +436,11 @@ export function globMatcher(glob: string): (value: string) => boolean {
   return matcher;
 }
 
-function isPlainObject(value: unknown): value is Record<string, JsonValue> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
 /** Canonical JSON (object keys sorted), to compare stored definitions. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, item: unknown) =>
-    isPlainObject(item)
+    isPlainObject<JsonValue>(item)
       ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : item,
   );
-}
-
-export function describe(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string') {
-    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
-  }
-  if (typeof value === 'function') return 'a function';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  if (typeof value === 'symbol') return value.toString();
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return String(value);
-  }
-  return typeof value;
 }

@@ -1,4 +1,5 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
+import { assertName, describe } from '../core/validation.js';
 import { uuidv7 } from '../core/ids.js';
 import type {
   CreateLinkOptions,
@@ -16,12 +17,10 @@ import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
 import type { StoreDispatcher } from './store-dispatcher.js';
 import {
-  assertName,
   canonicalJson,
   checkPattern,
   compileLinkSource,
   compilePattern,
-  describe,
   type CompiledFilter,
 } from './filters.js';
 import { LeaseKeeper } from './lease-keeper.js';

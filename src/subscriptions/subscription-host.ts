@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EvdbError, invalidArgument } from '../core/errors.js';
+import { assertName, describe } from '../core/validation.js';
 import { uuidv7 } from '../core/ids.js';
 import type {
   CreateLinkOptions,
@@ -22,7 +23,7 @@ import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
 import { StoreDispatcher } from './store-dispatcher.js';
 import { EventSubscription, type DeliveryOptions } from './event-subscription.js';
-import { assertName, canonicalJson, compileFilter, describe, normalizeFilter } from './filters.js';
+import { canonicalJson, compileFilter, normalizeFilter } from './filters.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Links } from './links.js';
 import { LogReader } from './log-reader.js';

@@ -4,113 +4,19 @@ import {
   ANY_VERSION,
   BYTES_CONTENT_TYPE,
   JSON_CONTENT_TYPE,
-  NO_STREAM,
-  STREAM_EXISTS,
   type NewEvent,
   type StreamWrite,
 } from '../core/types.js';
+import { LIMITS } from '../core/limits.js';
+import {
+  assertExpectedVersion,
+  assertJson,
+  assertStreamId,
+  assertWritableStreamId,
+  describe,
+} from '../core/validation.js';
 import type { PreparedEvent } from '../backends/event-log.js';
 import type { PreparedWrite } from './append-planner.js';
-
-/**
- * The limits evdb enforces at its boundary. Exceeding one is an `invalid_argument` error that
- * names the limit; nothing is truncated silently.
- */
-export const LIMITS = Object.freeze({
-  storeIdPattern: /^[a-z0-9][a-z0-9_-]{0,47}$/,
-  maxStreamIdBytes: 1024,
-  maxEventTypeLength: 256,
-  maxTagsPerEvent: 64,
-  maxTagLength: 256,
-  maxIdLength: 256,
-  maxContentTypeLength: 256,
-  maxEventsPerAppend: 10_000,
-  maxWritesPerBatch: 1_000,
-  /** Serialised data plus metadata of one event. */
-  maxEventBytes: 4 * 1024 * 1024,
-  /** Serialised data plus metadata of all events of one append or batch. */
-  maxAppendBytes: 64 * 1024 * 1024,
-  maxReadCount: 100_000,
-  maxJsonDepth: 100,
-  maxQueryKeys: 100,
-});
-
-export const DEFAULT_PAGE_SIZE = 1000;
-
-export function assertStoreId(storeId: unknown): asserts storeId is string {
-  if (typeof storeId !== 'string' || !LIMITS.storeIdPattern.test(storeId)) {
-    throw invalidArgument(
-      `invalid store id ${JSON.stringify(storeId)}: use 1-48 characters a-z, 0-9, '_' or '-', starting with a letter or digit`,
-      { storeId },
-    );
-  }
-}
-
-/** A stream id that may be read: any non-empty string up to 1 KiB of UTF-8. */
-export function assertStreamId(streamId: unknown): asserts streamId is string {
-  if (typeof streamId !== 'string' || streamId.length === 0) {
-    throw invalidArgument(`stream id must be a non-empty string, got ${describe(streamId)}`);
-  }
-  if (Buffer.byteLength(streamId) > LIMITS.maxStreamIdBytes) {
-    throw invalidArgument(`stream id is longer than ${LIMITS.maxStreamIdBytes} bytes of UTF-8`);
-  }
-  if (streamId.includes('\u0000'))
-    throw invalidArgument('stream id must not contain NUL characters');
-}
-
-/** A stream id that applications may write: ids starting with `$` belong to evdb itself. */
-export function assertWritableStreamId(streamId: unknown): asserts streamId is string {
-  assertStreamId(streamId);
-  if (streamId.startsWith('$')) {
-    throw invalidArgument(
-      `stream id '${streamId}' is reserved: ids starting with '$' belong to evdb`,
-    );
-  }
-}
-
-export function assertExpectedVersion(value: unknown): asserts value is number {
-  const ok =
-    Number.isSafeInteger(value) &&
-    ((value as number) >= NO_STREAM || value === ANY_VERSION || value === STREAM_EXISTS);
-  if (!ok) {
-    throw invalidArgument(
-      `expected version must be an exact version (>= 0), NO_STREAM (-1), ANY_VERSION (-2) or STREAM_EXISTS (-4); got ${describe(value)}`,
-    );
-  }
-}
-
-export function assertInteger(
-  name: string,
-  value: unknown,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-    throw invalidArgument(
-      `${name} must be an integer from ${min} to ${max}, got ${describe(value)}`,
-    );
-  }
-  return value as number;
-}
-
-export function assertCount(value: unknown): number {
-  return assertInteger('count', value, 0, LIMITS.maxReadCount);
-}
-
-export function assertKeyList(name: string, keys: unknown): string[] {
-  if (!Array.isArray(keys)) throw invalidArgument(`${name} must be an array of strings`);
-  if (keys.length > LIMITS.maxQueryKeys) {
-    throw invalidArgument(
-      `${name} has ${keys.length} entries; at most ${LIMITS.maxQueryKeys} are allowed`,
-    );
-  }
-  for (const key of keys) {
-    if (typeof key !== 'string' || key.length === 0) {
-      throw invalidArgument(`${name} must hold non-empty strings, got ${describe(key)}`);
-    }
-  }
-  return [...new Set(keys as string[])];
-}
 
 export interface PreparedAppend {
   writes: PreparedWrite[];
@@ -303,61 +209,7 @@ function contentType(value: unknown, fallback: string, path: string): string {
   return value;
 }
 
-/**
- * Accepts only values that come back unchanged from a JSON round trip, so that what a reader
- * gets is what the writer stored. `undefined` object properties are allowed (JSON drops them).
- */
-export function assertJson(value: unknown, path: string, depth = 0): void {
-  if (depth > LIMITS.maxJsonDepth) {
-    throw invalidArgument(`${path} is nested deeper than ${LIMITS.maxJsonDepth} levels`);
-  }
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value))
-        throw invalidArgument(`${path} is ${value}, which JSON cannot represent`);
-      return;
-    case 'object': {
-      if (value === null) return;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          if (value[i] === undefined)
-            throw invalidArgument(`${path}[${i}] is undefined, which JSON cannot represent`);
-          assertJson(value[i], `${path}[${i}]`, depth + 1);
-        }
-        return;
-      }
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) {
-        const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-        const hint = kind === 'Date' ? ' (store dates as ISO strings: date.toISOString())' : '';
-        throw invalidArgument(`${path} is a ${kind}, not a plain JSON object${hint}`);
-      }
-      for (const [key, item] of Object.entries(value)) {
-        if (item !== undefined) assertJson(item, `${path}.${key}`, depth + 1);
-      }
-      return;
-    }
-    default:
-      throw invalidArgument(`${path} is a ${typeof value}, which JSON cannot represent`);
-  }
-}
-
 /** Stored names and ids never hold NUL: PostgreSQL text cannot, and stream ids already refuse it. */
 function assertNoNul(value: string, path: string): void {
   if (value.includes('\u0000')) throw invalidArgument(`${path} must not contain NUL characters`);
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string')
-    return JSON.stringify(value.length > 60 ? value.slice(0, 60) + '…' : value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (typeof value === 'object' && value !== null)
-    return Array.isArray(value) ? 'an array' : 'an object';
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'symbol') return value.toString();
-  return `${value as number | boolean | null}`;
 }

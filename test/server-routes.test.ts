@@ -11,13 +11,8 @@ import { ERROR_CODES, EvdbError } from '../src/core/errors.js';
 import { LIMITS } from '../src/core/limits.js';
 import { Evdb, memory, openEvdb } from '../src/index.js';
 import { startServer, httpStatusOf, type EvdbServer } from '../src/server.js';
-import {
-  OPERATIONS,
-  OPERATION_NAMES,
-  SCHEMA_LIMITS,
-  type OperationSpec,
-} from '../src/protocol/operations.js';
-import { schemaError } from '../src/protocol/schema.js';
+import { OPERATIONS, OPERATION_NAMES, type OperationSpec } from '../src/protocol/operations.js';
+import { schemaError } from '../src/protocol/validator.js';
 import { decodeWire, encodeWire, fromBase64, toBase64 } from '../src/protocol/wire.js';
 import { buildRoutes, matchRoute, pathSegments } from '../src/gateway/routes.js';
 import { HTTP_API_DOC, formattedHttpApiDoc } from '../scripts/http-api-doc.js';
@@ -84,12 +79,16 @@ describe('route table', () => {
   });
 
   it("mirrors the store's LIMITS in its schemas", () => {
-    assert.equal(SCHEMA_LIMITS.maxStreamIdLength, LIMITS.maxStreamIdBytes);
-    assert.equal(SCHEMA_LIMITS.maxEventsPerAppend, LIMITS.maxEventsPerAppend);
-    assert.equal(SCHEMA_LIMITS.maxWritesPerBatch, LIMITS.maxWritesPerBatch);
-    assert.equal(SCHEMA_LIMITS.maxTagsPerEvent, LIMITS.maxTagsPerEvent);
-    assert.equal(SCHEMA_LIMITS.maxQueryKeys, LIMITS.maxQueryKeys);
-    assert.equal(SCHEMA_LIMITS.maxReadCount, LIMITS.maxReadCount);
+    type Schema = Record<string, unknown> & { items?: { properties?: Record<string, Schema> } };
+    const schemaOf = (op: keyof typeof OPERATIONS, name: string): Schema =>
+      OPERATIONS[op].params.find((p) => p.name === name)?.schema as Schema;
+    assert.equal(schemaOf('appendEvents', 'streamId').maxLength, LIMITS.maxStreamIdBytes);
+    assert.equal(schemaOf('appendEvents', 'events').maxItems, LIMITS.maxEventsPerAppend);
+    assert.equal(schemaOf('appendBatch', 'writes').maxItems, LIMITS.maxWritesPerBatch);
+    const tags = schemaOf('appendEvents', 'events').items?.properties?.tags;
+    assert.equal(tags?.maxItems, LIMITS.maxTagsPerEvent);
+    assert.equal(schemaOf('readByTags', 'tags').maxItems, LIMITS.maxQueryKeys);
+    assert.equal(schemaOf('readByEventTypes', 'eventTypes').maxItems, LIMITS.maxQueryKeys);
   });
 
   it('maps every error code to one status, as the HTTP API promises', () => {

@@ -1,9 +1,8 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
-import type { HealthReport } from '../core/workers.js';
 import type { EventRecord } from '../core/types.js';
+import { LIMITS } from '../core/limits.js';
 import {
   OPERATIONS,
-  SCHEMA_LIMITS,
   addressesStore,
   toArgs,
   type OperationName,
@@ -11,7 +10,7 @@ import {
   type PartedRead,
   type RemoteApi,
 } from '../protocol/operations.js';
-import { schemaError } from '../protocol/schema.js';
+import { schemaError } from '../protocol/validator.js';
 import { assertRole, assertStoreAccess, canSeeStore, type Principal } from './auth.js';
 
 type ApiMethod = (...args: unknown[]) => Promise<unknown>;
@@ -97,14 +96,8 @@ export class Dispatcher {
       return this.readInParts(spec, spec.parts, params, method, onPart);
     }
     const result = await method.apply(this.api, toArgs(spec, params));
-    if (op === 'listStores' && Array.isArray(result)) {
-      return (result as string[]).filter((storeId) => canSeeStore(principal, storeId));
-    }
-    if (op === 'health') {
-      const report = result as HealthReport;
-      return { ...report, stores: report.stores.filter((s) => canSeeStore(principal, s.storeId)) };
-    }
-    return result;
+    if (spec.visibleTo === undefined) return result;
+    return spec.visibleTo(result, (storeId) => canSeeStore(principal, storeId));
   }
 
   private async readInParts(
@@ -146,7 +139,7 @@ function isParted(parted: PartedRead, params: Record<string, unknown>): boolean 
     (from as number) >= 0 &&
     Number.isSafeInteger(count) &&
     (count as number) > PART_EVENTS &&
-    (count as number) <= SCHEMA_LIMITS.maxReadCount
+    (count as number) <= LIMITS.maxReadCount
   );
 }
 

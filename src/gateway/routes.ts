@@ -2,12 +2,11 @@ import { EvdbError, invalidArgument } from '../core/errors.js';
 import {
   OPERATIONS,
   OPERATION_NAMES,
-  rpcBodySchema,
   type HttpBinding,
   type OperationName,
   type OperationSpec,
 } from '../protocol/operations.js';
-import type { JsonSchema } from '../protocol/schema.js';
+import type { TSchema } from '@sinclair/typebox';
 
 /** One HTTP route, derived from the operation table. */
 export interface Route {
@@ -176,9 +175,9 @@ export function restParams(
 }
 
 /** Query strings are text: integers are converted; anything else stays text for the schema check. */
-function fromQuery(raw: string, schema: JsonSchema | undefined): unknown {
-  const types = schema?.type === undefined ? [] : [schema.type].flat();
-  if (types.includes('integer') && /^-?\d+$/.test(raw)) return Number(raw);
+function fromQuery(raw: string, schema: TSchema | undefined): unknown {
+  const type = (schema as { type?: unknown } | undefined)?.type;
+  if (type === 'integer' && /^-?\d+$/.test(raw)) return Number(raw);
   return raw;
 }
 
@@ -187,7 +186,7 @@ export function rpcParams(r: Route, body: unknown): Record<string, unknown> {
   if (body === undefined) return {};
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw invalidArgument(
-      `the body of ${r.path} must be a JSON object of parameters: ${Object.keys(rpcBodySchema(r.spec).properties ?? {}).join(', ') || 'none'}`,
+      `the body of ${r.path} must be a JSON object of parameters: ${r.spec.params.map((p) => p.name).join(', ') || 'none'}`,
     );
   }
   return body as Record<string, unknown>;

@@ -1,0 +1,126 @@
+import { Type } from '@sinclair/typebox';
+import { param, type OperationTable } from '../operation.js';
+import { Integer, Nothing, P } from '../schemas.js';
+import { StringEnum } from '../schema.js';
+import { SubscriptionName } from './subscriptions.js';
+
+const LinkSource = Type.Object(
+  {
+    type: StringEnum(['stream', 'stream_pattern', 'all']),
+    streamId: Type.Optional(Type.String()),
+    pattern: Type.Optional(Type.String()),
+  },
+  {
+    title: 'LinkSource',
+    description: "{type: 'stream', streamId} | {type: 'stream_pattern', pattern} | {type: 'all'}",
+  },
+);
+
+const LinkDefinition = Type.Object(
+  {
+    name: Type.String(),
+    source: LinkSource,
+    filter: Type.Optional(
+      Type.Object({}, { description: 'the declarative filter (an event pattern), if any' }),
+    ),
+    code: Type.Object(
+      {},
+      {
+        description: 'whether the link needs filter or transform code in the process that runs it',
+      },
+    ),
+    backfill: Type.Boolean(),
+    status: StringEnum(['running', 'stopped']),
+    linkStream: Type.String(),
+    createdAt: Type.String(),
+  },
+  { title: 'LinkDefinition' },
+);
+
+/** Links: derived streams `$link:<name>` fed from a source by a declarative pattern. */
+export const LINK_OPERATIONS = {
+  createLink: {
+    summary:
+      'Creates a link (a derived stream $link:<name>) and starts it. Remotely the filter can only be declarative (an event pattern).',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      param(
+        'options',
+        Type.Object(
+          {
+            name: Type.String(),
+            source: LinkSource,
+            filter: Type.Optional(Type.Object({}, { description: 'an event pattern' })),
+            backfill: Type.Optional(Type.Boolean()),
+          },
+          { title: 'CreateLinkOptions', additionalProperties: false },
+        ),
+      ),
+    ],
+    result: LinkDefinition,
+    http: { method: 'POST', path: '/stores/{storeId}/links', body: ['options'] },
+  },
+  getLink: {
+    summary: 'One link; `not_found` if missing.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, SubscriptionName],
+    result: LinkDefinition,
+    http: { method: 'GET', path: '/stores/{storeId}/links/{name}' },
+  },
+  listLinks: {
+    summary: 'The links of a store.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: Type.Array(LinkDefinition),
+    http: { method: 'GET', path: '/stores/{storeId}/links', responseKey: 'links' },
+  },
+  linkInfo: {
+    summary: "A link's status, events processed, last position and stream version.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, SubscriptionName],
+    result: Type.Object(
+      {
+        name: Type.String(),
+        status: StringEnum(['running', 'stopped']),
+        processed: Integer,
+        lastPosition: Integer,
+        linkStream: Type.String(),
+        linkStreamVersion: Integer,
+        createdAt: Type.String(),
+        active: Type.Boolean(),
+        lastError: Type.Optional(Type.String()),
+      },
+      { title: 'LinkInfo' },
+    ),
+    http: { method: 'GET', path: '/stores/{storeId}/links/{name}/info' },
+  },
+  stopLink: {
+    summary: 'Stops a link (it keeps its checkpoint).',
+    role: 'write',
+    idempotent: true,
+    params: [P.storeId, SubscriptionName],
+    result: Nothing,
+  },
+  startLink: {
+    summary: 'Resumes a stopped link from where it stopped.',
+    role: 'write',
+    idempotent: true,
+    params: [P.storeId, SubscriptionName],
+    result: Nothing,
+  },
+  deleteLink: {
+    summary: 'Stops a link and deletes it with its stream.',
+    role: 'write',
+    idempotent: false,
+    params: [P.storeId, SubscriptionName],
+    result: Nothing,
+    http: { method: 'DELETE', path: '/stores/{storeId}/links/{name}' },
+  },
+} satisfies OperationTable<
+  'createLink' | 'getLink' | 'listLinks' | 'linkInfo' | 'stopLink' | 'startLink' | 'deleteLink'
+>;

@@ -1,0 +1,141 @@
+import { Type } from '@sinclair/typebox';
+import { param, type OperationTable } from '../operation.js';
+import { EventRecord, Integer, Nothing, P } from '../schemas.js';
+import { StringEnum } from '../schema.js';
+
+export const SubscriptionName = param('name', Type.String({ minLength: 1 }));
+
+const SubscriptionType = StringEnum([
+  'by_stream',
+  'by_event_type',
+  'by_event_pattern',
+  'by_event_payload',
+  'by_tags',
+]);
+
+const Selector = Type.Union([Type.String(), Type.Object({})], {
+  title: 'SubscriptionSelector',
+  description:
+    'by_stream: a stream id or $all; by_event_type: a type; by_event_pattern and by_event_payload: an object; by_tags: {tags, match?}',
+});
+
+const StartFrom = Type.Union([Type.Integer(), Type.String()], {
+  description: "a global position (0: the beginning), or 'current' (or -1): only later events",
+});
+
+const SubscriptionInfo = Type.Object(
+  {
+    name: Type.String(),
+    type: SubscriptionType,
+    selector: Selector,
+    startFrom: StartFrom,
+    createdAt: Type.String(),
+    checkpoint: Type.Integer({ description: 'acknowledged up to this global position (-1: none)' }),
+  },
+  { title: 'SubscriptionInfo' },
+);
+
+/** Persistent subscriptions: their definitions, checkpoints and lag. */
+export const SUBSCRIPTION_OPERATIONS = {
+  saveSubscription: {
+    summary:
+      'Creates a persistent subscription, or returns the existing one of that name, type and selector (keeping its checkpoint); a different type or selector replaces it.',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      param(
+        'options',
+        Type.Object(
+          {
+            name: Type.String(),
+            type: SubscriptionType,
+            selector: Selector,
+            startFrom: Type.Optional(StartFrom),
+          },
+          { title: 'SaveSubscriptionOptions' },
+        ),
+      ),
+    ],
+    result: SubscriptionInfo,
+    http: { method: 'POST', path: '/stores/{storeId}/subscriptions', body: ['options'] },
+  },
+  ackEvent: {
+    summary:
+      'Acknowledges a subscription up to and including an event (or a global position); returns the stored checkpoint.',
+    role: 'write',
+    idempotent: true,
+    params: [
+      P.storeId,
+      SubscriptionName,
+      param('eventOrPosition', Type.Union([Type.Integer(), EventRecord])),
+    ],
+    result: Integer,
+  },
+  getSubscriptions: {
+    summary: 'The persistent subscriptions of a store, by name.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: Type.Array(Type.Object({}, { title: 'SubscriptionDefinition' })),
+  },
+  getSubscription: {
+    summary: 'One persistent subscription with its checkpoint; `not_found` if missing.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, SubscriptionName],
+    result: SubscriptionInfo,
+    http: { method: 'GET', path: '/stores/{storeId}/subscriptions/{name}' },
+  },
+  listStoreSubscriptions: {
+    summary: 'The persistent subscriptions of a store with their checkpoints.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId],
+    result: Type.Array(SubscriptionInfo),
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/subscriptions',
+      responseKey: 'subscriptions',
+    },
+  },
+  subscriptionLag: {
+    summary:
+      'How far a subscription is behind: checkpoint, latest position and matching events after the checkpoint.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, SubscriptionName],
+    result: Type.Object(
+      {
+        name: Type.String(),
+        checkpoint: Integer,
+        latestPosition: Integer,
+        lagEvents: Integer,
+        exact: Type.Boolean({ description: 'false: an upper bound (too many to count)' }),
+      },
+      { title: 'SubscriptionLag' },
+    ),
+    http: { method: 'GET', path: '/stores/{storeId}/subscriptions/{name}/lag' },
+  },
+  removeSubscription: {
+    summary:
+      'Removes a persistent subscription; `not_found` unless one of that name, type and selector exists.',
+    role: 'write',
+    idempotent: false,
+    params: [
+      P.storeId,
+      param('type', SubscriptionType),
+      param('selector', Selector),
+      SubscriptionName,
+    ],
+    result: Nothing,
+  },
+} satisfies OperationTable<
+  | 'saveSubscription'
+  | 'ackEvent'
+  | 'getSubscriptions'
+  | 'getSubscription'
+  | 'listStoreSubscriptions'
+  | 'subscriptionLag'
+  | 'removeSubscription'
+>;

@@ -1,3 +1,4 @@
+import { apiSummaries } from './api-summaries.js';
 import { ERROR_CODES } from '../src/core/errors.js';
 import {
   OPERATIONS,
@@ -23,6 +24,7 @@ import {
  */
 export function renderHttpApiDoc(): string {
   const routes = buildRoutes();
+  const summaries = apiSummaries();
   const definitions = new Map<string, TSchema>();
   const out: string[] = [];
   const line = (text = ''): void => {
@@ -142,7 +144,11 @@ export function renderHttpApiDoc(): string {
     line();
     line(`### ${op}`);
     line();
-    line(spec.summary);
+    const summary = spec.summary ?? summaries.get(op);
+    if (summary === undefined) {
+      throw new Error(`${op} has no summary: give its method JSDoc or its entry a summary`);
+    }
+    line(summary);
     line();
     line(
       `Role: \`${spec.role}\`. ${spec.idempotent ? 'Idempotent: the client retries it after transient failures.' : 'Not idempotent: the client retries it only when the request provably did not run.'}`,

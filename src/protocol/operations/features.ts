@@ -104,7 +104,6 @@ export const FEATURE_OPERATIONS = {
     result: Snapshot,
   },
   deleteSnapshot: {
-    summary: 'Deletes one snapshot; `not_found` if missing.',
     role: 'write',
     idempotent: false,
     params: [...snapshotKey, param('version', Integer)],
@@ -170,7 +169,6 @@ export const FEATURE_OPERATIONS = {
     result: ScavengeResult,
   },
   scavengeDryRun: {
-    summary: 'What `scavenge` would delete, deleting nothing.',
     role: 'read',
     idempotent: true,
     params: [P.storeId, P.streamId, optionalParam('options', ScavengeOptions)],
@@ -202,7 +200,6 @@ export const FEATURE_OPERATIONS = {
     result: Type.Array(Type.String()),
   },
   readArchive: {
-    summary: 'The events of an archived range; `not_found` if there is none.',
     role: 'read',
     idempotent: true,
     params: [P.storeId, param('key', NonEmpty)],

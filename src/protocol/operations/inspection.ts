@@ -181,7 +181,6 @@ export const INSPECTION_OPERATIONS = {
     http: { method: 'GET', path: '/stores/{storeId}/stats' },
   },
   streamInfo: {
-    summary: "A stream's version, stored events, first and last times and snapshots.",
     role: 'read',
     idempotent: true,
     params: [P.storeId, P.streamId],
@@ -189,7 +188,6 @@ export const INSPECTION_OPERATIONS = {
     http: { method: 'GET', path: '/stores/{storeId}/streams/{streamId}/info' },
   },
   eventTypeSummary: {
-    summary: 'Events per type, most frequent first.',
     role: 'read',
     idempotent: true,
     params: [P.storeId],

@@ -107,14 +107,12 @@ export const LINK_OPERATIONS = {
     result: Nothing,
   },
   startLink: {
-    summary: 'Resumes a stopped link from where it stopped.',
     role: 'write',
     idempotent: true,
     params: [P.storeId, SubscriptionName],
     result: Nothing,
   },
   deleteLink: {
-    summary: 'Stops a link and deletes it with its stream.',
     role: 'write',
     idempotent: false,
     params: [P.storeId, SubscriptionName],

@@ -23,7 +23,6 @@ const StoreStatus = Type.Object(
 /** Creating, listing and removing stores. */
 export const STORE_OPERATIONS = {
   createStore: {
-    summary: 'Creates a store; `already_exists` if it exists.',
     role: 'admin',
     idempotent: false,
     params: [P.storeId, optionalParam('settings', JsonObject())],
@@ -31,7 +30,6 @@ export const STORE_OPERATIONS = {
     http: { method: 'PUT', path: '/stores/{storeId}', body: ['settings'], status: 201 },
   },
   removeStore: {
-    summary: 'Removes a store and all its data; `not_found` if it does not exist.',
     role: 'admin',
     idempotent: false,
     params: [P.storeId],

@@ -50,7 +50,6 @@ export const STREAM_OPERATIONS = {
     },
   },
   appendBatch: {
-    summary: 'Appends to several streams in one atomic step: every write succeeds or none does.',
     role: 'write',
     idempotent: true,
     params: [
@@ -95,7 +94,6 @@ export const STREAM_OPERATIONS = {
     'Reads a stream backward from `startVersion`; -1 starts at the last event.',
   ),
   getVersion: {
-    summary: "The stream's version; -1 for a missing or empty stream.",
     role: 'read',
     idempotent: true,
     params: [P.storeId, P.streamId],
@@ -119,7 +117,6 @@ export const STREAM_OPERATIONS = {
     },
   },
   getStreams: {
-    summary: 'Stream ids, sorted.',
     role: 'read',
     idempotent: true,
     params: [P.storeId],

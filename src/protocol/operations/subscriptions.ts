@@ -73,14 +73,12 @@ export const SUBSCRIPTION_OPERATIONS = {
     result: Integer,
   },
   getSubscriptions: {
-    summary: 'The persistent subscriptions of a store, by name.',
     role: 'read',
     idempotent: true,
     params: [P.storeId],
     result: Type.Array(Type.Object({}, { title: 'SubscriptionDefinition' })),
   },
   getSubscription: {
-    summary: 'One persistent subscription with its checkpoint; `not_found` if missing.',
     role: 'read',
     idempotent: true,
     params: [P.storeId, SubscriptionName],
@@ -88,7 +86,6 @@ export const SUBSCRIPTION_OPERATIONS = {
     http: { method: 'GET', path: '/stores/{storeId}/subscriptions/{name}' },
   },
   listStoreSubscriptions: {
-    summary: 'The persistent subscriptions of a store with their checkpoints.',
     role: 'read',
     idempotent: true,
     params: [P.storeId],
@@ -118,8 +115,6 @@ export const SUBSCRIPTION_OPERATIONS = {
     http: { method: 'GET', path: '/stores/{storeId}/subscriptions/{name}/lag' },
   },
   removeSubscription: {
-    summary:
-      'Removes a persistent subscription; `not_found` unless one of that name, type and selector exists.',
     role: 'write',
     idempotent: false,
     params: [

@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layerConfigs } from './layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'evdb-data/'] },
@@ -27,4 +28,5 @@ export default tseslint.config(
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  ...layerConfigs(),
 );

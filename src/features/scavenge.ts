@@ -15,7 +15,7 @@ import {
   optionalBoolean,
   optionsObject,
 } from '../core/validation.js';
-import { globMatcher } from '../subscriptions/filters.js';
+import { globMatcher } from '../core/glob.js';
 import type { MemoryMonitor } from './memory-monitor.js';
 import { existingStream, latestVersionAt } from './temporal.js';
 

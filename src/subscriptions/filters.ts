@@ -1,6 +1,7 @@
 import { invalidArgument } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { describe, isPlainObject } from '../core/validation.js';
+import { globMatcher } from '../core/glob.js';
 import type {
   EventPattern,
   EventRecord,
@@ -412,28 +413,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   return keys.every((key) => key in b && deepEqual(a[key], b[key]));
-}
-
-const globCache = new Map<string, (value: string) => boolean>();
-
-/** `*` matches any run of characters (also none); everything else matches itself. */
-export function globMatcher(glob: string): (value: string) => boolean {
-  let matcher = globCache.get(glob);
-  if (matcher === undefined) {
-    if (!glob.includes('*')) {
-      matcher = (value) => value === glob;
-    } else {
-      const source = glob
-        .split('*')
-        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*');
-      const regexp = new RegExp(`^${source}$`, 's');
-      matcher = (value) => regexp.test(value);
-    }
-    if (globCache.size > 1000) globCache.clear();
-    globCache.set(glob, matcher);
-  }
-  return matcher;
 }
 
 /** Canonical JSON (object keys sorted), to compare stored definitions. */

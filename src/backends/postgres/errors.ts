@@ -88,12 +88,3 @@ function classify(error: unknown): { code: ErrorCode; retriable?: boolean; reaso
 function isDatabaseError(error: unknown): error is pg.DatabaseError {
   return error instanceof pg.DatabaseError;
 }
-
-/** True when the error broke the connection, so the client must not go back to the pool. */
-export function isConnectionBroken(error: unknown): boolean {
-  if (isDatabaseError(error)) {
-    const state = error.code ?? '';
-    return state.startsWith('08') || state.startsWith('57P');
-  }
-  return !(error instanceof EvdbError);
-}

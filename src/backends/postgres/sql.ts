@@ -20,11 +20,6 @@ export function literal(value: string): string {
   return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
 }
 
-/** A nullable string constant. */
-export function nullableLiteral(value: string | null): string {
-  return value === null ? 'NULL' : literal(value);
-}
-
 /** A `bytea` value, as hex digits decoded by the server (no backslash, whatever the settings). */
 export function bytesLiteral(value: Uint8Array): string {
   const hex = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');

@@ -1,0 +1,135 @@
+// The layer table: which folder of src/ may import which. One source for the lint rule
+// (eslint.config.js) and for the table that opens docs/architecture.md (a test compares them).
+// A folder may always import its own files; anything not listed is refused.
+
+/** @type {ReadonlyArray<{ folder: string, mayImport: readonly string[] }>} */
+export const LAYERS = [
+  { folder: 'core', mayImport: [] },
+  { folder: 'telemetry', mayImport: ['core'] },
+  { folder: 'protocol', mayImport: ['core'] },
+  { folder: 'backends', mayImport: ['core'] },
+  { folder: 'archive', mayImport: ['core'] },
+  { folder: 'store', mayImport: ['core', 'telemetry', 'backends'] },
+  { folder: 'features', mayImport: ['core', 'telemetry', 'backends', 'archive', 'store'] },
+  { folder: 'subscriptions', mayImport: ['core', 'telemetry', 'backends', 'store'] },
+  { folder: 'channels', mayImport: ['core', 'telemetry', 'backends', 'store'] },
+  {
+    folder: 'embedded',
+    mayImport: [
+      'core',
+      'telemetry',
+      'backends',
+      'archive',
+      'store',
+      'features',
+      'subscriptions',
+      'channels',
+    ],
+  },
+  { folder: 'client', mayImport: ['core', 'telemetry', 'protocol'] },
+  {
+    folder: 'gateway',
+    mayImport: [
+      'core',
+      'telemetry',
+      'protocol',
+      'backends',
+      'archive',
+      'store',
+      'features',
+      'subscriptions',
+      'channels',
+      'embedded',
+      'client',
+    ],
+  },
+  {
+    folder: 'ops',
+    mayImport: [
+      'core',
+      'telemetry',
+      'protocol',
+      'backends',
+      'archive',
+      'store',
+      'features',
+      'subscriptions',
+      'channels',
+      'embedded',
+      'client',
+    ],
+  },
+  {
+    folder: 'cli',
+    mayImport: [
+      'core',
+      'telemetry',
+      'protocol',
+      'backends',
+      'archive',
+      'store',
+      'features',
+      'subscriptions',
+      'channels',
+      'embedded',
+      'client',
+      'gateway',
+      'ops',
+    ],
+  },
+];
+
+/**
+ * Modules the browser-safe client may take from a layer it may otherwise not reach in full:
+ * of telemetry, only the channel names (the rest publishes through node:diagnostics_channel).
+ */
+export const CLIENT_TELEMETRY_MODULE = 'channels';
+
+// Files at most this many folders below src/<layer> are held to the table.
+const MAX_LAYER_DEPTH = 3;
+
+/** The ESLint flat-config entries that enforce the table. */
+export function layerConfigs() {
+  return LAYERS.flatMap((layer) =>
+    Array.from({ length: MAX_LAYER_DEPTH + 1 }, (_, depth) => ({
+      files: [`src/${layer.folder}/${'*/'.repeat(depth)}*.ts`],
+      rules: { 'no-restricted-imports': ['error', restrictedImportsFor(layer, depth)] },
+    })),
+  );
+}
+
+const ENTRY_POINTS = ['index', 'client', 'server'];
+
+/**
+ * ESLint `no-restricted-imports` settings for the files `depth` folders below `src/<layer>`
+ * (0: the folder itself): every other layer's folder, reached by a relative path, and the
+ * package's entry points (`src/index.ts` and its siblings), which are for users.
+ */
+export function restrictedImportsFor(layer, depth) {
+  const up = `(\\.\\./){${depth + 1}}`;
+  const others = LAYERS.map((entry) => entry.folder).filter(
+    (folder) => folder !== layer.folder && !layer.mayImport.includes(folder),
+  );
+  const patterns = [];
+  if (others.length > 0) {
+    patterns.push({
+      regex: `^${up}(${others.join('|')})(/|$)`,
+      message: `src/${layer.folder} may import only ${describe(layer.mayImport)} (the layer table in docs/architecture.md).`,
+    });
+  }
+  patterns.push({
+    regex: `^${up}(${ENTRY_POINTS.join('|')})\\.js$`,
+    message: 'The package entry points are for users, not for the layers.',
+  });
+  if (layer.folder === 'client') {
+    patterns.push({
+      regex: `^${up}telemetry/(?!${CLIENT_TELEMETRY_MODULE}\\.js$)`,
+      message: `The client runs in browsers: of telemetry it may import only ${CLIENT_TELEMETRY_MODULE}.js.`,
+    });
+  }
+  return { patterns };
+}
+
+function describe(folders) {
+  return folders.length === 0 ? 'its own files' : folders.map((f) => `src/${f}`).join(', ');
+}

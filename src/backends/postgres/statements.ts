@@ -72,6 +72,12 @@ export function readStatements(t: StoreTables, storeKey: number) {
     name: `evdb_${storeKey}_${n++}`,
     text,
   });
+  // The gathered positions' events, one primary-key lookup each: a lateral lookup with LIMIT is
+  // never turned into a join, so no plan (a generic one costed on a near-empty table included)
+  // can scan the events table instead, as `position = ANY(...)` could.
+  const byPosition =
+    `CROSS JOIN LATERAL (SELECT * FROM ${t.events} x WHERE x.position = p.position LIMIT 1) e ` +
+    'ORDER BY e.position';
   return {
     head: statement(`SELECT version, last_position FROM ${t.streams} WHERE stream_id = $1`),
     readForward: statement(
@@ -94,18 +100,18 @@ export function readStatements(t: StoreTables, storeKey: number) {
     // position order with a filter (which it would for `type = $1`, costing the whole store
     // when the type stopped being written).
     readTypes: statement(
-      `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position = ANY (ARRAY(` +
+      `SELECT ${SELECT_EVENT} FROM unnest(ARRAY(` +
         'SELECT m.position FROM unnest($1::text[]) AS k(event_type) CROSS JOIN LATERAL ' +
         `(SELECT x.position, x.event_type FROM ${t.events} x ` +
         'WHERE (x.event_type, x.position) >= (k.event_type, $2::bigint) ' +
         'AND x.event_type <= k.event_type ORDER BY x.event_type, x.position LIMIT $3) m ' +
-        'ORDER BY m.position LIMIT $3)) ORDER BY e.position',
+        `ORDER BY m.position LIMIT $3)) AS p(position) ${byPosition}`,
     ),
     readTagsAny: statement(
-      `SELECT ${SELECT_EVENT} FROM ${t.events} e WHERE e.position = ANY (ARRAY(` +
+      `SELECT ${SELECT_EVENT} FROM unnest(ARRAY(` +
         'SELECT DISTINCT m.position FROM unnest($1::text[]) AS k(tag) CROSS JOIN LATERAL ' +
         `(SELECT x.position FROM ${t.tags} x WHERE x.tag = k.tag AND x.position >= $2 ` +
-        'ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3)) ORDER BY e.position',
+        `ORDER BY x.position LIMIT $3) m ORDER BY m.position LIMIT $3)) AS p(position) ${byPosition}`,
     ),
     /**
      * One chunk of an all-tags query: walks the first tag's index in position order for at most

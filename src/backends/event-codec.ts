@@ -5,7 +5,7 @@ import {
   type JsonObject,
   type JsonValue,
 } from '../core/types.js';
-import type { PlannedEvent } from './event-log.js';
+import type { PlannedEvent, PreparedEvent, StoredContent } from './event-log.js';
 
 /**
  * Builds the `EventRecord` a read returns from the fields of its row (`EventRow`, in order).
@@ -88,6 +88,41 @@ export function encodeEvent(event: PlannedEvent): EventRow {
     encodeMetadataContentType(event.metadataContentType),
     event.epochUs,
   ];
+}
+
+/** A prepared event's content as its row will store it. */
+export function storedContent(event: PreparedEvent): StoredContent {
+  return {
+    eventType: event.eventType,
+    data: event.data,
+    metadata: event.metadata,
+    tags: encodeTags(event.tags),
+    dataContentType: encodeDataContentType(event.data, event.dataContentType),
+    metadataContentType: encodeMetadataContentType(event.metadataContentType),
+  };
+}
+
+/**
+ * Whether a resent event says what the stored one says: type, data, metadata, tags and content
+ * types. Causation and correlation ids are left out on purpose: they tell where a write came
+ * from, not what it records, and a retry of the same command may legitimately travel another
+ * way (another handler, a relay that sets its own correlation id) without being another fact.
+ */
+export function sameContent(event: PreparedEvent, stored: StoredContent): boolean {
+  const sent = storedContent(event);
+  return (
+    sent.eventType === stored.eventType &&
+    sameData(sent.data, stored.data) &&
+    sent.metadata === stored.metadata &&
+    sent.tags === stored.tags &&
+    sent.dataContentType === stored.dataContentType &&
+    sent.metadataContentType === stored.metadataContentType
+  );
+}
+
+function sameData(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return Buffer.compare(a, b) === 0;
 }
 
 /** Tags as stored on the event row: null when there are none. */

@@ -42,11 +42,28 @@ export interface StreamHead {
   lastEpochUs?: number;
 }
 
-/** Where an event already lives: what idempotent retries are checked against. */
+/** Where an event already lives, and what it says: what idempotent retries are checked against. */
 export interface EventLocation {
   streamId: string;
   version: number;
   position: number;
+  /** The stored event's content, read only when its id is found (the replay path). */
+  content: StoredContent;
+}
+
+/**
+ * What makes a resent event the same event: its content as its row stores it (`encodeEvent`).
+ * Causation and correlation ids are not part of it (see `sameContent`).
+ */
+export interface StoredContent {
+  eventType: string;
+  /** JSON text, or bytes. */
+  data: string | Uint8Array;
+  metadata: string | null;
+  /** JSON text of the tags, null for none. */
+  tags: string | null;
+  dataContentType: string | null;
+  metadataContentType: string | null;
 }
 
 /** An event ready to store: validated, its id fixed and its data serialised. */

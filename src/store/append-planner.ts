@@ -10,6 +10,7 @@ import type {
   StreamHead,
 } from '../backends/event-log.js';
 import { isLinkStream } from '../backends/event-log.js';
+import { sameContent, storedContent } from '../backends/event-codec.js';
 
 /** One stream's part of an append, validated. */
 export interface PreparedWrite {
@@ -125,7 +126,9 @@ function planWrite(
 
 /**
  * An append is a replay of an earlier one when all its event ids sit, in order, at consecutive
- * versions of the same stream, where its expected version says they should start.
+ * versions of the same stream, where its expected version says they should start, and each
+ * stored event says what the resent one says. Ids in place with other content are a reuse of
+ * the ids, refused (`already_exists`) rather than answered with the first append's result.
  */
 function matchReplay(
   state: Tentative,
@@ -139,15 +142,26 @@ function matchReplay(
     expectedVersion === STREAM_EXISTS ||
     first.version === expectedVersion + 1;
   if (!startOk) return undefined;
-  let last = first;
+  const found: EventLocation[] = [first];
   for (let i = 1; i < events.length; i++) {
     const event = events[i] as PreparedEvent;
-    const found = state.findEvent(event.eventId);
-    if (found === undefined || found.streamId !== streamId || found.version !== first.version + i) {
+    const location = state.findEvent(event.eventId);
+    if (
+      location === undefined ||
+      location.streamId !== streamId ||
+      location.version !== first.version + i
+    ) {
       return undefined;
     }
-    last = found;
+    found.push(location);
   }
+  events.forEach((event, i) => {
+    const location = found[i] as EventLocation;
+    if (!sameContent(event, location.content)) {
+      throw duplicateEventId(event.eventId, location, 'with other content');
+    }
+  });
+  const last = found[found.length - 1] as EventLocation;
   return { version: last.version, position: last.position };
 }
 
@@ -203,10 +217,11 @@ function describeExpected(expected: number): string {
   return String(expected);
 }
 
-function duplicateEventId(eventId: string, at: EventLocation): EvdbError {
+function duplicateEventId(eventId: string, at: EventLocation, how = ''): EvdbError {
   return new EvdbError(
     'already_exists',
-    `event id ${eventId} is already stored (stream '${at.streamId}', version ${at.version}); ` +
+    `event id ${eventId} is already stored${how === '' ? '' : ` ${how}`} ` +
+      `(stream '${at.streamId}', version ${at.version}); ` +
       'a retry must resend the same events with the same expected version',
     { details: { eventId, streamId: at.streamId, version: at.version } },
   );
@@ -217,7 +232,8 @@ class Tentative implements CommitView {
   lastPosition: number;
   readonly heads = new Map<string, StreamHead>();
   createdStreams = 0;
-  private readonly events = new Map<string, EventLocation>();
+  /** Events planned in this commit (their content is derived only when an id is found). */
+  private readonly events = new Map<string, PlannedEvent>();
 
   constructor(private readonly base: CommitView) {
     this.lastPosition = base.lastPosition;
@@ -228,7 +244,9 @@ class Tentative implements CommitView {
   }
 
   findEvent(eventId: string): EventLocation | undefined {
-    return this.events.get(eventId) ?? this.base.findEvent(eventId);
+    const planned = this.events.get(eventId);
+    if (planned === undefined) return this.base.findEvent(eventId);
+    return { ...planned, content: storedContent(planned) };
   }
 
   addEvent(event: PlannedEvent): void {

@@ -395,6 +395,63 @@ export function runConformance(target: ConformanceTarget): void {
         assert.equal(await api.getVersion(storeId, 's'), 1);
       });
 
+      test('an id reused with other content is refused, naming the id, not taken for a replay', async () => {
+        const storeId = await newStore();
+        const id = '0190b2d4-8c9a-7f1e-9c3b-000000000050';
+        const original = {
+          eventId: id,
+          eventType: 'Deposited',
+          data: { x: 1 },
+          metadata: { by: 'a' },
+          tags: ['t'],
+        };
+        const first = await api.appendEvents(storeId, 's', [original], NO_STREAM);
+        const reuses = [
+          { ...original, data: { x: 2 } },
+          { ...original, eventType: 'Withdrawn' },
+          { ...original, metadata: { by: 'b' } },
+          { ...original, tags: ['u'] },
+          { ...original, data: new Uint8Array([1]) },
+        ];
+        for (const reuse of reuses) {
+          for (const expected of [NO_STREAM, ANY_VERSION]) {
+            const error = await rejectsWith(
+              api.appendEvents(storeId, 's', [reuse], expected),
+              'already_exists',
+              { eventId: id },
+            );
+            assert.match(error.message, new RegExp(id));
+          }
+        }
+        // Second event of a batch differs: the whole resend is refused.
+        const firstOfPair = { ...original, eventId: '0190b2d4-8c9a-7f1e-9c3b-000000000051' };
+        const secondOfPair = { ...original, eventId: '0190b2d4-8c9a-7f1e-9c3b-000000000052' };
+        await api.appendEvents(storeId, 'p', [firstOfPair, secondOfPair], NO_STREAM);
+        await rejectsWith(
+          api.appendEvents(
+            storeId,
+            'p',
+            [firstOfPair, { ...secondOfPair, data: { x: 3 } }],
+            NO_STREAM,
+          ),
+          'already_exists',
+          { eventId: secondOfPair.eventId },
+        );
+        // The same content is still a replay, whatever its causation and correlation ids.
+        assert.deepEqual(
+          await api.appendEvents(
+            storeId,
+            's',
+            [{ ...original, causationId: 'c', correlationId: 'r' }],
+            NO_STREAM,
+          ),
+          first,
+        );
+        const stored = await api.streamForward(storeId, 's', 0, 10);
+        assert.equal(stored.length, 1);
+        assert.deepEqual(stored[0]?.data, { x: 1 });
+      });
+
       test('a retry with a different expected version is a conflict, not a replay', async () => {
         const storeId = await newStore();
         const eventId = '0190b2d4-8c9a-7f1e-9c3b-000000000040';

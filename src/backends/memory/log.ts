@@ -1,5 +1,5 @@
 import type { EventRecord, StoreConfig } from '../../core/types.js';
-import { decodeEvent, encodeEvent } from '../event-codec.js';
+import { decodeEvent, encodeEvent, storedContent } from '../event-codec.js';
 import type {
   BackendCapabilities,
   CommitKeys,
@@ -65,7 +65,10 @@ export class MemoryLog implements EventLog {
     const view: CommitView = {
       lastPosition: this.lastPosition,
       head: (streamId) => this.streams.get(streamId),
-      findEvent: (eventId): EventLocation | undefined => this.byId.get(eventId),
+      findEvent: (eventId): EventLocation | undefined => {
+        const event = this.byId.get(eventId);
+        return event === undefined ? undefined : { ...event, content: storedContent(event) };
+      },
     };
     const decided = plan(view);
     for (const event of decided.plan.events) {

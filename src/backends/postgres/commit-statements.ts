@@ -24,7 +24,9 @@ export function prefetchSql(
     `SELECT s.store_key, ${lastPositionOf(t)}, s.generation FROM ${t.state} s WHERE s.id = 1`,
     `SELECT stream_id, version, last_position FROM ${t.streams} ` +
       `WHERE stream_id = ANY(${arrayLiteral(keys.streamIds, 'text')})`,
-    `SELECT event_id::text, stream_id, version, position FROM ${t.events} ` +
+    // With the content, which only ids already stored return (the replay path).
+    `SELECT event_id::text, stream_id, version, position, event_type, data, data_bytes, ` +
+      `metadata, tags, data_content_type, metadata_content_type FROM ${t.events} ` +
       `WHERE event_id = ANY(${arrayLiteral(keys.eventIds, 'uuid')}) ` +
       // Outside link streams, with the condition of the partial index events_by_id.
       "AND left(stream_id, 6) <> '$link:'",

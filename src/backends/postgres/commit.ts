@@ -192,7 +192,7 @@ export class Committer {
         if (state === undefined || state[0] !== this.store.storeKey)
           throw this.store.removedError();
         const [, lastPosition, generation] = state;
-        const eventRows = results[4]?.rows as [string, string, number, number][];
+        const eventRows = results[4]?.rows as FoundEventRow[];
         const view = prefetchedView(
           lastPosition,
           keys,
@@ -281,15 +281,25 @@ function prefetchedView(
   lastPosition: number,
   keys: CommitKeys,
   headRows: [string, number, number][],
-  eventRows: [string, string, number, number][],
+  eventRows: FoundEventRow[],
 ): CommitView {
   const heads = new Map<string, StreamHead>();
   for (const [streamId, version, last] of headRows) {
     heads.set(streamId, { version, lastPosition: last });
   }
   const events = new Map<string, EventLocation>();
-  for (const [eventId, streamId, version, position] of eventRows) {
-    events.set(eventId, { streamId, version, position });
+  for (const row of eventRows) {
+    const [eventId, streamId, version, position, eventType, data, bytes, metadata, tags] = row;
+    const [, , , , , , , , , dataContentType, metadataContentType] = row;
+    const content = {
+      eventType,
+      data: data ?? (bytes as Buffer),
+      metadata,
+      tags,
+      dataContentType,
+      metadataContentType,
+    };
+    events.set(eventId, { streamId, version, position, content });
   }
   const streamKeys = new Set(keys.streamIds);
   const eventKeys = new Set(keys.eventIds);
@@ -309,3 +319,18 @@ function prefetchedView(
 function notPrefetched(kind: string, key: string): EvdbError {
   return new EvdbError('internal', `the commit planner asked for ${kind} ${key}, not prefetched`);
 }
+
+/** A row of the prefetch's event-id query (commit-statements.ts): where, then the content. */
+type FoundEventRow = [
+  string,
+  string,
+  number,
+  number,
+  string,
+  string | null,
+  Buffer | null,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+];

@@ -13,6 +13,7 @@ import type {
   CommitPlan,
   CommitView,
   EventLocation,
+  StoredContent,
   EventLog,
   IndexQuery,
   LogStatus,
@@ -111,7 +112,12 @@ export class SqliteLog implements EventLog {
     const view: CommitView = {
       lastPosition: counters.lastPosition,
       head: (streamId) => s.head.get(streamId) as StreamHead | undefined,
-      findEvent: (eventId) => s.findEvent.get(eventId) as EventLocation | undefined,
+      findEvent: (eventId) => {
+        const row = s.findEvent.get(eventId) as FoundEventRow | undefined;
+        if (row === undefined) return undefined;
+        const { streamId, version, position, ...content } = row;
+        return { streamId, version, position, content };
+      },
     };
     const decided = plan(view);
     const { events, heads } = decided.plan;
@@ -509,3 +515,6 @@ function mergeByPosition(lists: EventRow[][], count: number): EventRecord[] {
   merged.sort((a, b) => a[0] - b[0]);
   return merged.slice(0, count).map(toRecord);
 }
+
+/** A row of the findEvent statement: where an event is, and its content. */
+type FoundEventRow = Omit<EventLocation, 'content'> & StoredContent;

@@ -84,7 +84,9 @@ export function logStatements(db: Database.Database) {
     deleteHead: prepare('DELETE FROM streams WHERE stream_id = ?'),
     // Outside link streams, with the condition of the partial index events_by_id.
     findEvent: prepare(
-      'SELECT stream_id AS streamId, version, position FROM events ' +
+      'SELECT stream_id AS streamId, version, position, event_type AS eventType, data, metadata, ' +
+        'tags, data_content_type AS dataContentType, ' +
+        'metadata_content_type AS metadataContentType FROM events ' +
         "WHERE event_id = ? AND substr(stream_id, 1, 6) <> '$link:'",
     ),
     insertEvent: prepare(

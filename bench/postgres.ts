@@ -4,7 +4,7 @@ import { uuidv7 } from '../src/core/ids.js';
 import { openEvdb, type Evdb, type EventRecord } from '../src/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
-import { newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
+import { idWorkloads, newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
 
 const SUITE = 'postgres (synchronous_commit=on)';
 const SCHEMA = 'evdb_bench';
@@ -86,6 +86,7 @@ export async function runPostgresBench(options: BenchOptions): Promise<Row[]> {
   try {
     const context = { evdb, raw, options };
     rows.push(...(await appendWorkloads(context)));
+    rows.push(...(await idWorkloads(SUITE, context.evdb, context.options, 'pg')));
     rows.push(await streamReadWorkload(context));
     rows.push(...(await globalReadWorkloads(context)));
   } finally {

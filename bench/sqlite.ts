@@ -6,7 +6,7 @@ import { migrate } from '../src/backends/sqlite/migrations.js';
 import { uuidv7 } from '../src/core/ids.js';
 import { openEvdb, sqlite, type Evdb, type EventRecord } from '../src/index.js';
 import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
-import { newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
+import { idWorkloads, newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
 
 const SUITE = 'sqlite (synchronous=full)';
 
@@ -58,6 +58,7 @@ export async function runSqliteBench(options: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   try {
     rows.push(...(await appendWorkloads(evdb, dir, options)));
+    rows.push(...(await idWorkloads(SUITE, evdb, options, 'sqlite')));
     rows.push(await streamReadWorkload(evdb, dir, options));
     rows.push(...(await globalReadWorkloads(evdb, dir, options)));
   } finally {

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../src/core/ids.js';
 import type { Evdb, EventRecord, NewEvent } from '../src/index.js';
-import { progress, verify } from './lib.js';
+import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
 
 // Event bodies, the shape of the big stores, and the raw row decoding shared by the SQLite and
 // PostgreSQL suites, so both measure exactly the same work.
@@ -83,4 +85,88 @@ export async function readAllByPages(
     from = last + 1;
   }
   return count;
+}
+
+/** How the events of an id workload get their ids: evdb's own, or the caller's. */
+export type IdKind = 'none' | 'v4' | 'v7';
+
+/** Gives each event a caller-chosen id of `kind` (as a client that makes retries safe would). */
+export function withIds(events: NewEvent[], kind: IdKind): NewEvent[] {
+  if (kind === 'none') return events;
+  return events.map((event) => ({ ...event, eventId: kind === 'v4' ? randomUUID() : uuidv7() }));
+}
+
+/**
+ * The append workloads with caller-chosen ids (random UUIDv4, time-ordered UUIDv7) beside the
+ * same workload without ids, alternating in one run, each on a new store: sequential single
+ * events, 64 concurrent appenders (group commit), and appends of 100 events.
+ */
+export async function idWorkloads(
+  suite: string,
+  evdb: Evdb,
+  options: BenchOptions,
+  prefix: string,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  let stores = 0;
+  const shapes: { name: string; run: (storeId: string, ids: IdKind) => Promise<number> }[] = [
+    {
+      name: 'sequential single-event appends',
+      run: async (storeId, ids) => {
+        const count = scaled(options, 1000);
+        for (let i = 0; i < count; i++) {
+          await evdb.appendEvents(storeId, `order-${i % 100}`, withIds([newEvent(i)], ids));
+        }
+        return count;
+      },
+    },
+    {
+      name: '64 concurrent appenders, single events',
+      run: async (storeId, ids) => {
+        const perAppender = scaled(options, 200);
+        await Promise.all(
+          Array.from({ length: 64 }, async (_, a) => {
+            for (let i = 0; i < perAppender; i++) {
+              await evdb.appendEvents(storeId, `order-${a}`, withIds([newEvent(i)], ids), i - 1);
+            }
+          }),
+        );
+        return 64 * perAppender;
+      },
+    },
+    {
+      name: 'appends of 100 events',
+      run: async (storeId, ids) => {
+        const appends = scaled(options, 100);
+        for (let i = 0; i < appends; i++) {
+          const events = Array.from({ length: 100 }, (_, k) => newEvent(i * 100 + k));
+          await evdb.appendEvents(storeId, `order-${i % 50}`, withIds(events, ids));
+        }
+        return appends * 100;
+      },
+    },
+  ];
+  for (const shape of shapes) {
+    for (const kind of ['v4', 'v7'] as const) {
+      progress(`(ids) ${shape.name}: UUID${kind} ids vs no ids`);
+      const measure = (ids: IdKind) => async (): Promise<number> => {
+        const storeId = `${prefix}-ids-${stores++}`;
+        await evdb.createStore(storeId);
+        const count = await shape.run(storeId, ids);
+        verify((await evdb.getStoreStatus(storeId)).totalEvents === count, 'all id appends stored');
+        return count;
+      };
+      const [withId, without] = await measurePair(options.runs, measure(kind), measure('none'));
+      rows.push({
+        suite,
+        workload: `(ids) ${shape.name}, UUID${kind} ids`,
+        unit: 'events/s',
+        evdb: withId,
+        baselineName: 'the same without ids',
+        baseline: without,
+        target: { ratio: 0.9, label: '≥ 0.90 of no ids' },
+      });
+    }
+  }
+  return rows;
 }

@@ -17,6 +17,11 @@ import { createHttpHandler } from './http-handler.js';
 import { OriginPolicy } from './origins.js';
 import { buildRoutes } from './routes.js';
 import { WsGateway, createFrameHandlers } from './ws-gateway.js';
+import {
+  startKurrentEndpoint,
+  type KurrentEndpoint,
+  type KurrentOptions,
+} from './kurrent/kurrent-server.js';
 
 export interface StartServerOptions {
   /** Interface to listen on; default `127.0.0.1`. Anything beyond loopback needs `tokens` or `insecure`. */
@@ -58,6 +63,11 @@ export interface StartServerOptions {
   advertiseUrl?: string;
   /** Spans for every request when `@opentelemetry/api` is installed; default true. */
   openTelemetry?: boolean;
+  /**
+   * Also serve the KurrentDB (EventStoreDB) v1 gRPC API on this port, so KurrentDB clients
+   * connect unchanged (TLS when `tls` is given); see docs/kurrentdb.md.
+   */
+  kurrent?: KurrentOptions;
 }
 
 export interface EvdbServer {
@@ -67,6 +77,8 @@ export interface EvdbServer {
   nodeId: string;
   /** The embedded store the server serves. */
   evdb: Evdb;
+  /** The KurrentDB connection string of the gRPC endpoint, when `kurrent` was given. */
+  kurrentConnectionString?: string;
   /**
    * Graceful shutdown: stops accepting connections, refuses new requests with a retriable
    * `unavailable`, lets requests in flight (writes included) finish, then closes the store.
@@ -182,6 +194,22 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
   const advertised =
     options.advertiseUrl ?? (everywhere ? `${scheme}://${api.node.host}:${address.port}` : url);
   await api.advertise(advertised);
+  let kurrent: KurrentEndpoint | undefined;
+  if (options.kurrent !== undefined) {
+    try {
+      kurrent = await startKurrentEndpoint(api, auth, {
+        ...options.kurrent,
+        host: options.kurrent.host ?? host,
+        tls: options.tls,
+        advertisedHost: everywhere ? api.node.host : (options.kurrent.host ?? address.address),
+      });
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      releaseTelemetry();
+      await api.close();
+      throw error;
+    }
+  }
   const nodeEvent = { nodeId, host: api.node.host, url: advertised };
   if (telemetry.nodeUp.hasSubscribers) telemetry.nodeUp.publish(nodeEvent);
   log.write('info', 'listening', { url, advertised });
@@ -190,6 +218,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     url,
     nodeId,
     evdb: api,
+    kurrentConnectionString: kurrent?.connectionString,
     close() {
       closing ??= (async () => {
         if (telemetry.nodeDown.hasSubscribers) telemetry.nodeDown.publish(nodeEvent);
@@ -197,6 +226,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await dispatcher.drain();
+        await kurrent?.close();
         await ws.close();
         server.closeAllConnections();
         await stopped;

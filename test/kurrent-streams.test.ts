@@ -1,0 +1,454 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  ANY,
+  BACKWARDS,
+  END,
+  FORWARDS,
+  KurrentDBClient,
+  NO_STREAM,
+  START,
+  STREAM_EXISTS,
+  StreamDeletedError,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  binaryEvent,
+  eventTypeFilter,
+  excludeSystemEvents,
+  jsonEvent,
+  streamNameFilter,
+  type AppendStreamState,
+  type Position,
+  type ResolvedEvent,
+} from '@kurrent/kurrentdb-client';
+import { sqlite } from '../src/index.js';
+import { startServer, type EvdbServer } from '../src/server.js';
+
+// The official KurrentDB Node client (1.3.1, unmodified) against evdb's KurrentDB endpoint.
+// Its appends, deletes and subscriptions go through @grpc/grpc-js; its reads go through its
+// native Rust bridge (@kurrent/bridge), which opens its own HTTP/2 connection.
+
+const events = (n: number, type = 'Happened', from = 0) =>
+  Array.from({ length: n }, (_, i) => jsonEvent({ type, data: { n: from + i } }));
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of iterable) all.push(item);
+  return all;
+}
+
+async function rejectsWith(work: () => Promise<unknown>, type: new (...args: never[]) => Error) {
+  await assert.rejects(work, (error: unknown) => {
+    assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
+    return true;
+  });
+}
+
+describe('KurrentDB client 1.3.1 against evdb: streams', () => {
+  let dataDir: string;
+  let server: EvdbServer;
+  let client: KurrentDBClient;
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'evdb-kurrent-'));
+    server = await startServer({ port: 0, backend: sqlite({ dataDir }), kurrent: { port: 0 } });
+    client = KurrentDBClient.connectionString(server.kurrentConnectionString as string);
+  });
+  after(async () => {
+    await client.dispose();
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  describe('appendToStream', () => {
+    it('honours every expected state on the BatchAppend path', async () => {
+      const stream = `orders-${randomUUID()}`;
+      const first = await client.appendToStream(stream, events(2), { streamState: NO_STREAM });
+      assert.equal(first.success, true);
+      assert.equal(first.nextExpectedRevision, 1n);
+      await rejectsWith(
+        () => client.appendToStream(stream, events(1), { streamState: NO_STREAM }),
+        WrongExpectedVersionError,
+      );
+      const exists = await client.appendToStream(stream, events(1), {
+        streamState: STREAM_EXISTS,
+      });
+      assert.equal(exists.nextExpectedRevision, 2n);
+      const exact = await client.appendToStream(stream, events(1), { streamState: 2n });
+      assert.equal(exact.nextExpectedRevision, 3n);
+      const any = await client.appendToStream(stream, events(1), { streamState: ANY });
+      assert.equal(any.nextExpectedRevision, 4n);
+      await assert.rejects(
+        () => client.appendToStream(stream, events(1), { streamState: 1n }),
+        (error: unknown) => {
+          assert.ok(error instanceof WrongExpectedVersionError);
+          assert.equal(error.streamName, stream);
+          assert.equal(error.expectedState, 1n);
+          assert.equal(error.actualState, 4n);
+          return true;
+        },
+      );
+      await rejectsWith(
+        () =>
+          client.appendToStream(`missing-${randomUUID()}`, events(1), {
+            streamState: STREAM_EXISTS,
+          }),
+        WrongExpectedVersionError,
+      );
+    });
+
+    it('honours every expected state on the Append path (per-call credentials)', async () => {
+      // Per-call credentials make the client use the unary-streaming Append instead.
+      const credentials = { username: 'admin', password: 'changeit' };
+      const stream = `orders-${randomUUID()}`;
+      const states: [AppendStreamState, boolean, bigint][] = [
+        [NO_STREAM, true, 0n],
+        [NO_STREAM, false, 0n],
+        [STREAM_EXISTS, true, 1n],
+        [1n, true, 2n],
+        [0n, false, 2n],
+        [ANY, true, 3n],
+      ];
+      for (const [streamState, ok, revision] of states) {
+        const attempt = () =>
+          client.appendToStream(stream, events(1), { streamState, credentials });
+        if (ok) {
+          const result = await attempt();
+          assert.equal(result.nextExpectedRevision, revision, `state ${String(streamState)}`);
+        } else {
+          await assert.rejects(attempt, (error: unknown) => {
+            assert.ok(error instanceof WrongExpectedVersionError);
+            assert.equal(error.actualState, revision);
+            return true;
+          });
+        }
+      }
+    });
+
+    it('reports a wrong expected version as a result when throwOnAppendFailure is off', async () => {
+      const lenient = KurrentDBClient.connectionString(
+        `${server.kurrentConnectionString}&throwOnAppendFailure=false`,
+      );
+      try {
+        const stream = `orders-${randomUUID()}`;
+        await lenient.appendToStream(stream, events(2));
+        const result = await lenient.appendToStream(stream, events(1), {
+          streamState: NO_STREAM,
+          credentials: { username: 'admin', password: 'changeit' },
+        });
+        assert.equal(result.success, false);
+        assert.equal(result.nextExpectedRevision, 1n);
+      } finally {
+        await lenient.dispose();
+      }
+    });
+
+    it('takes a re-append of the same event ids as the original append, once', async () => {
+      const stream = `orders-${randomUUID()}`;
+      const batch = events(3);
+      const first = await client.appendToStream(stream, batch, { streamState: NO_STREAM });
+      const again = await client.appendToStream(stream, batch, { streamState: NO_STREAM });
+      assert.deepEqual(again, first);
+      const any = await client.appendToStream(stream, batch, { streamState: ANY });
+      assert.equal(any.nextExpectedRevision, 2n);
+      const read = await collect(client.readStream(stream));
+      assert.equal(read.length, 3);
+    });
+
+    it('keeps JSON and binary data, metadata, ids and types', async () => {
+      const stream = `mixed-${randomUUID()}`;
+      const id = randomUUID();
+      const bytes = new Uint8Array([0, 1, 2, 250, 255]);
+      await client.appendToStream(stream, [
+        jsonEvent({
+          id,
+          type: 'Json',
+          data: { text: 'ünïcödé', list: [1, 2] },
+          metadata: { by: 'me' },
+        }),
+        binaryEvent({ type: 'Bytes', data: bytes, metadata: new Uint8Array([9, 8, 7]) }),
+      ]);
+      const [json, binary] = await collect(client.readStream(stream));
+      assert.equal(json?.event?.id, id);
+      assert.equal(json?.event?.type, 'Json');
+      assert.equal(json?.event?.isJson, true);
+      assert.deepEqual(json?.event?.data, { text: 'ünïcödé', list: [1, 2] });
+      assert.deepEqual(json?.event?.metadata, { by: 'me' });
+      assert.equal(binary?.event?.isJson, false);
+      assert.deepEqual(new Uint8Array(binary?.event?.data as Uint8Array), bytes);
+      assert.deepEqual(
+        new Uint8Array(binary?.event?.metadata as Uint8Array),
+        new Uint8Array([9, 8, 7]),
+      );
+      // The Rust bridge turns `created` (ticks) into whole seconds.
+      const created = json?.event?.created as Date;
+      assert.ok(Math.abs(created.getTime() - Date.now()) < 60_000);
+    });
+
+    it('stores JSON events as JSON that evdb readers see', async () => {
+      const stream = `shared-${randomUUID()}`;
+      await client.appendToStream(stream, [jsonEvent({ type: 'Shared', data: { total: 5 } })]);
+      const [event] = await server.evdb.streamForward('default', stream, 0, 10);
+      assert.deepEqual(event?.data, { total: 5 });
+      assert.equal(event?.eventType, 'Shared');
+    });
+  });
+
+  describe('readStream', () => {
+    const stream = `read-${randomUUID()}`;
+    before(async () => {
+      await client.appendToStream(stream, events(10));
+    });
+    const revisions = (read: ResolvedEvent[]) => read.map((e) => Number(e.event?.revision));
+
+    it('reads forwards and backwards, from a revision, with a count', async () => {
+      assert.deepEqual(
+        revisions(await collect(client.readStream(stream))),
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+      );
+      assert.deepEqual(
+        revisions(await collect(client.readStream(stream, { fromRevision: 3n, maxCount: 4 }))),
+        [3, 4, 5, 6],
+      );
+      assert.deepEqual(
+        revisions(
+          await collect(
+            client.readStream(stream, { direction: BACKWARDS, fromRevision: END, maxCount: 3 }),
+          ),
+        ),
+        [9, 8, 7],
+      );
+      assert.deepEqual(
+        revisions(
+          await collect(client.readStream(stream, { direction: BACKWARDS, fromRevision: 4n })),
+        ),
+        [4, 3, 2, 1, 0],
+      );
+      // The client's bridge sends a forward read from END as a backward read from the end, so
+      // this is what KurrentDB answers too.
+      assert.deepEqual(
+        revisions(
+          await collect(client.readStream(stream, { direction: FORWARDS, fromRevision: END })),
+        ),
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+      );
+      assert.deepEqual(
+        revisions(
+          await collect(client.readStream(stream, { direction: BACKWARDS, fromRevision: START })),
+        ),
+        [0],
+      );
+    });
+
+    it('answers a missing stream with StreamNotFoundError', async () => {
+      await rejectsWith(
+        () => collect(client.readStream(`nothing-${randomUUID()}`)),
+        StreamNotFoundError,
+      );
+    });
+  });
+
+  describe('readAll', () => {
+    const tag = randomUUID().slice(0, 8);
+    before(async () => {
+      await client.appendToStream(`alpha-${tag}`, events(3, `A${tag}`));
+      await client.appendToStream(`beta-${tag}`, events(2, `B${tag}`));
+    });
+
+    it('reads $all forwards and backwards and round-trips positions', async () => {
+      const forwards = await collect(client.readAll({ fromPosition: START }));
+      const mine = forwards.filter((e) => e.event?.streamId.endsWith(tag));
+      assert.equal(mine.length, 5);
+      const backwards = await collect(
+        client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 5 }),
+      );
+      assert.deepEqual(
+        backwards.map((e) => e.event?.id),
+        mine.map((e) => e.event?.id).reverse(),
+      );
+      // Every position a client was given reads back the same event.
+      for (const event of mine) {
+        const position = event.event?.position as Position;
+        const [again] = await collect(client.readAll({ fromPosition: position, maxCount: 1 }));
+        assert.equal(again?.event?.id, event.event?.id);
+      }
+      // Backwards from a position returns the events before it.
+      const third = mine[2]?.event?.position as Position;
+      const before = await collect(
+        client.readAll({ direction: BACKWARDS, fromPosition: third, maxCount: 2 }),
+      );
+      assert.deepEqual(
+        before.map((e) => e.event?.id),
+        [mine[1]?.event?.id, mine[0]?.event?.id],
+      );
+    });
+
+    it('filters by stream-name prefix and event-type regex', async () => {
+      const byStream = await collect(
+        client.readAll({ filter: streamNameFilter({ prefixes: [`beta-${tag}`] }) }),
+      );
+      assert.deepEqual(
+        byStream.map((e) => e.event?.streamId),
+        [`beta-${tag}`, `beta-${tag}`],
+      );
+      const byType = await collect(
+        client.readAll({ filter: eventTypeFilter({ regex: `^A${tag}$` }), maxCount: 2 }),
+      );
+      assert.deepEqual(
+        byType.map((e) => e.event?.type),
+        [`A${tag}`, `A${tag}`],
+      );
+      const user = await collect(client.readAll({ filter: excludeSystemEvents() }));
+      assert.ok(user.every((e) => !e.event?.type.startsWith('$')));
+    });
+  });
+
+  describe('deleteStream and tombstoneStream', () => {
+    it('soft-deletes: the stream reads as not found and can be written again', async () => {
+      const stream = `soft-${randomUUID()}`;
+      await client.appendToStream(stream, events(2));
+      await rejectsWith(
+        () => client.deleteStream(stream, { expectedRevision: 0n }),
+        WrongExpectedVersionError,
+      );
+      await client.deleteStream(stream, { expectedRevision: 1n });
+      await rejectsWith(() => collect(client.readStream(stream)), StreamNotFoundError);
+      // Deliberately unlike KurrentDB, which would continue at revision 2: evdb's deleteStream
+      // removes the events, and the stream starts again at revision 0.
+      const again = await client.appendToStream(stream, events(1), { streamState: NO_STREAM });
+      assert.equal(again.nextExpectedRevision, 0n);
+    });
+
+    it('tombstones: the stream can never be read or written again', async () => {
+      const stream = `hard-${randomUUID()}`;
+      await client.appendToStream(stream, events(2));
+      await rejectsWith(
+        () => client.tombstoneStream(stream, { expectedRevision: 5n }),
+        WrongExpectedVersionError,
+      );
+      await client.tombstoneStream(stream, { expectedRevision: 1n });
+      await rejectsWith(() => collect(client.readStream(stream)), StreamDeletedError);
+      await rejectsWith(() => client.appendToStream(stream, events(1)), StreamDeletedError);
+      await rejectsWith(
+        () =>
+          client.appendToStream(stream, events(1), {
+            credentials: { username: 'a', password: 'b' },
+          }),
+        StreamDeletedError,
+      );
+      await rejectsWith(() => client.deleteStream(stream), StreamDeletedError);
+      await rejectsWith(() => client.tombstoneStream(stream), StreamDeletedError);
+    });
+
+    it('keeps tombstones across a restart of the server', async () => {
+      const stream = `hard-restart-${randomUUID()}`;
+      await client.appendToStream(stream, events(1));
+      await client.tombstoneStream(stream);
+      const other = await startServer({
+        port: 0,
+        backend: sqlite({ dataDir }),
+        kurrent: { port: 0 },
+      });
+      const otherClient = KurrentDBClient.connectionString(other.kurrentConnectionString as string);
+      try {
+        await rejectsWith(() => otherClient.appendToStream(stream, events(1)), StreamDeletedError);
+      } finally {
+        await otherClient.dispose();
+        await other.close();
+      }
+    });
+  });
+
+  describe('catch-up subscriptions', () => {
+    it('subscribes to a stream: history, caught up once, then live', async () => {
+      const stream = `sub-${randomUUID()}`;
+      await client.appendToStream(stream, events(3));
+      const subscription = client.subscribeToStream(stream, { fromRevision: START });
+      const seen: number[] = [];
+      let caughtUp = 0;
+      subscription.on('caughtUp', () => {
+        caughtUp++;
+        void client.appendToStream(stream, events(2, 'Happened', 3));
+      });
+      for await (const event of subscription) {
+        seen.push(Number(event.event?.revision));
+        if (seen.length === 5) break;
+      }
+      assert.deepEqual(seen, [0, 1, 2, 3, 4]);
+      assert.equal(caughtUp, 1);
+    });
+
+    it('subscribes to a stream after a revision, and to a stream that does not exist yet', async () => {
+      const stream = `sub-late-${randomUUID()}`;
+      const subscription = client.subscribeToStream(stream, { fromRevision: START });
+      const later = client.subscribeToStream(stream, { fromRevision: 1n });
+      await client.appendToStream(stream, events(4));
+      const firstTwo: number[] = [];
+      for await (const event of subscription) {
+        firstTwo.push(Number(event.event?.revision));
+        if (firstTwo.length === 2) break;
+      }
+      const after: number[] = [];
+      for await (const event of later) {
+        after.push(Number(event.event?.revision));
+        if (after.length === 2) break;
+      }
+      assert.deepEqual(firstTwo, [0, 1]);
+      assert.deepEqual(after, [2, 3]);
+    });
+
+    it('subscribes to $all with a filter, with checkpoints, from a position (exclusive)', async () => {
+      const tag = randomUUID().slice(0, 8);
+      for (let i = 0; i < 4; i++) {
+        await client.appendToStream(`noise-${tag}`, events(40, `Noise${tag}`));
+        await client.appendToStream(`wanted-${tag}-${i}`, events(1, `Wanted${tag}`));
+      }
+      const checkpoints: Position[] = [];
+      const subscription = client.subscribeToAll({
+        fromPosition: START,
+        filter: eventTypeFilter({
+          prefixes: [`Wanted${tag}`],
+          checkpointInterval: 2,
+          checkpointReached: (_sub, position) => {
+            checkpoints.push(position);
+          },
+        }),
+      });
+      const wanted: ResolvedEvent[] = [];
+      for await (const event of subscription) {
+        wanted.push(event);
+        if (wanted.length === 4) break;
+      }
+      assert.deepEqual(
+        wanted.map((e) => e.event?.streamId),
+        [0, 1, 2, 3].map((i) => `wanted-${tag}-${i}`),
+      );
+      assert.ok(checkpoints.length >= 2, `checkpoints: ${checkpoints.length}`);
+      const from = wanted[1]?.event?.position as Position;
+      const rest = client.subscribeToAll({
+        fromPosition: from,
+        filter: streamNameFilter({ prefixes: [`wanted-${tag}`] }),
+      });
+      const after: string[] = [];
+      for await (const event of rest) {
+        after.push(event.event?.streamId as string);
+        if (after.length === 2) break;
+      }
+      assert.deepEqual(after, [`wanted-${tag}-2`, `wanted-${tag}-3`]);
+    });
+
+    it('ends a stream subscription with StreamDeletedError when the stream is tombstoned', async () => {
+      const stream = `sub-hard-${randomUUID()}`;
+      await client.appendToStream(stream, events(1));
+      const subscription = client.subscribeToStream(stream, { fromRevision: START });
+      subscription.on('caughtUp', () => {
+        void client.tombstoneStream(stream);
+      });
+      await rejectsWith(() => collect(subscription), StreamDeletedError);
+    });
+  });
+});

@@ -22,6 +22,8 @@ Options (each also an environment variable, and a key of the --config file):
   --insecure            EVDB_INSECURE=1   insecure  listen beyond loopback without tokens
   --tls-cert <file>     EVDB_TLS_CERT     tlsCert   serve HTTPS with this PEM certificate
   --tls-key <file>      EVDB_TLS_KEY      tlsKey    and this PEM key
+  --kurrent-port <n>    EVDB_KURRENT_PORT kurrentPort  also serve the KurrentDB/EventStoreDB gRPC
+                                                    API on this port (see docs/kurrentdb.md)
   --advertise-url <u>   EVDB_ADVERTISE_URL advertiseUrl  the URL other nodes list (getWorkers)
   --log-level <l>       EVDB_LOG_LEVEL    logLevel  info (default), warn, error or silent
   --worker-ttl <ms>     EVDB_WORKER_TTL   workerTtlMs  on a shared database (PostgreSQL), how long
@@ -44,6 +46,7 @@ interface ServeConfig {
   logLevel?: LogLevel;
   corsOrigins?: string[];
   workerTtlMs?: number;
+  kurrentPort?: number;
 }
 
 const CONFIG_KEYS = new Set([
@@ -59,6 +62,7 @@ const CONFIG_KEYS = new Set([
   'logLevel',
   'corsOrigins',
   'workerTtlMs',
+  'kurrentPort',
 ]);
 
 /** The server's settings: flags > environment > config file > defaults. */
@@ -77,6 +81,7 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       'advertise-url': { type: 'string' },
       'log-level': { type: 'string' },
       'worker-ttl': { type: 'string' },
+      'kurrent-port': { type: 'string' },
       config: { type: 'string' },
     },
     SERVE_HELP,
@@ -130,6 +135,11 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       ttlOf(str(parsed, 'worker-ttl'), '--worker-ttl'),
       ttlOf(env.EVDB_WORKER_TTL, 'EVDB_WORKER_TTL'),
       file.workerTtlMs,
+    ),
+    kurrentPort: pick(
+      portOf(str(parsed, 'kurrent-port'), '--kurrent-port'),
+      portOf(env.EVDB_KURRENT_PORT, 'EVDB_KURRENT_PORT'),
+      file.kurrentPort,
     ),
   };
   if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel)) {
@@ -208,12 +218,16 @@ export async function serve(config: ServeConfig, out: (line: string) => void): P
     logLevel: config.logLevel ?? 'info',
     corsOrigins: config.corsOrigins,
     node: config.workerTtlMs === undefined ? undefined : { ttlMs: config.workerTtlMs },
+    kurrent: config.kurrentPort === undefined ? undefined : { port: config.kurrentPort },
   };
   if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
     options.tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };
   }
   const server = await startServer(options);
   out(`evdb listening on ${server.url}`);
+  if (server.kurrentConnectionString !== undefined) {
+    out(`KurrentDB clients: ${server.kurrentConnectionString}`);
+  }
   await new Promise<void>((resolve) => {
     let signals = 0;
     const stop = (): void => {

@@ -119,6 +119,19 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     );
   }
 
+  const kurrentHost = options.kurrent?.host;
+  if (
+    kurrentHost !== undefined &&
+    !auth.enabled &&
+    !isLoopbackHost(kurrentHost) &&
+    options.insecure !== true
+  ) {
+    throw invalidArgument(
+      `refusing to serve the KurrentDB endpoint on ${kurrentHost} without tokens; give tokens or insecure: true`,
+      { host: kurrentHost },
+    );
+  }
+
   const logLevel = options.logLevel ?? 'silent';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw invalidArgument(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${logLevel}`);

@@ -363,6 +363,54 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
     });
   });
 
+  describe('stream metadata', () => {
+    it('writes $$<stream> and reads it back, custom keys included', async () => {
+      const stream = `meta-${randomUUID()}`;
+      const empty = await client.getStreamMetadata(stream);
+      assert.equal(empty.metadata, undefined);
+      await client.setStreamMetadata(stream, {
+        maxCount: 5,
+        truncateBefore: 1,
+        acl: { readRoles: ['$admins'] },
+        owner: 'billing',
+      });
+      const { metadata } = await client.getStreamMetadata(stream);
+      assert.deepEqual(metadata, {
+        maxCount: 5,
+        truncateBefore: 1,
+        acl: { readRoles: ['$admins'] },
+        owner: 'billing',
+      });
+      // Kept as an evdb system stream, out of reach of evdb's own public writes.
+      assert.equal(await server.evdb.getVersion('default', `$$${stream}`), 0);
+    });
+
+    it('applies $tb and $maxCount to reads of the stream, and $maxAge', async () => {
+      const stream = `limited-${randomUUID()}`;
+      await client.appendToStream(stream, events(10));
+      const revisions = async (options = {}) =>
+        (await collect(client.readStream(stream, options))).map((e) => Number(e.event?.revision));
+      await client.setStreamMetadata(stream, { truncateBefore: 4 });
+      assert.deepEqual(await revisions(), [4, 5, 6, 7, 8, 9]);
+      assert.deepEqual(
+        await revisions({ direction: BACKWARDS, fromRevision: END }),
+        [9, 8, 7, 6, 5, 4],
+      );
+      await client.setStreamMetadata(stream, { maxCount: 3 });
+      assert.deepEqual(await revisions(), [7, 8, 9]);
+      assert.deepEqual(await revisions({ fromRevision: 1n, maxCount: 2 }), [7, 8]);
+      await client.appendToStream(stream, events(1));
+      assert.deepEqual(await revisions(), [8, 9, 10]);
+      await client.setStreamMetadata(stream, { maxAge: 3600 });
+      assert.equal((await revisions()).length, 11);
+      // Events of the hour before are hidden once maxAge is shorter than their age; the
+      // second-precision of maxAge makes a zero-second age the way to show it at once.
+      await client.setStreamMetadata(stream, { maxAge: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      assert.deepEqual(await revisions(), []);
+    });
+  });
+
   describe('catch-up subscriptions', () => {
     it('subscribes to a stream: history, caught up once, then live', async () => {
       const stream = `sub-${randomUUID()}`;

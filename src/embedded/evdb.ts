@@ -175,6 +175,15 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
     return this.streams.appendEvents(storeId, streamId, events, expectedVersion);
   }
 
+  /**
+   * Appends to a `$` stream, which the public operations refuse. For protocol adapters in the
+   * gateway that must keep another protocol's system streams (KurrentDB's `$$<stream>`
+   * metadata streams); not part of `EventStoreApi`, never offered to remote callers.
+   */
+  async appendSystem(storeId: string, write: StreamWrite): Promise<AppendResult> {
+    return (await this.stores.store(storeId)).appendSystem(write);
+  }
+
   appendBatch(storeId: string, writes: StreamWrite[]): Promise<BatchAppendResult> {
     return this.streams.appendBatch(storeId, writes);
   }

@@ -10,10 +10,11 @@ import {
 import { EvdbError, isEvdbError } from '../../core/errors.js';
 import { ANY_VERSION, NO_STREAM, STREAM_EXISTS, type NewEvent } from '../../core/types.js';
 import { LIMITS } from '../../store/validation.js';
-import type { Evdb } from '../../store/evdb.js';
+import type { Evdb } from '../../embedded/evdb.js';
 import type { CallContexts } from './call-context.js';
 import { toGrpcError } from './errors.js';
 import { packShared } from './protocol.js';
+import { isMetastream } from './stream-metadata.js';
 import type { Tombstones } from './tombstones.js';
 import {
   EMPTY,
@@ -47,7 +48,9 @@ async function appendOnce(
 ): Promise<AppendOutcome> {
   await deps.tombstones.assertWritable(storeId, streamId);
   try {
-    const result = await deps.evdb.appendEvents(storeId, streamId, events, expected);
+    const result = isMetastream(streamId)
+      ? await deps.evdb.appendSystem(storeId, { streamId, events, expectedVersion: expected })
+      : await deps.evdb.appendEvents(storeId, streamId, events, expected);
     return { ok: true, ...result };
   } catch (error) {
     if (isEvdbError(error, 'wrong_expected_version')) {

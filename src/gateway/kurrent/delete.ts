@@ -6,7 +6,7 @@
 // A tombstone appends a `$streamDeleted` event (see tombstones.ts).
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { assertExpectedVersion } from '../../store/append-planner.js';
-import type { Evdb } from '../../store/evdb.js';
+import type { Evdb } from '../../embedded/evdb.js';
 import type { CallContexts } from './call-context.js';
 import { streamDeleted, toGrpcError } from './errors.js';
 import type { Tombstones } from './tombstones.js';

@@ -2,7 +2,7 @@
 // connect to it unchanged. See docs/kurrentdb.md for what is supported.
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { EvdbError, isEvdbError } from '../../core/errors.js';
-import type { Evdb } from '../../store/evdb.js';
+import type { Evdb } from '../../embedded/evdb.js';
 import type { Authenticator } from '../auth.js';
 import { appendHandler, batchAppendHandler } from './append.js';
 import { CallContexts } from './call-context.js';

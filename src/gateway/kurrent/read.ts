@@ -9,10 +9,11 @@ import { randomUUID } from 'node:crypto';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { EvdbError, isEvdbError } from '../../core/errors.js';
 import type { EventRecord, Subscription } from '../../core/types.js';
-import type { Evdb } from '../../store/evdb.js';
+import type { Evdb } from '../../embedded/evdb.js';
 import type { CallContexts } from './call-context.js';
 import { streamDeleted, toGrpcError } from './errors.js';
 import { compileFilter, type EventFilter, type WireFilterOptions } from './filters.js';
+import { isVisible, streamLimits } from './stream-metadata.js';
 import type { Tombstones } from './tombstones.js';
 import {
   TOMBSTONE_EVENT_TYPE,
@@ -178,14 +179,21 @@ async function readStreamForward(
     if (!(await evdb.streamExists(reader.storeId, streamId))) return sendNotFound(reader, streamId);
     return finishStreamRead(reader, streamId, compatible);
   }
-  let next = uint64FromWire(options.revision, Number.MAX_SAFE_INTEGER);
+  const limits = await streamLimits(evdb, reader.storeId, streamId);
+  let next = Math.max(
+    uint64FromWire(options.revision, Number.MAX_SAFE_INTEGER),
+    limits?.firstVisible ?? 0,
+  );
   let remaining = count;
   while (remaining > 0) {
     const want = Math.min(remaining, PAGE);
     const page = await streamPage(reader, streamId, next, want, 'forward');
     if (page === undefined) return sendNotFound(reader, streamId);
-    for (const event of page) await sendEvent(reader, event);
-    remaining -= page.length;
+    for (const event of page) {
+      if (!isVisible(limits, event)) continue;
+      await sendEvent(reader, event);
+      remaining--;
+    }
     const last = page.at(-1);
     if (page.length < want || last === undefined) break;
     next = last.version + 1;
@@ -205,13 +213,19 @@ async function readStreamBackward(
   else if (options.revision !== undefined && options.revision !== null) {
     next = uint64FromWire(options.revision, -1);
   }
+  const limits = await streamLimits(reader.deps.evdb, reader.storeId, streamId);
+  const firstVisible = limits?.firstVisible ?? 0;
   let remaining = count;
   while (remaining > 0) {
     const want = Math.min(remaining, PAGE);
     const page = await streamPage(reader, streamId, next, want, 'backward');
     if (page === undefined) return sendNotFound(reader, streamId);
-    for (const event of page) await sendEvent(reader, event);
-    remaining -= page.length;
+    for (const event of page) {
+      if (event.version < firstVisible) return finishStreamRead(reader, streamId, compatible);
+      if (!isVisible(limits, event)) continue;
+      await sendEvent(reader, event);
+      remaining--;
+    }
     const last = page.at(-1);
     if (page.length < want || last === undefined || last.version === 0) break;
     next = last.version - 1;

@@ -7,7 +7,7 @@
 // to that type, so tombstones written through another node sharing the store reach it too.
 // evdb's own API does not refuse writes to such a stream; the KurrentDB endpoint refuses them
 // (StreamDeleted) and reports the stream as deleted to every read.
-import type { Evdb } from '../../store/evdb.js';
+import type { Evdb } from '../../embedded/evdb.js';
 import type { Subscription } from '../../core/types.js';
 import { streamDeleted } from './errors.js';
 import { TOMBSTONE_EVENT_TYPE } from './wire.js';

@@ -25,6 +25,22 @@ export const SUPPORTED_METHODS = [
     features: [],
   },
   { method_name: 'read', service_name: 'event_store.client.gossip.gossip', features: [] },
+  // Both stream and $all groups, so the clients use gRPC for every one of these (and never
+  // fall back to KurrentDB's HTTP API).
+  ...[
+    'create',
+    'update',
+    'delete',
+    'read',
+    'getinfo',
+    'replayparked',
+    'list',
+    'restartsubsystem',
+  ].map((method_name) => ({
+    method_name,
+    service_name: 'event_store.client.persistent_subscriptions.persistentsubscriptions',
+    features: ['stream', 'all'],
+  })),
 ];
 
 export function supportedMethodsHandler() {

@@ -17,6 +17,14 @@ function grpcError(
   return { code, details: message, message, metadata };
 }
 
+/** Persistent-subscription refusals, by their `exception` trailer. */
+const PERSISTENT_EXCEPTIONS: Record<string, status | undefined> = {
+  'persistent-subscription-does-not-exist': status.NOT_FOUND,
+  'persistent-subscription-exists': status.ALREADY_EXISTS,
+  'persistent-subscription-dropped': status.CANCELLED,
+  'maximum-subscribers-reached': status.FAILED_PRECONDITION,
+};
+
 export function streamDeletedError(streamId: string): GrpcError {
   return grpcError(status.FAILED_PRECONDITION, `Event stream '${streamId}' is deleted.`, {
     exception: 'stream-deleted',
@@ -56,6 +64,14 @@ export function toGrpcError(error: unknown): GrpcError {
   const details = error.details;
   if (details.kurrentException === 'stream-deleted') {
     return streamDeletedError(streamIdOf(details));
+  }
+  const persistent = PERSISTENT_EXCEPTIONS[String(details.kurrentException)];
+  if (persistent !== undefined) {
+    return grpcError(persistent, error.message, {
+      exception: String(details.kurrentException),
+      'stream-name': typeof details.stream === 'string' ? details.stream : '',
+      'group-name': typeof details.group === 'string' ? details.group : '',
+    });
   }
   switch (error.code) {
     case 'wrong_expected_version': {

@@ -8,6 +8,7 @@ import { appendHandler, batchAppendHandler } from './append.js';
 import { CallContexts } from './call-context.js';
 import { deleteHandler, tombstoneHandler } from './delete.js';
 import { gossipHandler, supportedMethodsHandler } from './discovery.js';
+import { PersistentSubscriptionsService } from './persistent/persistent-service.js';
 import { loadServices } from './protocol.js';
 import { readHandler } from './read.js';
 import { Tombstones } from './tombstones.js';
@@ -74,6 +75,8 @@ export async function startKurrentEndpoint(
     Delete: deleteHandler(deps),
     Tombstone: tombstoneHandler(deps),
   });
+  const persistent = new PersistentSubscriptionsService(evdb, deps.contexts);
+  server.addService(services.persistentSubscriptions, persistent.handlers());
   server.addService(services.serverFeatures, { GetSupportedMethods: supportedMethodsHandler() });
   server.addService(services.gossip, {
     Read: gossipHandler(() => ({ address: options.advertisedHost, port: boundPort })),
@@ -108,6 +111,7 @@ export async function startKurrentEndpoint(
       const grace = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_GRACE_MS).unref());
       await Promise.race([drained, grace]);
       server.forceShutdown();
+      await persistent.close();
       await tombstones.close();
     },
   };

@@ -17,6 +17,7 @@ export interface KurrentServices {
   streams: ServiceDefinition;
   serverFeatures: ServiceDefinition;
   gossip: ServiceDefinition;
+  persistentSubscriptions: ServiceDefinition;
 }
 
 interface LoadedTree {
@@ -42,6 +43,7 @@ export function loadServices(): KurrentServices {
     streams: service('streams', 'Streams'),
     serverFeatures: service('server_features', 'ServerFeatures'),
     gossip: service('gossip', 'Gossip'),
+    persistentSubscriptions: service('persistent_subscriptions', 'PersistentSubscriptions'),
   };
 }
 

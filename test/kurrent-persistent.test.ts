@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  KurrentDBClient,
+  PARK,
+  PersistentSubscriptionDoesNotExistError,
+  PersistentSubscriptionExistsError,
+  RETRY,
+  SKIP,
+  START,
+  jsonEvent,
+  persistentSubscriptionToAllSettingsFromDefaults,
+  persistentSubscriptionToStreamSettingsFromDefaults,
+  streamNameFilter,
+  type PersistentSubscriptionToStream,
+  type PersistentSubscriptionToStreamResolvedEvent,
+} from '@kurrent/kurrentdb-client';
+import { sqlite } from '../src/index.js';
+import { startServer, type EvdbServer } from '../src/server.js';
+
+// Persistent subscriptions through the official KurrentDB client 1.3.1: groups on a stream and
+// on $all, ack, nack (retry, skip, park), parked-message replay, and a checkpoint that survives
+// a restart of the server (evdb keeps the group as one of its own persistent subscriptions).
+
+const events = (n: number, type = 'Happened') =>
+  Array.from({ length: n }, (_, i) => jsonEvent({ type, data: { n: i } }));
+
+/** Polls until `check` passes: acks travel asynchronously, as on KurrentDB. */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/** Takes the next `n` events of a persistent subscription. */
+async function take(
+  iterator: AsyncIterator<PersistentSubscriptionToStreamResolvedEvent>,
+  n: number,
+): Promise<PersistentSubscriptionToStreamResolvedEvent[]> {
+  const taken: PersistentSubscriptionToStreamResolvedEvent[] = [];
+  while (taken.length < n) {
+    const next = await iterator.next();
+    if (next.done === true) throw new Error(`the subscription ended after ${taken.length} events`);
+    taken.push(next.value);
+  }
+  return taken;
+}
+
+describe('KurrentDB client 1.3.1 against evdb: persistent subscriptions', () => {
+  let dataDir: string;
+  let server: EvdbServer;
+  let client: KurrentDBClient;
+
+  const start = async () => {
+    server = await startServer({ port: 0, backend: sqlite({ dataDir }), kurrent: { port: 0 } });
+    client = KurrentDBClient.connectionString(server.kurrentConnectionString as string);
+  };
+  const stop = async () => {
+    await client.dispose();
+    await server.close();
+  };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'evdb-kurrent-ps-'));
+    await start();
+  });
+  after(async () => {
+    await stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates, lists, refuses duplicates and unknown groups, and deletes', async () => {
+    const stream = `ps-admin-${randomUUID()}`;
+    const settings = persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START });
+    await client.createPersistentSubscriptionToStream(stream, 'g1', settings);
+    await assert.rejects(
+      () => client.createPersistentSubscriptionToStream(stream, 'g1', settings),
+      PersistentSubscriptionExistsError,
+    );
+    const listed = await client.listPersistentSubscriptionsToStream(stream);
+    assert.deepEqual(
+      listed.map((info) => info.groupName),
+      ['g1'],
+    );
+    const info = await client.getPersistentSubscriptionToStreamInfo(stream, 'g1');
+    assert.equal(info.eventSource, stream);
+    assert.equal(info.settings.startFrom, START);
+    assert.equal(info.settings.maxRetryCount, settings.maxRetryCount);
+    await client.updatePersistentSubscriptionToStream(stream, 'g1', {
+      ...settings,
+      maxRetryCount: 3,
+    });
+    assert.equal(
+      (await client.getPersistentSubscriptionToStreamInfo(stream, 'g1')).settings.maxRetryCount,
+      3,
+    );
+    await client.deletePersistentSubscriptionToStream(stream, 'g1');
+    await assert.rejects(
+      () => client.getPersistentSubscriptionToStreamInfo(stream, 'g1'),
+      PersistentSubscriptionDoesNotExistError,
+    );
+    const missing = client.subscribeToPersistentSubscriptionToStream(stream, 'nobody');
+    await assert.rejects(
+      () => take(missing[Symbol.asyncIterator](), 1),
+      PersistentSubscriptionDoesNotExistError,
+    );
+  });
+
+  it('delivers to a group with ack, nack retry, skip and park, and replays parked events', async () => {
+    const stream = `ps-${randomUUID()}`;
+    await client.appendToStream(stream, events(5));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      'workers',
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
+    const subscription: PersistentSubscriptionToStream =
+      client.subscribeToPersistentSubscriptionToStream(stream, 'workers');
+    const iterator = subscription[Symbol.asyncIterator]();
+    const first = await take(iterator, 5);
+    assert.deepEqual(
+      first.map((e) => Number(e.event?.revision)),
+      [0, 1, 2, 3, 4],
+    );
+    await subscription.ack(...first.slice(0, 2));
+    await subscription.nack(
+      RETRY,
+      'try again',
+      first[2] as PersistentSubscriptionToStreamResolvedEvent,
+    );
+    await subscription.nack(
+      SKIP,
+      'not for us',
+      first[3] as PersistentSubscriptionToStreamResolvedEvent,
+    );
+    await subscription.nack(
+      PARK,
+      'poison',
+      first[4] as PersistentSubscriptionToStreamResolvedEvent,
+    );
+    const [retried] = await take(iterator, 1);
+    assert.equal(Number(retried?.event?.revision), 2);
+    assert.equal(retried?.retryCount, 1);
+    await subscription.ack(retried as PersistentSubscriptionToStreamResolvedEvent);
+
+    const parked = await client.getPersistentSubscriptionToStreamInfo(stream, 'workers');
+    assert.equal(parked.stats.parkedMessageCount, 1n);
+    await client.replayParkedMessagesToStream(stream, 'workers');
+    const [replayed] = await take(iterator, 1);
+    assert.equal(Number(replayed?.event?.revision), 4);
+    await subscription.ack(replayed as PersistentSubscriptionToStreamResolvedEvent);
+    await eventually(async () => {
+      const after = await client.getPersistentSubscriptionToStreamInfo(stream, 'workers');
+      assert.equal(after.stats.parkedMessageCount, 0n);
+      assert.equal(after.stats.lastCheckpointedEventRevision, 4n);
+    });
+    await subscription.unsubscribe();
+  });
+
+  it('keeps a group checkpoint across a restart of the server', async () => {
+    const stream = `ps-restart-${randomUUID()}`;
+    await client.appendToStream(stream, events(3));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      'durable',
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
+    const before = client.subscribeToPersistentSubscriptionToStream(stream, 'durable');
+    const delivered = await take(before[Symbol.asyncIterator](), 3);
+    await before.ack(...delivered);
+    await eventually(async () => {
+      const info = await client.getPersistentSubscriptionToStreamInfo(stream, 'durable');
+      assert.equal(info.stats.lastCheckpointedEventRevision, 2n);
+    });
+    await before.unsubscribe();
+
+    await stop();
+    await start();
+    await client.appendToStream(stream, events(2, 'Later'));
+    const afterRestart = client.subscribeToPersistentSubscriptionToStream(stream, 'durable');
+    const next = await take(afterRestart[Symbol.asyncIterator](), 2);
+    assert.deepEqual(
+      next.map((e) => Number(e.event?.revision)),
+      [3, 4],
+    );
+    await afterRestart.ack(...next);
+    await afterRestart.unsubscribe();
+  });
+
+  it('runs a group on $all with a stream-name filter, shared by two consumers', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const group = `all-${tag}`;
+    await client.createPersistentSubscriptionToAll(
+      group,
+      persistentSubscriptionToAllSettingsFromDefaults({ startFrom: START }),
+      { filter: streamNameFilter({ prefixes: [`wanted-${tag}`] }) },
+    );
+    for (let i = 0; i < 3; i++) {
+      await client.appendToStream(`noise-${tag}`, events(2));
+      await client.appendToStream(`wanted-${tag}-${i}`, events(2));
+    }
+    const one = client.subscribeToPersistentSubscriptionToAll(group, { bufferSize: 2 });
+    const two = client.subscribeToPersistentSubscriptionToAll(group, { bufferSize: 2 });
+    const seen: string[] = [];
+    const consume = async (subscription: typeof one) => {
+      for await (const event of subscription) {
+        seen.push(`${event.event?.streamId}/${event.event?.revision}`);
+        await subscription.ack(event);
+        if (seen.length >= 6) break;
+      }
+    };
+    await Promise.race([consume(one), consume(two)]);
+    while (seen.length < 6) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(
+      [...seen].sort(),
+      [0, 1, 2].flatMap((i) => [`wanted-${tag}-${i}/0`, `wanted-${tag}-${i}/1`]),
+    );
+    const info = await client.getPersistentSubscriptionToAllInfo(group);
+    assert.equal(info.eventSource, '$all');
+    await Promise.all([one.unsubscribe(), two.unsubscribe()]);
+  });
+});

@@ -105,6 +105,16 @@ describe('KurrentDB endpoint', () => {
       const names = supported.methods.map((m) => `${m.service_name}/${m.method_name}`).sort();
       assert.deepEqual(names, [
         'event_store.client.gossip.gossip/read',
+        ...[
+          'create',
+          'delete',
+          'getinfo',
+          'list',
+          'read',
+          'replayparked',
+          'restartsubsystem',
+          'update',
+        ].map((m) => `event_store.client.persistent_subscriptions.persistentsubscriptions/${m}`),
         'event_store.client.server_features.serverfeatures/getsupportedmethods',
         'event_store.client.streams.streams/append',
         'event_store.client.streams.streams/batchappend',
@@ -116,6 +126,8 @@ describe('KurrentDB endpoint', () => {
         (resolve, reject) =>
           gossip.Read({}, (error, response) => (error ? reject(error) : resolve(response))),
       );
+      const persistent = supported.methods.filter((m) => m.service_name.includes('persistent'));
+      assert.ok(persistent.every((m) => m.features.join() === 'stream,all'));
       assert.equal(members.members.length, 1);
       assert.equal(members.members[0]?.state, 'Leader');
       assert.equal(members.members[0]?.is_alive, true);

@@ -151,7 +151,7 @@ describe('KurrentDB client 1.3.1 against evdb: persistent subscriptions', () => 
     const [retried] = await take(iterator, 1);
     assert.equal(Number(retried?.event?.revision), 2);
     assert.equal(retried?.retryCount, 1);
-    await subscription.ack(retried as PersistentSubscriptionToStreamResolvedEvent);
+    await subscription.ack(retried);
 
     const parked = await client.getPersistentSubscriptionToStreamInfo(stream, 'workers');
     assert.equal(parked.stats.parkedMessageCount, 1n);

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { formatTable, progress, type BenchOptions, type Row } from './lib.js';
 import { runPostgresBench } from './postgres.js';
+import { runKurrentBench } from './kurrent.js';
 import { runRemoteBench } from './remote.js';
 import { runSqliteBench } from './sqlite.js';
 import { runSubscriptionsBench } from './subscriptions.js';
 import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -39,6 +40,7 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   features: runFeaturesBench,
   'features-postgres': runFeaturesPostgresBench,
   subscriptions: runSubscriptionsBench,
+  kurrent: runKurrentBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -171,6 +174,52 @@ describe('KurrentDB endpoint', () => {
       );
     } finally {
       await Promise.all([shop.dispose(), plain.dispose(), missing.dispose()]);
+    }
+  });
+});
+
+describe('evdb serve --kurrent-port', () => {
+  it('serves KurrentDB clients on the given port and prints their connection string', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'evdb-kurrent-serve-'));
+    const cli = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        cli,
+        'serve',
+        '--port',
+        '0',
+        '--kurrent-port',
+        '0',
+        '--data-dir',
+        dataDir,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, EVDB_LOG_LEVEL: 'silent' } },
+    );
+    try {
+      let connectionString: string | undefined;
+      for await (const line of createInterface({ input: child.stdout })) {
+        const match = /^KurrentDB clients: (\S+)$/.exec(line);
+        if (match !== null) {
+          connectionString = match[1];
+          break;
+        }
+      }
+      assert.match(connectionString ?? '', /^kurrentdb:\/\/127\.0\.0\.1:\d+\?tls=false$/);
+      const client = KurrentDBClient.connectionString(connectionString as string);
+      try {
+        await client.appendToStream('served', jsonEvent({ type: 'Served', data: { ok: true } }));
+        const [event] = await collect(client.readStream('served'));
+        assert.deepEqual(event?.event?.data, { ok: true });
+      } finally {
+        await client.dispose();
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

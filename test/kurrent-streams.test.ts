@@ -189,6 +189,26 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
       assert.ok(Math.abs(created.getTime() - Date.now()) < 60_000);
     });
 
+    it('takes an event larger than the 3 MiB chunk of the client, and refuses one over 4 MiB', async () => {
+      // The client then opens the batch with a chunk that holds only the options.
+      const stream = `big-${randomUUID()}`;
+      const blob = 'x'.repeat(3.5 * 1024 * 1024);
+      await client.appendToStream(stream, [
+        jsonEvent({ type: 'Small', data: { n: 1 } }),
+        jsonEvent({ type: 'Big', data: { blob } }),
+      ]);
+      const read = await collect(client.readStream(stream));
+      assert.equal((read[1]?.event?.data as { blob: string }).blob.length, blob.length);
+      // evdb's limit for one event (KurrentDB's is 16 MiB): refused, nothing written.
+      await assert.rejects(() =>
+        client.appendToStream(
+          stream,
+          jsonEvent({ type: 'Huge', data: { blob: 'y'.repeat(5 * 1024 * 1024) } }),
+        ),
+      );
+      assert.equal((await collect(client.readStream(stream))).length, 2);
+    });
+
     it('stores JSON events as JSON that evdb readers see', async () => {
       const stream = `shared-${randomUUID()}`;
       await client.appendToStream(stream, [jsonEvent({ type: 'Shared', data: { total: 5 } })]);

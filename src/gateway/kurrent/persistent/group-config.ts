@@ -5,7 +5,7 @@
 // so two nodes cannot overwrite each other's change.
 import { EvdbError, isEvdbError } from '../../../core/errors.js';
 import type { JsonObject } from '../../../core/types.js';
-import type { Evdb } from '../../../store/evdb.js';
+import type { Evdb } from '../../../embedded/evdb.js';
 import type { WireFilterOptions } from '../filters.js';
 
 const CONFIG_STREAM = '$persistentSubscriptionConfig';

@@ -10,7 +10,7 @@
 // and those after them: at least once, as KurrentDB promises.
 import { createHash } from 'node:crypto';
 import type { EventRecord, Subscription } from '../../../core/types.js';
-import type { Evdb } from '../../../store/evdb.js';
+import type { Evdb } from '../../../embedded/evdb.js';
 import { compileFilter, type EventFilter } from '../filters.js';
 import { recordedEventToWire } from '../wire.js';
 import { evdbSubscriptionName, parkedStreamOf, type GroupConfig } from './group-config.js';

@@ -11,7 +11,7 @@ import type {
 } from '@grpc/grpc-js';
 import { EvdbError, isEvdbError } from '../../../core/errors.js';
 import type { EventRecord, StartFrom } from '../../../core/types.js';
-import type { Evdb } from '../../../store/evdb.js';
+import type { Evdb } from '../../../embedded/evdb.js';
 import type { CallContexts } from '../call-context.js';
 import { toGrpcError } from '../errors.js';
 import { compileFilter, type WireFilterOptions } from '../filters.js';

@@ -103,3 +103,45 @@ export class GroupConfigs {
     return { groups: data?.groups ?? [], version };
   }
 }
+
+export interface WireSettings {
+  resolve_links?: boolean;
+  revision?: string;
+  extra_statistics?: boolean;
+  max_retry_count?: number;
+  min_checkpoint_count?: number;
+  max_checkpoint_count?: number;
+  max_subscriber_count?: number;
+  live_buffer_size?: number;
+  read_batch_size?: number;
+  history_buffer_size?: number;
+  named_consumer_strategy?: string;
+  message_timeout_ticks?: string;
+  message_timeout_ms?: number;
+  checkpoint_after_ticks?: string;
+  checkpoint_after_ms?: number;
+  consumer_strategy?: string;
+}
+
+export function settingsFromWire(settings: WireSettings): GroupSettings {
+  // proto3 does not send zeros: a missing number is 0, a missing strategy enum DispatchToSingle.
+  const ms = (direct: number | undefined, ticks: string | undefined): number =>
+    direct ?? (ticks === undefined ? 0 : Math.floor(Number(ticks) / 10_000));
+  return {
+    resolveLinks: settings.resolve_links ?? false,
+    extraStatistics: settings.extra_statistics ?? false,
+    maxRetryCount: settings.max_retry_count ?? 0,
+    minCheckpointCount: settings.min_checkpoint_count ?? 0,
+    maxCheckpointCount: settings.max_checkpoint_count ?? 0,
+    maxSubscriberCount: settings.max_subscriber_count ?? 0,
+    liveBufferSize: settings.live_buffer_size ?? 0,
+    readBatchSize: settings.read_batch_size ?? 0,
+    historyBufferSize: settings.history_buffer_size ?? 0,
+    messageTimeoutMs: ms(settings.message_timeout_ms, settings.message_timeout_ticks),
+    checkpointAfterMs: ms(settings.checkpoint_after_ms, settings.checkpoint_after_ticks),
+    consumerStrategy:
+      settings.consumer_strategy !== undefined && settings.consumer_strategy !== ''
+        ? settings.consumer_strategy
+        : (settings.named_consumer_strategy ?? 'DispatchToSingle'),
+  };
+}

@@ -10,12 +10,11 @@ import type {
   UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { EvdbError, isEvdbError } from '../../../core/errors.js';
-import type { EventRecord, StartFrom } from '../../../core/types.js';
+import type { StartFrom } from '../../../core/types.js';
 import type { Evdb } from '../../../embedded/evdb.js';
 import type { CallContexts } from '../call-context.js';
 import { toGrpcError } from '../errors.js';
 import { compileFilter, type WireFilterOptions } from '../filters.js';
-import { streamLimits } from '../stream-metadata.js';
 import {
   EMPTY,
   positionFromWire,
@@ -32,31 +31,15 @@ import {
   evdbSubscriptionName,
   groupKey,
   parkedStreamOf,
+  settingsFromWire,
   type GroupConfig,
-  type GroupSettings,
+  type WireSettings,
 } from './group-config.js';
+import { groupInfo } from './group-info.js';
+import { takeParked } from './parked.js';
 import { GroupRunner, type Consumer, type NackAction } from './group-runner.js';
 
 const END_REVISION = '18446744073709551615';
-
-interface WireSettings {
-  resolve_links?: boolean;
-  revision?: string;
-  extra_statistics?: boolean;
-  max_retry_count?: number;
-  min_checkpoint_count?: number;
-  max_checkpoint_count?: number;
-  max_subscriber_count?: number;
-  live_buffer_size?: number;
-  read_batch_size?: number;
-  history_buffer_size?: number;
-  named_consumer_strategy?: string;
-  message_timeout_ticks?: string;
-  message_timeout_ms?: number;
-  checkpoint_after_ticks?: string;
-  checkpoint_after_ms?: number;
-  consumer_strategy?: string;
-}
 
 interface WireAllOptions {
   position?: WirePosition;
@@ -106,7 +89,14 @@ export class PersistentSubscriptionsService {
       GetInfo: this.unary<{ options?: ManageOptions }>('read', async (storeId, request) => {
         const { stream, group } = this.target(request.options ?? {});
         const config = await this.configs.get(storeId, stream, group);
-        return { subscription_info: await this.info(storeId, config) };
+        return {
+          subscription_info: await groupInfo(
+            this.evdb,
+            storeId,
+            config,
+            this.runnerOf(storeId, config),
+          ),
+        };
       }),
       List: this.unary<{
         options?: { list_for_stream?: { stream?: WireStreamIdentifier; all?: object } };
@@ -118,7 +108,11 @@ export class PersistentSubscriptionsService {
             only.all !== undefined && only.all !== null ? ALL : streamFromWire(only.stream);
           configs = configs.filter((config) => config.stream === stream);
         }
-        return { subscriptions: await Promise.all(configs.map((c) => this.info(storeId, c))) };
+        return {
+          subscriptions: await Promise.all(
+            configs.map((c) => groupInfo(this.evdb, storeId, c, this.runnerOf(storeId, c))),
+          ),
+        };
       }),
       ReplayParked: this.unary<{
         options?: ManageOptions & { stop_at?: string; no_limit?: object };
@@ -129,6 +123,10 @@ export class PersistentSubscriptionsService {
       }),
       Read: (call: ServerDuplexStream<ReadRequest, unknown>) => this.read(call),
     };
+  }
+
+  private runnerOf(storeId: string, config: GroupConfig): GroupRunner | undefined {
+    return this.runners.get(`${storeId}/${groupKey(config.stream, config.group)}`);
   }
 
   async close(): Promise<void> {
@@ -285,117 +283,9 @@ export class PersistentSubscriptionsService {
         },
       );
     }
-    const parked = parkedStreamOf(stream, group);
-    const head = await this.evdb.getVersion(storeId, parked);
-    if (head < 0) return EMPTY;
-    const first = (await streamLimits(this.evdb, storeId, parked))?.firstVisible ?? 0;
     const limit = options.stop_at === undefined ? Number.MAX_SAFE_INTEGER : Number(options.stop_at);
-    const links = await this.evdb.getEvents(
-      storeId,
-      parked,
-      first,
-      Math.min(limit, 100_000),
-      'forward',
-    );
-    const events: EventRecord[] = [];
-    for (const link of links) {
-      const target = new TextDecoder().decode(link.data as Uint8Array);
-      const at = target.indexOf('@');
-      const [event] = await this.evdb
-        .getEvents(storeId, target.slice(at + 1), Number(target.slice(0, at)), 1, 'forward')
-        .catch((error: unknown) => {
-          // A parked event whose stream was deleted since has nothing to replay.
-          if (isEvdbError(error, 'stream_not_found')) return [];
-          throw error;
-        });
-      if (event !== undefined) events.push(event);
-    }
-    const last = links.at(-1);
-    if (last !== undefined) {
-      // Replayed links are cut off the parked stream, as KurrentDB does with $tb.
-      await this.evdb.appendSystem(storeId, {
-        streamId: `$$${parked}`,
-        events: [{ eventType: '$metadata', data: { $tb: last.version + 1 } }],
-      });
-    }
-    runner.replay(events);
+    runner.replay(await takeParked(this.evdb, storeId, parkedStreamOf(stream, group), limit));
     return EMPTY;
-  }
-
-  private async info(storeId: string, config: GroupConfig): Promise<object> {
-    const { stream, group, settings } = config;
-    const runner = this.runners.get(`${storeId}/${groupKey(stream, group)}`);
-    const stored = await this.evdb.getSubscription(storeId, evdbSubscriptionName(stream, group));
-    let checkpointed = '';
-    if (stored.checkpoint >= 0) {
-      if (stream === ALL) checkpointed = `C:${stored.checkpoint}/P:${stored.checkpoint}`;
-      else checkpointed = await this.revisionAt(storeId, stream, stored.checkpoint);
-    }
-    const parked = parkedStreamOf(stream, group);
-    const parkedHead = await this.evdb.getVersion(storeId, parked);
-    const parkedFirst = (await streamLimits(this.evdb, storeId, parked))?.firstVisible ?? 0;
-    return {
-      event_source: stream,
-      group_name: group,
-      status: 'Live',
-      connections: (runner?.connections ?? []).map((consumer) => ({
-        from: consumer.id,
-        username: '',
-        average_items_per_second: 0,
-        total_items: '0',
-        count_since_last_measurement: '0',
-        observed_measurements: [],
-        available_slots: consumer.slots - (runner?.inFlightOf(consumer) ?? 0),
-        in_flight_messages: runner?.inFlightOf(consumer) ?? 0,
-        connection_name: consumer.connectionName,
-      })),
-      average_per_second: 0,
-      total_items: String(runner?.totalItems ?? 0),
-      count_since_last_measurement: '0',
-      last_checkpointed_event_position: checkpointed,
-      last_known_event_position: '',
-      resolve_link_tos: settings.resolveLinks,
-      start_from: config.startFrom,
-      message_timeout_milliseconds: settings.messageTimeoutMs,
-      extra_statistics: settings.extraStatistics,
-      max_retry_count: settings.maxRetryCount,
-      live_buffer_size: settings.liveBufferSize,
-      buffer_size: settings.historyBufferSize,
-      read_batch_size: settings.readBatchSize,
-      check_point_after_milliseconds: settings.checkpointAfterMs,
-      min_check_point_count: settings.minCheckpointCount,
-      max_check_point_count: settings.maxCheckpointCount,
-      read_buffer_count: runner?.queued ?? 0,
-      live_buffer_count: '0',
-      retry_buffer_count: 0,
-      total_in_flight_messages: runner?.inFlightCount ?? 0,
-      outstanding_messages_count: runner?.inFlightCount ?? 0,
-      named_consumer_strategy: settings.consumerStrategy,
-      max_subscriber_count: settings.maxSubscriberCount,
-      parked_message_count: String(Math.max(0, parkedHead + 1 - parkedFirst)),
-    };
-  }
-
-  /**
-   * The revision of the stream's last event at or before a position (the group's checkpoint is
-   * a position, which moves past events of other streams); '' when there is none.
-   */
-  private async revisionAt(storeId: string, stream: string, position: number): Promise<string> {
-    let from = -1;
-    for (let pages = 0; pages < 10; pages++) {
-      const page = await this.evdb
-        .getEvents(storeId, stream, from, 100, 'backward')
-        .catch((error: unknown) => {
-          if (isEvdbError(error, 'stream_not_found')) return [];
-          throw error;
-        });
-      const found = page.find((event) => event.position <= position);
-      if (found !== undefined) return String(found.version);
-      const last = page.at(-1);
-      if (last === undefined || last.version === 0) return '';
-      from = last.version - 1;
-    }
-    return '';
   }
 
   private read(call: ServerDuplexStream<ReadRequest, unknown>): void {
@@ -509,27 +399,4 @@ interface ReadRequest {
   options?: ReadOptions;
   ack?: { ids?: WireUuid[] };
   nack?: { ids?: WireUuid[]; action?: NackAction; reason?: string };
-}
-
-function settingsFromWire(settings: WireSettings): GroupSettings {
-  // proto3 does not send zeros: a missing number is 0, a missing strategy enum DispatchToSingle.
-  const ms = (direct: number | undefined, ticks: string | undefined): number =>
-    direct ?? (ticks === undefined ? 0 : Math.floor(Number(ticks) / 10_000));
-  return {
-    resolveLinks: settings.resolve_links ?? false,
-    extraStatistics: settings.extra_statistics ?? false,
-    maxRetryCount: settings.max_retry_count ?? 0,
-    minCheckpointCount: settings.min_checkpoint_count ?? 0,
-    maxCheckpointCount: settings.max_checkpoint_count ?? 0,
-    maxSubscriberCount: settings.max_subscriber_count ?? 0,
-    liveBufferSize: settings.live_buffer_size ?? 0,
-    readBatchSize: settings.read_batch_size ?? 0,
-    historyBufferSize: settings.history_buffer_size ?? 0,
-    messageTimeoutMs: ms(settings.message_timeout_ms, settings.message_timeout_ticks),
-    checkpointAfterMs: ms(settings.checkpoint_after_ms, settings.checkpoint_after_ticks),
-    consumerStrategy:
-      settings.consumer_strategy !== undefined && settings.consumer_strategy !== ''
-        ? settings.consumer_strategy
-        : (settings.named_consumer_strategy ?? 'DispatchToSingle'),
-  };
 }

@@ -35,6 +35,29 @@ export interface AppendDeps {
   tombstones: Tombstones;
 }
 
+/**
+ * Refuses an append once its events pass evdb's limits, while it is still arriving, so a client
+ * cannot make the server buffer without bound before evdb's own checks run.
+ */
+function assertRoom(events: NewEvent[], bytes: number): void {
+  if (events.length >= LIMITS.maxEventsPerAppend) {
+    throw new EvdbError(
+      'invalid_argument',
+      `one append takes at most ${LIMITS.maxEventsPerAppend} events`,
+    );
+  }
+  if (bytes > LIMITS.maxAppendBytes) {
+    throw new EvdbError(
+      'invalid_argument',
+      `one append takes at most ${LIMITS.maxAppendBytes} bytes of events`,
+    );
+  }
+}
+
+function sizeOf(message: WireProposedMessage): number {
+  return (message.data?.length ?? 0) + (message.custom_metadata?.length ?? 0);
+}
+
 type AppendOutcome =
   { ok: true; version: number; position: number } | { ok: false; expected: number; actual: number };
 
@@ -72,6 +95,7 @@ export function appendHandler(deps: AppendDeps) {
   ): void => {
     let options: AppendReq['options'];
     const events: NewEvent[] = [];
+    let bytes = 0;
     let failed = false;
     const fail = (error: unknown): void => {
       if (failed) return;
@@ -84,12 +108,8 @@ export function appendHandler(deps: AppendDeps) {
         if (request.options !== undefined && request.options !== null) {
           options = request.options;
         } else if (request.proposed_message !== undefined && request.proposed_message !== null) {
-          if (events.length >= LIMITS.maxEventsPerAppend) {
-            throw new EvdbError(
-              'invalid_argument',
-              `one append takes at most ${LIMITS.maxEventsPerAppend} events`,
-            );
-          }
+          bytes += sizeOf(request.proposed_message);
+          assertRoom(events, bytes);
           events.push(eventFromWire(request.proposed_message, events.length));
         }
       } catch (error) {
@@ -164,6 +184,7 @@ interface BatchAppendReq {
 interface PendingBatch {
   options: NonNullable<BatchAppendReq['options']>;
   events: NewEvent[];
+  bytes: number;
   /** When the batch arrived, for a `deadline` given as a duration. */
   receivedAt: number;
 }
@@ -200,17 +221,13 @@ export function batchAppendHandler(deps: AppendDeps) {
           });
           return;
         }
-        batch = { options: request.options, events: [], receivedAt: Date.now() };
+        batch = { options: request.options, events: [], bytes: 0, receivedAt: Date.now() };
         pending.set(key, batch);
       }
       try {
         for (const message of request.proposed_messages ?? []) {
-          if (batch.events.length >= LIMITS.maxEventsPerAppend) {
-            throw new EvdbError(
-              'invalid_argument',
-              `one append takes at most ${LIMITS.maxEventsPerAppend} events`,
-            );
-          }
+          batch.bytes += sizeOf(message);
+          assertRoom(batch.events, batch.bytes);
           batch.events.push(eventFromWire(message, batch.events.length));
         }
       } catch (error) {

@@ -9,7 +9,7 @@ import {
 } from '@grpc/grpc-js';
 import { EvdbError, isEvdbError } from '../../core/errors.js';
 import { ANY_VERSION, NO_STREAM, STREAM_EXISTS, type NewEvent } from '../../core/types.js';
-import { LIMITS } from '../../store/validation.js';
+import { LIMITS } from '../../core/limits.js';
 import type { Evdb } from '../../embedded/evdb.js';
 import type { CallContexts } from './call-context.js';
 import { toGrpcError } from './errors.js';

@@ -45,6 +45,51 @@ export function joinStore(log: EventLog, kv: KvStore, leases: LeaseStore): LogBa
   return joined;
 }
 
+/** How far a backup or restore has come, in the unit the backend copies by (pages, rows). */
+export interface CopyProgress {
+  done: number;
+  total: number;
+  unit: string;
+}
+
+/** What a backup holds: one consistent point of the store's log. */
+export interface BackupResult {
+  storeId: string;
+  /** The backend that took it; a backup restores into the same kind of backend. */
+  backend: string;
+  /** The store's last position at the backup point (-1: no events). */
+  lastPosition: number;
+  /** Events in the backup. */
+  totalEvents: number;
+  /** Size of the backup file. */
+  bytes: number;
+}
+
+/**
+ * Optional backend capability: copies of one store, taken while other connections and
+ * processes keep reading and writing it.
+ */
+export interface BackupCapability {
+  /**
+   * Writes a backup of `storeId` to the file `dest` (which must not exist): every row of the
+   * store as of one instant, so the backup is one consistent point of the log.
+   */
+  backupStore(
+    storeId: string,
+    dest: string,
+    onProgress?: (progress: CopyProgress) => void,
+  ): Promise<BackupResult>;
+  /**
+   * Creates the store `storeId` from a backup file this kind of backend wrote; atomically (the
+   * store appears whole or not at all). `already_exists` when the store exists.
+   */
+  restoreStore(
+    storeId: string,
+    src: string,
+    onProgress?: (progress: CopyProgress) => void,
+  ): Promise<BackupResult>;
+}
+
 /**
  * A place stores live in: `memory()`, `sqlite()`, `postgres()`. Each store's data lives apart
  * (its own file, its own schema).
@@ -61,5 +106,7 @@ export interface Backend {
   openStore(storeId: string): Promise<LogBackend | undefined>;
   /** Deletes a store's data (the caller closed it first); returns false if it did not exist. */
   removeStore(storeId: string): Promise<boolean>;
+  /** Present on backends that can back a store up while it is in use (SQLite, PostgreSQL). */
+  readonly backups?: BackupCapability;
   close(): Promise<void>;
 }

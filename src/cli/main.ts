@@ -4,6 +4,7 @@
 import { EvdbError } from '../core/errors.js';
 import { UsageError } from './args.js';
 import { CLIENT_COMMANDS, runClientCommand } from './commands.js';
+import { OPS_COMMANDS, runOpsCommand } from './ops-commands.js';
 import { SERVE_HELP, resolveServeConfig, serve } from './serve.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, unreachable: 3 } as const;
@@ -14,7 +15,7 @@ Usage: evdb <command> [options]       evdb <command> --help for a command's opti
 
 Commands:
   serve           start a server (HTTP API, WebSocket, /health, /metrics)
-${Object.entries(CLIENT_COMMANDS)
+${Object.entries({ ...CLIENT_COMMANDS, ...OPS_COMMANDS })
   .map(([name, command]) => `  ${name.padEnd(16)}${command.summary}`)
   .join('\n')}
 
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
       else await serve(config, out);
       return EXIT.ok;
     }
-    if (!(name in CLIENT_COMMANDS))
+    if (!(name in CLIENT_COMMANDS) && !(name in OPS_COMMANDS))
       throw new UsageError(`unknown command ${JSON.stringify(name)}`, HELP);
     const stopped = new Promise<void>((resolve) => {
       process.once('SIGINT', () => resolve());
@@ -49,7 +50,9 @@ async function main(argv: string[]): Promise<number> {
     const err = (line: string): void => {
       process.stderr.write(line + '\n');
     };
-    await runClientCommand(name, args, { out, err, env: process.env, stopped });
+    const io = { out, err, env: process.env, stopped };
+    if (name in OPS_COMMANDS) await runOpsCommand(name, args, io);
+    else await runClientCommand(name, args, io);
     return EXIT.ok;
   } catch (error) {
     return report(error);

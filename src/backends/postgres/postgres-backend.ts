@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { EvdbError, invalidArgument } from '../../core/errors.js';
 import type { JsonObject, StoreConfig } from '../../core/types.js';
-import { joinStore, type Backend, type LogBackend } from '../log-backend.js';
+import { joinStore, type Backend, type BackupCapability, type LogBackend } from '../log-backend.js';
+import { backupPostgresStore, restorePostgresStore } from './backup.js';
 import { toEvdbError, type PostgresErrorContext } from './errors.js';
 import { PostgresKv, PostgresLeases, kvStatements } from './kv-leases.js';
 import { POSTGRES_CAPABILITIES, PostgresLog } from './log.js';
@@ -112,6 +113,17 @@ export class PostgresBackend implements Backend {
   storeSchema(storeId: string): string {
     return `${this.options.schema}-${storeId}`;
   }
+
+  readonly backups: BackupCapability = {
+    backupStore: async (storeId, dest, onProgress) => {
+      await this.ready();
+      return backupPostgresStore(this, storeId, dest, onProgress);
+    },
+    restoreStore: async (storeId, src, onProgress) => {
+      await this.ready();
+      return restorePostgresStore(this, storeId, src, onProgress);
+    },
+  };
 
   /** Creates or migrates the catalog once per backend (again after a failure). */
   private ready(): Promise<void> {

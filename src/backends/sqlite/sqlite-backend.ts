@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { JsonObject, StoreConfig } from '../../core/types.js';
 import type { BackendCapabilities } from '../event-log.js';
-import { joinStore, type Backend, type LogBackend } from '../log-backend.js';
+import { joinStore, type Backend, type BackupCapability, type LogBackend } from '../log-backend.js';
 import { ProcessLeases } from '../process-leases.js';
 import { SqliteKv } from './kv-leases.js';
 import { SqliteLog } from './log.js';
 import { migrate } from './migrations.js';
+import { backupSqliteFile, restoreSqliteFile } from './backup.js';
 
 /** SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit. */
 export type SqliteSynchronous = 'off' | 'normal' | 'full' | 'extra';
@@ -53,6 +54,13 @@ class SqliteBackend implements Backend {
   private pathOf(storeId: string): string {
     return join(this.dataDir, storeId + FILE_SUFFIX);
   }
+
+  readonly backups: BackupCapability = {
+    backupStore: (storeId, dest, onProgress) =>
+      backupSqliteFile(this.pathOf(storeId), storeId, dest, onProgress),
+    restoreStore: (storeId, src, onProgress) =>
+      restoreSqliteFile(this.pathOf(storeId), storeId, src, onProgress),
+  };
 
   listStores(): Promise<string[]> {
     let names: string[];

@@ -61,11 +61,11 @@ Options:
         let results: BackupResult[];
         if (parsed.values.all === true) {
           const [destDir] = positionals(parsed, ['dest-dir'], help) as [string];
-          let bar = progress('backup', io.err);
+          let bar = progress('backup', (line) => io.err(line));
           results = await backupAllStores(backend, destDir, {
             onStore: (storeId) => {
               bar.stop();
-              bar = progress(`backup ${storeId}`, io.err);
+              bar = progress(`backup ${storeId}`, (line) => io.err(line));
             },
             onProgress: (p) => bar.update(p.done, p.total, p.unit),
           });
@@ -75,7 +75,7 @@ Options:
             string,
             string,
           ];
-          const bar = progress(`backup ${storeId}`, io.err);
+          const bar = progress(`backup ${storeId}`, (line) => io.err(line));
           results = [
             await backupStore(backend, storeId, dest, {
               onProgress: (p) => bar.update(p.done, p.total, p.unit),
@@ -127,7 +127,7 @@ Options:
           jobs.push(positionals(parsed, ['store', 'backup-file'], help) as [string, string]);
         }
         for (const [storeId, src] of jobs) {
-          const bar = progress(`restore ${storeId}`, io.err);
+          const bar = progress(`restore ${storeId}`, (line) => io.err(line));
           const r = await restoreStore(backend, storeId, src, {
             onProgress: (p) => bar.update(p.done, p.total, p.unit),
           });
@@ -219,7 +219,7 @@ Options:
       const store = await openTarget(parsed, io.env, help);
       const sink =
         outPath === undefined ? process.stdout : createWriteStream(outPath, { flags: 'wx' });
-      const bar = progress(`export ${storeId}`, io.err);
+      const bar = progress(`export ${storeId}`, (line) => io.err(line));
       try {
         const result = await exportStore(store, storeId, sink, {
           streamId: str(parsed, 'stream'),
@@ -262,7 +262,7 @@ Options:
       const total = file === '-' ? 0 : statSync(file).size;
       const input = file === '-' ? process.stdin : createReadStream(file);
       const store = await openTarget(parsed, io.env, help);
-      const bar = progress(`import ${storeId}`, io.err);
+      const bar = progress(`import ${storeId}`, (line) => io.err(line));
       try {
         const result = await importStore(store, storeId, input, {
           batchEvents,

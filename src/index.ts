@@ -139,3 +139,18 @@ export type {
   StoredSnapshotSummary,
   StreamFacts,
 } from './backends/feature-storage.js';
+export { backupStore, backupAllStores, restoreStore, BACKUP_SUFFIX } from './ops/backup.js';
+export type { BackupOptions, BackupSource } from './ops/backup.js';
+export type { BackupResult, CopyProgress, BackupCapability } from './backends/log-backend.js';
+export { verifyStore } from './ops/verify.js';
+export type {
+  VerifiableStore,
+  VerifyCheck,
+  VerifyOptions,
+  VerifyProblem,
+  VerifyReport,
+} from './ops/verify.js';
+export { exportStore } from './ops/export.js';
+export type { ExportOptions, ExportResult, ExportableStore, LineSink } from './ops/export.js';
+export { importStore } from './ops/import.js';
+export type { ImportOptions, ImportResult, ImportableStore } from './ops/import.js';

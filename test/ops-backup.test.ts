@@ -202,7 +202,7 @@ describe('backup of a running server under write load (CLI)', () => {
 });
 
 describe('verify finds damage done behind evdb', () => {
-  it('names a deleted event, a head that disagrees and a broken stream read, and exits 1', async () => {
+  it('names a deleted event, a head that disagrees, a broken stream read and a counter, and exits 1', async () => {
     const dir = join(root, 'damaged');
     const evdb = await openEvdb({ dataDir: dir });
     await evdb.createStore('bad');
@@ -223,6 +223,7 @@ describe('verify finds damage done behind evdb', () => {
     const raw = new Database(join(dir, 'bad.sqlite'));
     raw.prepare("DELETE FROM events WHERE stream_id = 'order-a' AND version = 4").run();
     raw.prepare("UPDATE streams SET version = 7 WHERE stream_id = 'order-b'").run();
+    raw.prepare('UPDATE store_state SET event_count = event_count + 2').run();
     raw.close();
 
     const damaged = await runEvdb(['verify', 'bad', '--data-dir', dir]);
@@ -239,7 +240,11 @@ describe('verify finds damage done behind evdb', () => {
       damaged.stdout,
       /^stream-index {2}stream order-a: reading the stream returns 5 event\(s\), the log holds 9 \(versions 0\.\.9\)$/m,
     );
-    assert.match(damaged.stdout, /^bad is NOT sound \(3 problem\(s\)\)/m);
+    assert.match(
+      damaged.stdout,
+      /^counters {2}store: the counter says 16 event\(s\), the log holds 14$/m,
+    );
+    assert.match(damaged.stdout, /^bad is NOT sound \(4 problem\(s\)\)/m);
     assert.match(damaged.stderr, /internal: store 'bad' failed verification/);
   });
 });

@@ -6,8 +6,9 @@ import { runRemoteBench } from './remote.js';
 import { runSqliteBench } from './sqlite.js';
 import { runSubscriptionsBench } from './subscriptions.js';
 import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
+import { runOpsBench } from './ops.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -41,6 +42,7 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   'features-postgres': runFeaturesPostgresBench,
   subscriptions: runSubscriptionsBench,
   kurrent: runKurrentBench,
+  ops: runOpsBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);

@@ -1,7 +1,16 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  realpathSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -80,7 +89,7 @@ async function sqliteBackup(dataDir: string, root: string, total: number, runs: 
       return total;
     },
     (r) => {
-      copyFileSync(file, join(root, `copy-${r}.sqlite`));
+      durableCopy(file, join(root, `copy-${r}.sqlite`));
       return total;
     },
   );
@@ -93,17 +102,23 @@ async function sqliteBackup(dataDir: string, root: string, total: number, runs: 
       return total;
     },
     (r) => {
-      copyFileSync(join(root, `copy-${r}.sqlite`), join(root, `copy-back-${r}.sqlite`));
+      durableCopy(join(root, `copy-${r}.sqlite`), join(root, `copy-back-${r}.sqlite`));
       return total;
     },
   );
   return [
-    row('ops (SQLite)', `backup of a ${total}-event store`, backupRate, 'file copy (cp)', copyRate),
+    row(
+      'ops (SQLite)',
+      `backup of a ${total}-event store`,
+      backupRate,
+      'file copy + fsync',
+      copyRate,
+    ),
     row(
       'ops (SQLite)',
       `restore of a ${total}-event store`,
       restoreRate,
-      'file copy (cp)',
+      'file copy + fsync',
       copyBackRate,
     ),
   ];
@@ -196,7 +211,8 @@ async function postgresBackup(root: string, total: number, runs: number): Promis
   const evdb = await openEvdb({ backend });
   const raw = new pg.Client({ connectionString: server.url });
   await raw.connect();
-  const bin = findPostgresBin();
+  // pg_dump and psql sit beside the real initdb (PATH may hold links to initdb and pg_ctl only).
+  const bin = dirname(realpathSync(join(findPostgresBin(), 'initdb')));
   const storeSchema = `${SCHEMA}-big`;
   try {
     await fill(evdb, 'big', total);
@@ -290,4 +306,15 @@ function row(
   unit = 'events/s',
 ): Row {
   return { suite, workload, unit, evdb, baselineName, baseline };
+}
+
+/** A file copy made as durable as a backup: fsynced before it counts as done. */
+function durableCopy(from: string, to: string): void {
+  copyFileSync(from, to);
+  const fd = openSync(to, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -12,7 +12,7 @@ import {
 } from '../backup-files.js';
 
 /** Pages copied per step of SQLite's backup API: one progress report per step. */
-const PAGES_PER_STEP = 1024;
+const PAGES_PER_STEP = 4096;
 
 /**
  * Backs up one store file with SQLite's online backup API, on a connection of its own that

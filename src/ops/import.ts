@@ -32,6 +32,11 @@ export interface ImportResult {
   batches: number;
 }
 
+/**
+ * A batch is sent once it holds this much input too: under a server's default request body
+ * limit (16 MiB) and the store's limit per append, whatever the size of the events.
+ */
+const MAX_BATCH_CHARS = 8 * 1024 * 1024;
 /** A line longer than this cannot be one event (events are at most LIMITS.maxEventBytes). */
 const MAX_LINE_CHARS = LIMITS.maxEventBytes * 2 + 64 * 1024;
 
@@ -75,6 +80,7 @@ export async function importStore(
   let bytes = 0;
   let writes: StreamWrite[] = [];
   let pending = 0;
+  let pendingChars = 0;
 
   const account = (events: number, position: number): void => {
     if (position > reached) {
@@ -87,6 +93,7 @@ export async function importStore(
     const batch = writes;
     writes = [];
     pending = 0;
+    pendingChars = 0;
     result.batches++;
     try {
       const { results } = await store.appendBatch(storeId, batch);
@@ -131,7 +138,8 @@ export async function importStore(
       if (writes.length >= LIMITS.maxWritesPerBatch) await flush();
       writes.push({ streamId, expectedVersion: ANY_VERSION, events: [event] });
     }
-    if (++pending >= batchEvents) await flush();
+    pendingChars += line.length;
+    if (++pending >= batchEvents || pendingChars >= MAX_BATCH_CHARS) await flush();
   }
   await flush();
   return result;

@@ -96,10 +96,8 @@ describe('backup and restore of a SQLite data directory', () => {
     const result = await backupStore(evdb, 'shop', dest, {
       onProgress: (p) => progress.push(p.done),
     });
-    const ackedAfterBackup = load.acked.size;
     await load.stop();
     assert.ok(progress.length > 0, 'progress was reported');
-    assert.ok(load.acked.size > ackedAfterBackup || ackedAfterBackup > ackedBefore.length);
 
     await assert.rejects(backupStore(evdb, 'shop', dest), { code: 'already_exists' });
     const target = sqlite({ dataDir: join(root, 'api-restored') });

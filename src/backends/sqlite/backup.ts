@@ -35,12 +35,7 @@ export async function backupSqliteFile(
     source.exec('BEGIN');
     // The first read fixes the snapshot the whole backup copies.
     const { lastPosition, totalEvents } = summary(source);
-    await source.backup(partial, {
-      progress: ({ totalPages, remainingPages }) => {
-        onProgress?.({ done: totalPages - remainingPages, total: totalPages, unit: 'pages' });
-        return PAGES_PER_STEP;
-      },
-    });
+    await copyPages(source, partial, onProgress);
     source.exec('COMMIT');
     fsyncFile(partial);
     publish(partial, dest);
@@ -69,12 +64,7 @@ export async function restoreSqliteFile(
   let result: BackupResult;
   try {
     const { lastPosition, totalEvents } = summary(source);
-    await source.backup(partial, {
-      progress: ({ totalPages, remainingPages }) => {
-        onProgress?.({ done: totalPages - remainingPages, total: totalPages, unit: 'pages' });
-        return PAGES_PER_STEP;
-      },
-    });
+    await copyPages(source, partial, onProgress);
     const restored = new Database(partial);
     try {
       restored.prepare('UPDATE store_state SET store_id = ? WHERE id = 1').run(storeId);
@@ -90,6 +80,21 @@ export async function restoreSqliteFile(
       rmSync(partial + suffix, { force: true });
   }
   return result;
+}
+
+/** SQLite's backup API, step by step; reports the pages copied after each step and at the end. */
+async function copyPages(
+  source: Database.Database,
+  dest: string,
+  onProgress: ((progress: CopyProgress) => void) | undefined,
+): Promise<void> {
+  const { totalPages } = await source.backup(dest, {
+    progress: ({ totalPages, remainingPages }) => {
+      onProgress?.({ done: totalPages - remainingPages, total: totalPages, unit: 'pages' });
+      return PAGES_PER_STEP;
+    },
+  });
+  onProgress?.({ done: totalPages, total: totalPages, unit: 'pages' });
 }
 
 function summary(db: Database.Database): { lastPosition: number; totalEvents: number } {

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { EventStoreApi } from '../core/api.js';
 import { invalidArgument } from '../core/errors.js';
+import { globMatcher } from '../core/glob.js';
 import type { EventRecord } from '../core/types.js';
 import { encodeWire } from '../protocol/wire.js';
 
@@ -96,26 +97,4 @@ export async function exportStore(
     from = last.position + 1;
   }
   return { storeId, events, fromPosition, toPosition };
-}
-
-/** `*` matches any run of characters; everything else matches itself. Linear in the id. */
-export function globMatcher(pattern: string): (id: string) => boolean {
-  const parts = pattern.split('*');
-  if (parts.length === 1) return (id) => id === pattern;
-  const first = parts[0] as string;
-  const last = parts[parts.length - 1] as string;
-  const middle = parts.slice(1, -1);
-  return (id) => {
-    if (!id.startsWith(first) || !id.endsWith(last) || id.length < first.length + last.length) {
-      return false;
-    }
-    let at = first.length;
-    const end = id.length - last.length;
-    for (const part of middle) {
-      const found = id.indexOf(part, at);
-      if (found === -1 || found + part.length > end) return false;
-      at = found + part.length;
-    }
-    return true;
-  };
 }

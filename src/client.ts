@@ -45,5 +45,20 @@ export type {
   StoreConfig,
   StoreStatus,
   StreamWrite,
+  Subscription,
+  SubscribeOptions,
+  SubscriptionInfo,
+  SubscriptionLag,
+  LinkDefinition,
+  LinkInfo,
 } from './core/types.js';
+export type {
+  CausationGraph,
+  CausationNode,
+  MemoryStats,
+  ScavengeResult,
+  SchemaInfo,
+  SnapshotSummary,
+  StreamInfo,
+} from './core/feature-types.js';
 export type { EventStoreApi } from './core/api.js';

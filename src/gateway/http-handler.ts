@@ -10,6 +10,7 @@ import {
 } from '../protocol/wire.js';
 import { assertRole, type Authenticator } from './auth.js';
 import { runCalls } from './calls.js';
+import { ConsoleAssets } from './console-assets.js';
 import { CALLS_PATH } from '../protocol/frames.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
@@ -39,6 +40,8 @@ export interface HttpHandlerOptions {
   metrics: () => string;
   /** True when `/metrics` answers without a token (the server listens on loopback only). */
   metricsOpen: boolean;
+  /** The console's static files, served at `/ui`. */
+  console: ConsoleAssets;
 }
 
 /** Serves one HTTP request: route, authenticate, read and validate, run, answer. */
@@ -61,6 +64,15 @@ export function createHttpHandler(
     }
     if (url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       serveMetrics(req, res, options);
+      return;
+    }
+    if (ConsoleAssets.handles(url.pathname)) {
+      try {
+        origins.assertAllowed(req);
+        options.console.serve(req, res, url.pathname);
+      } catch (error) {
+        sendProblem(req, res, error);
+      }
       return;
     }
     if (url.pathname === CALLS_PATH) {

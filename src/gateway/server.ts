@@ -13,6 +13,7 @@ import { LOG_LEVELS, NodeLog, type LogLevel, type LogSink } from '../telemetry/r
 import { RequestTelemetry } from './request-telemetry.js';
 import { Authenticator, type TokenSpec } from './auth.js';
 import { Dispatcher } from './dispatcher.js';
+import { ConsoleAssets } from './console-assets.js';
 import { createHttpHandler } from './http-handler.js';
 import { OriginPolicy } from './origins.js';
 import { buildRoutes } from './routes.js';
@@ -91,8 +92,8 @@ export const DEFAULT_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 /**
  * Starts an evdb server: the HTTP API (see docs/http-api.md), the WebSocket endpoint for the
- * client at `/ws`, `/health`, and `/metrics` (Prometheus; open on loopback, else it needs a
- * token of any role).
+ * client at `/ws`, `/health`, `/metrics` (Prometheus; open on loopback, else it needs a
+ * token of any role), and the console, a web UI, at `/ui`.
  *
  * @example
  * import { startServer } from 'evdb/server';
@@ -161,6 +162,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     requests,
     metrics: () => metrics.render(),
     metricsOpen: isLoopbackHost(host),
+    console: ConsoleAssets.fromPackage(),
   });
   const ws = new WsGateway({
     dispatcher,

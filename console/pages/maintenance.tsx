@@ -1,0 +1,196 @@
+// Schemas, snapshots, scavenges and archives, read-only: what is registered and stored, a
+// scavenge's dry run (what it would delete), and the archived ranges with their events.
+import type { ScavengeResult } from 'evdb/client';
+import { useState } from 'preact/hooks';
+import { EventTable } from '../components/event-table.js';
+import { LoadStatus } from '../components/status.js';
+import { errorMessage, fieldText, formatTime } from '../format.js';
+import { useLoad } from '../hooks.js';
+import { href, type Route } from '../router.js';
+import type { Session } from '../session.js';
+
+export function MaintenancePage(props: {
+  session: Session;
+  storeId: string;
+  route: Route;
+}): preact.JSX.Element {
+  const { session, storeId, route } = props;
+  const { client } = session;
+  const archive = route.query.get('archive') ?? undefined;
+  const schemas = useLoad(() => client.listSchemas(storeId), [client, storeId]);
+  const snapshots = useLoad(() => client.listAllSnapshots(storeId), [client, storeId]);
+  const archives = useLoad(() => client.listArchives(storeId), [client, storeId]);
+  const archived = useLoad(
+    async () => (archive === undefined ? undefined : client.readArchive(storeId, archive)),
+    [client, storeId, archive],
+  );
+  return (
+    <>
+      <h2>Schemas, snapshots, scavenges and archives</h2>
+      <section aria-labelledby="schemas-heading">
+        <h3 id="schemas-heading">Schemas</h3>
+        <LoadStatus state={schemas} what="the schemas" />
+        <div class="table-scroll">
+          <table>
+            <caption class="visually-hidden">Registered schemas</caption>
+            <thead>
+              <tr>
+                <th scope="col">Event type</th>
+                <th scope="col">Version</th>
+                <th scope="col">Description</th>
+                <th scope="col">Upcasters from</th>
+                <th scope="col">Validates</th>
+                <th scope="col">Registered</th>
+              </tr>
+            </thead>
+            <tbody>
+              {schemas.value?.length === 0 && (
+                <tr>
+                  <td colSpan={6} class="empty">
+                    No schemas registered.
+                  </td>
+                </tr>
+              )}
+              {schemas.value?.map((schema) => (
+                <tr key={schema.eventType}>
+                  <th scope="row">{schema.eventType}</th>
+                  <td class="num">{schema.version}</td>
+                  <td>{schema.description ?? '—'}</td>
+                  <td>{schema.upcasters.length === 0 ? '—' : schema.upcasters.join(', ')}</td>
+                  <td>{schema.validates ? 'yes' : 'no'}</td>
+                  <td>{schema.registeredAt}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section aria-labelledby="snapshots-heading">
+        <h3 id="snapshots-heading">Snapshots</h3>
+        <LoadStatus state={snapshots} what="the snapshots" />
+        <div class="table-scroll">
+          <table>
+            <caption class="visually-hidden">Snapshots, newest first</caption>
+            <thead>
+              <tr>
+                <th scope="col">Stream</th>
+                <th scope="col">Source</th>
+                <th scope="col">Version</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {snapshots.value?.length === 0 && (
+                <tr>
+                  <td colSpan={4} class="empty">
+                    No snapshots.
+                  </td>
+                </tr>
+              )}
+              {snapshots.value?.map((snapshot) => (
+                <tr
+                  key={`${snapshot.sourceUuid}\u0000${snapshot.streamUuid}\u0000${snapshot.version}`}
+                >
+                  <th scope="row">{snapshot.streamUuid}</th>
+                  <td>{snapshot.sourceUuid}</td>
+                  <td class="num">{snapshot.version}</td>
+                  <td>{snapshot.createdAt}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <ScavengePreview session={session} storeId={storeId} />
+      <section aria-labelledby="archives-heading">
+        <h3 id="archives-heading">Archives</h3>
+        <p>Ranges of events a scavenge moved to the archive before deleting them.</p>
+        <LoadStatus state={archives} what="the archives" />
+        {archives.value?.length === 0 && <p class="empty">No archives.</p>}
+        <ul class="archive-list">
+          {archives.value?.map((key) => (
+            <li key={key}>
+              <a
+                href={href('maintenance', [storeId], { archive: key })}
+                aria-current={key === archive ? 'true' : undefined}
+              >
+                {key}
+              </a>
+            </li>
+          ))}
+        </ul>
+        {archive !== undefined && (
+          <>
+            <LoadStatus state={archived} what="the archived events" />
+            <EventTable
+              storeId={storeId}
+              events={archived.value ?? []}
+              showStream
+              caption={`Events archived under ${archive}`}
+            />
+          </>
+        )}
+      </section>
+    </>
+  );
+}
+
+/** A scavenge's dry run: what it would delete, without deleting anything. */
+function ScavengePreview(props: { session: Session; storeId: string }): preact.JSX.Element {
+  const { session, storeId } = props;
+  const [result, setResult] = useState<ScavengeResult | string | undefined>();
+  const onSubmit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget as HTMLFormElement);
+    const keep = Number(data.get('keepVersions') ?? 0);
+    const before = fieldText(data, 'beforeVersion');
+    try {
+      setResult(
+        await session.client.scavengeDryRun(storeId, fieldText(data, 'streamId'), {
+          keepVersions: keep,
+          ...(before === '' ? {} : { beforeVersion: Number(before) }),
+          requireSnapshot: data.get('requireSnapshot') === 'on',
+        }),
+      );
+    } catch (error) {
+      setResult(errorMessage(error));
+    }
+  };
+  return (
+    <section aria-labelledby="scavenge-heading">
+      <h3 id="scavenge-heading">Scavenge preview</h3>
+      <form class="toolbar" onSubmit={(event) => void onSubmit(event)}>
+        <label>
+          Stream id
+          <input name="streamId" required />
+        </label>
+        <label>
+          Before version (optional)
+          <input name="beforeVersion" type="number" min={0} />
+        </label>
+        <label>
+          Keep newest versions
+          <input name="keepVersions" type="number" min={0} defaultValue="0" />
+        </label>
+        <label class="inline">
+          <input name="requireSnapshot" type="checkbox" defaultChecked />
+          Require a snapshot
+        </label>
+        <button type="submit">Dry run</button>
+      </form>
+      {typeof result === 'string' && (
+        <p class="error" role="alert">
+          {result}
+        </p>
+      )}
+      {typeof result === 'object' && (
+        <p role="status">
+          A scavenge of {result.streamId} would delete {result.deletedCount} events
+          {result.deletedVersions !== null &&
+            ` (versions ${result.deletedVersions[0]}–${result.deletedVersions[1]})`}
+          . Checked {formatTime(Date.now())}.
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,237 @@
+// Streams: search by id prefix or `*` pattern, paged; one stream's events, paged by version.
+import { ANY_VERSION, type EventRecord } from 'evdb/client';
+import { useState } from 'preact/hooks';
+import { EventTable } from '../components/event-table.js';
+import { LoadStatus } from '../components/status.js';
+import { errorMessage, fieldText, formatCount, formatTime, globToRegExp } from '../format.js';
+import { useLoad } from '../hooks.js';
+import { href, navigate, type Route } from '../router.js';
+import type { Session } from '../session.js';
+
+const STREAMS_PER_PAGE = 50;
+const EVENTS_PER_PAGE = 50;
+
+export function StreamsPage(props: {
+  session: Session;
+  storeId: string;
+  route: Route;
+}): preact.JSX.Element {
+  const { session, storeId, route } = props;
+  const search = route.query.get('q') ?? '';
+  const page = Math.max(0, Number(route.query.get('page') ?? 0) || 0);
+  // getStreams answers every id, sorted; the console filters and pages them.
+  const streams = useLoad(() => session.client.getStreams(storeId), [session, storeId]);
+  const matcher = search.includes('*')
+    ? globToRegExp(search)
+    : { test: (id: string) => id.startsWith(search) };
+  const found = (streams.value ?? []).filter((id) => matcher.test(id));
+  const pages = Math.max(1, Math.ceil(found.length / STREAMS_PER_PAGE));
+  const shown = found.slice(page * STREAMS_PER_PAGE, (page + 1) * STREAMS_PER_PAGE);
+
+  const onSearch = (event: Event): void => {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget as HTMLFormElement);
+    navigate(href('streams', [storeId], { q: fieldText(data, 'q') }));
+  };
+
+  return (
+    <>
+      <h2>Streams</h2>
+      <form class="toolbar" role="search" onSubmit={onSearch}>
+        <label>
+          Stream id prefix or pattern (<code>*</code> matches anything)
+          <input
+            name="q"
+            type="search"
+            defaultValue={search}
+            placeholder="order-  or  order-*-eu"
+          />
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      <LoadStatus state={streams} what="the streams" />
+      {streams.value !== undefined && (
+        <p>
+          {formatCount(found.length)} of {formatCount(streams.value.length)} streams
+          {search !== '' && (
+            <>
+              {' '}
+              match <code>{search}</code>
+            </>
+          )}
+          .
+        </p>
+      )}
+      <ul class="stream-list">
+        {shown.map((id) => (
+          <li key={id}>
+            <a href={href('stream', [storeId, id])}>{id}</a>
+          </li>
+        ))}
+      </ul>
+      <Pager
+        label="Stream pages"
+        page={page}
+        pages={pages}
+        to={(n) => href('streams', [storeId], { q: search, page: n })}
+      />
+    </>
+  );
+}
+
+function Pager(props: {
+  label: string;
+  page: number;
+  pages: number;
+  to: (page: number) => string;
+}): preact.JSX.Element | null {
+  const { label, page, pages, to } = props;
+  if (pages <= 1) return null;
+  return (
+    <nav class="pager" aria-label={label}>
+      {page > 0 ? <a href={to(page - 1)}>← Previous</a> : <span />}
+      <span>
+        Page {page + 1} of {pages}
+      </span>
+      {page + 1 < pages ? <a href={to(page + 1)}>Next →</a> : <span />}
+    </nav>
+  );
+}
+
+export function StreamPage(props: {
+  session: Session;
+  storeId: string;
+  streamId: string;
+  route: Route;
+}): preact.JSX.Element {
+  const { session, storeId, streamId, route } = props;
+  const from = Math.max(0, Number(route.query.get('from') ?? 0) || 0);
+  const info = useLoad(
+    () => session.client.streamInfo(storeId, streamId),
+    [session, storeId, streamId],
+  );
+  const events = useLoad(
+    () => session.client.getEvents(storeId, streamId, from, EVENTS_PER_PAGE, 'forward'),
+    [session, storeId, streamId, from],
+  );
+  const last = events.value?.at(-1);
+  const head = info.value?.version ?? -1;
+  return (
+    <>
+      <h2>
+        Stream <code>{streamId}</code>
+      </h2>
+      <LoadStatus state={info} what="the stream" />
+      {info.value !== undefined && (
+        <dl class="facts">
+          <dt>Version</dt>
+          <dd>{info.value.version}</dd>
+          <dt>Events stored</dt>
+          <dd>{formatCount(info.value.eventCount)}</dd>
+          <dt>First event</dt>
+          <dd>{formatTime(info.value.firstEventAt)}</dd>
+          <dt>Last event</dt>
+          <dd>{formatTime(info.value.lastEventAt)}</dd>
+          <dt>Snapshots</dt>
+          <dd>
+            {info.value.snapshots.count}
+            {info.value.snapshots.latestVersion !== null &&
+              ` (latest at version ${info.value.snapshots.latestVersion})`}
+          </dd>
+        </dl>
+      )}
+      <LoadStatus state={events} what="the events" />
+      <EventTable
+        storeId={storeId}
+        events={events.value ?? []}
+        caption={`Events from version ${from}`}
+      />
+      <nav class="pager" aria-label="Event pages">
+        {from > 0 ? (
+          <a
+            href={href('stream', [storeId, streamId], {
+              from: Math.max(0, from - EVENTS_PER_PAGE),
+            })}
+          >
+            ← Earlier
+          </a>
+        ) : (
+          <span />
+        )}
+        <span>
+          Versions {from}–{last?.version ?? from} of {head}
+        </span>
+        {last !== undefined && last.version < head ? (
+          <a href={href('stream', [storeId, streamId], { from: last.version + 1 })}>Later →</a>
+        ) : (
+          <span />
+        )}
+      </nav>
+      {session.canWrite && (
+        <AppendForm
+          session={session}
+          storeId={storeId}
+          streamId={streamId}
+          onAppended={() => {
+            info.reload();
+            events.reload();
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+/** The one write action of this page: append an event with JSON data. */
+function AppendForm(props: {
+  session: Session;
+  storeId: string;
+  streamId: string;
+  onAppended: () => void;
+}): preact.JSX.Element {
+  const { session, storeId, streamId, onAppended } = props;
+  const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>();
+  const onSubmit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const data = new FormData(form);
+    try {
+      const parsed = JSON.parse(fieldText(data, 'data')) as EventRecord['data'];
+      const result = await session.client.appendEvents(
+        storeId,
+        streamId,
+        [{ eventType: fieldText(data, 'eventType'), data: parsed }],
+        ANY_VERSION,
+      );
+      setMessage({ text: `Appended at version ${result.version}.`, error: false });
+      onAppended();
+    } catch (error) {
+      setMessage({ text: errorMessage(error), error: true });
+    }
+  };
+  return (
+    <form class="append-form" onSubmit={(event) => void onSubmit(event)}>
+      <fieldset>
+        <legend>Append an event</legend>
+        <label>
+          Event type
+          <input name="eventType" required />
+        </label>
+        <label>
+          Data (JSON)
+          <textarea name="data" rows={4} required>
+            {'{}'}
+          </textarea>
+        </label>
+        <button type="submit" data-write-action="append">
+          Append
+        </button>
+        {message !== undefined && (
+          <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>
+            {message.text}
+          </p>
+        )}
+      </fieldset>
+    </form>
+  );
+}

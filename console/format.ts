@@ -12,6 +12,11 @@ export function formatTime(ms: number | null | undefined): string {
   );
 }
 
+/** A time given in µs since the epoch (`epochUs`), as {@link formatTime}. */
+export function formatTimeUs(us: number | null | undefined): string {
+  return us === null || us === undefined ? '—' : formatTime(us / 1000);
+}
+
 /** A duration such as `850 ms`, `12.5 s`, `3 min`, `2.1 h`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;

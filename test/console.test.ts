@@ -104,6 +104,12 @@ describe(
       return page;
     }
 
+    /** Waits until the page's chart has drawn `count` samples (they come once a second or two). */
+    const chartSamples = (page: Page, count: number): Promise<unknown> =>
+      page.waitForFunction(
+        `Number(document.querySelector('.chart-canvas')?.dataset.samples) >= ${count}`,
+      );
+
     const shot = (page: Page, name: string): Promise<Buffer> =>
       page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
@@ -124,6 +130,7 @@ describe(
         .waitFor();
       assert.equal(await page.locator('[data-role]').innerText(), 'read and write');
       await page.locator('.chart canvas').first().waitFor();
+      await chartSamples(page, 3);
       await shot(page, 'overview');
     });
 
@@ -212,6 +219,7 @@ describe(
       await page.locator(`tr[data-link="${SEED.link}"]`).waitFor();
       await page.locator(`tr[data-link="${SEED.link}"] [data-write-action="stop-link"]`).waitFor();
       await page.locator('.chart canvas').waitFor();
+      await chartSamples(page, 2);
       await shot(page, 'subscriptions');
     });
 

@@ -60,11 +60,19 @@ export function TimeChart(props: {
     plot.current?.setData([times.map((t) => t / 1000), ...series.map((s) => s.values)]);
   });
 
+  const enough = times.length >= 2;
   const last = series.map((s) => `${s.label}: ${String(s.values.at(-1) ?? '—')} ${unit}`);
   return (
     <figure class="chart">
       <figcaption>{title}</figcaption>
-      <div ref={holder} class="chart-canvas" aria-hidden="true" />
+      <div
+        ref={holder}
+        class="chart-canvas"
+        aria-hidden="true"
+        data-samples={times.length}
+        hidden={!enough}
+      />
+      {!enough && <p class="status">Collecting samples…</p>}
       <p class="visually-hidden" aria-live="off">
         Latest: {last.join('; ')}
       </p>

@@ -58,7 +58,7 @@ export function MaintenancePage(props: {
                   <td>{schema.description ?? '—'}</td>
                   <td>{schema.upcasters.length === 0 ? '—' : schema.upcasters.join(', ')}</td>
                   <td>{schema.validates ? 'yes' : 'no'}</td>
-                  <td>{schema.registeredAt}</td>
+                  <td>{formatTime(Date.parse(schema.registeredAt))}</td>
                 </tr>
               ))}
             </tbody>
@@ -94,7 +94,7 @@ export function MaintenancePage(props: {
                   <th scope="row">{snapshot.streamUuid}</th>
                   <td>{snapshot.sourceUuid}</td>
                   <td class="num">{snapshot.version}</td>
-                  <td>{snapshot.createdAt}</td>
+                  <td>{formatTime(Date.parse(snapshot.createdAt))}</td>
                 </tr>
               ))}
             </tbody>

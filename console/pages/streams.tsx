@@ -3,7 +3,7 @@ import { ANY_VERSION, type EventRecord } from 'evdb/client';
 import { useState } from 'preact/hooks';
 import { EventTable } from '../components/event-table.js';
 import { LoadStatus } from '../components/status.js';
-import { errorMessage, fieldText, formatCount, formatTime, globToRegExp } from '../format.js';
+import { errorMessage, fieldText, formatCount, formatTimeUs, globToRegExp } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href, navigate, type Route } from '../router.js';
 import type { Session } from '../session.js';
@@ -39,7 +39,9 @@ export function StreamsPage(props: {
       <h2>Streams</h2>
       <form class="toolbar" role="search" onSubmit={onSearch}>
         <label>
-          Stream id prefix or pattern (<code>*</code> matches anything)
+          <span>
+            Stream id prefix or pattern (<code>*</code> matches anything)
+          </span>
           <input
             name="q"
             type="search"
@@ -129,9 +131,9 @@ export function StreamPage(props: {
           <dt>Events stored</dt>
           <dd>{formatCount(info.value.eventCount)}</dd>
           <dt>First event</dt>
-          <dd>{formatTime(info.value.firstEventAt)}</dd>
+          <dd>{formatTimeUs(info.value.firstEventAt)}</dd>
           <dt>Last event</dt>
-          <dd>{formatTime(info.value.lastEventAt)}</dd>
+          <dd>{formatTimeUs(info.value.lastEventAt)}</dd>
           <dt>Snapshots</dt>
           <dd>
             {info.value.snapshots.count}

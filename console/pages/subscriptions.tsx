@@ -210,9 +210,7 @@ export function SubscriptionsPage(props: {
                   <th scope="row">
                     <a href={href('stream', [storeId, info.linkStream])}>{info.name}</a>
                   </th>
-                  <td>
-                    <code>{JSON.stringify(definition.source)}</code>
-                  </td>
+                  <td>{sourceText(definition.source)}</td>
                   <td>
                     {definition.filter === undefined ? (
                       '—'
@@ -272,4 +270,10 @@ export function SubscriptionsPage(props: {
       </p>
     </>
   );
+}
+
+function sourceText(source: LinkDefinition['source']): string {
+  if (source.type === 'stream') return `stream ${source.streamId}`;
+  if (source.type === 'stream_pattern') return `streams ${source.pattern}`;
+  return '$all';
 }

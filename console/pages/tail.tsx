@@ -97,7 +97,9 @@ export function TailPage(props: {
       <h2>Live tail</h2>
       <form class="toolbar" onSubmit={onFilter} key={`${stream}\u0000${type}`}>
         <label>
-          Stream (empty: <code>$all</code>)
+          <span>
+            Stream (empty: <code>$all</code>)
+          </span>
           <input name="stream" defaultValue={stream} />
         </label>
         <label>

@@ -4,7 +4,7 @@
 //
 // Usage: node --import tsx scripts/build-console.ts [outDir]
 import { build } from 'esbuild';
-import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -70,7 +70,7 @@ export async function buildConsole(outDir = DEFAULT_CONSOLE_OUT_DIR): Promise<Co
   await writeFile(join(outDir, 'index.html'), html);
   const files = [
     { path: 'index.html', bytes: Buffer.byteLength(html) },
-    { path: 'assets/favicon.svg', bytes: 0 },
+    { path: 'assets/favicon.svg', bytes: (await stat(join(assetsDir, 'favicon.svg'))).size },
     ...outputs.map(([path, output]) => ({
       path: `assets/${basename(path)}`,
       bytes: output.bytes,

@@ -105,10 +105,14 @@ describe(
     }
 
     /** Waits until the page's chart has drawn `count` samples (they come once a second or two). */
-    const chartSamples = (page: Page, count: number): Promise<unknown> =>
-      page.waitForFunction(
-        `Number(document.querySelector('.chart-canvas')?.dataset.samples) >= ${count}`,
-      );
+    const chartSamples = async (page: Page, count: number): Promise<void> => {
+      const samples = page.locator('.chart-canvas').first();
+      const deadline = Date.now() + 30_000;
+      while (Number(await samples.getAttribute('data-samples')) < count) {
+        assert.ok(Date.now() < deadline, `the chart has not drawn ${count} samples`);
+        await page.waitForTimeout(200);
+      }
+    };
 
     const shot = (page: Page, name: string): Promise<Buffer> =>
       page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -152,6 +156,7 @@ describe(
       await page.getByRole('button', { name: 'Search' }).click();
       await page.getByRole('link', { name: 'order-1', exact: true }).click();
       await page.getByRole('heading', { name: 'Stream order-1' }).waitFor();
+      await page.locator('tr.event-row').nth(1).waitFor();
       const types = await page.locator('tr.event-row td:nth-child(4)').allInnerTexts();
       assert.deepEqual(types, ['OrderPlaced', 'OrderShipped']);
       await page.locator('tr.event-row').first().getByRole('button').click();

@@ -7,9 +7,10 @@ import { UsageError, parse, str } from './args.js';
 
 export const SERVE_HELP = `evdb serve [options]
 
-Starts an evdb server: the HTTP API, the WebSocket endpoint, /health and /metrics. Prints
-"evdb listening on <url>", then one JSON log line per request. SIGINT or SIGTERM shut it down
-gracefully: requests in flight (writes included) finish, then it exits 0.
+Starts an evdb server: the HTTP API, the WebSocket endpoint, /health, /metrics and the
+console (a web UI) at /ui. Prints "evdb listening on <url>", then one JSON log line per
+request. SIGINT or SIGTERM shut it down gracefully: requests in flight (writes included)
+finish, then it exits 0.
 
 Options (each also an environment variable, and a key of the --config file):
   --port <n>            EVDB_PORT         port      default ${DEFAULT_PORT}; 0 picks a free one

@@ -37,8 +37,10 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
-export function formatRate(perSecond: number): string {
-  return perSecond >= 100 ? `${Math.round(perSecond)}/s` : `${perSecond.toFixed(1)}/s`;
+/** `12.5 events/s`. */
+export function formatRate(perSecond: number, unit: string): string {
+  const figure = perSecond >= 100 ? String(Math.round(perSecond)) : perSecond.toFixed(1);
+  return `${figure} ${unit}/s`;
 }
 
 /** JSON indented by two spaces; bytes inside are shown by their length. */

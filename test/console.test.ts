@@ -134,7 +134,16 @@ describe(
         .waitFor();
       assert.equal(await page.locator('[data-role]').innerText(), 'read and write');
       await page.locator('.chart canvas').first().waitFor();
-      await chartSamples(page, 3);
+      // Writes while the chart samples, so that it has a rate to draw.
+      for (let i = 0; i < 4; i++) {
+        await admin.appendEvents(
+          SEED.otherStore,
+          'sku-2',
+          Array.from({ length: 5 * (i + 1) }, () => ({ eventType: 'StockAdjusted', data: {} })),
+        );
+        await page.waitForTimeout(400);
+      }
+      await chartSamples(page, 5);
       await shot(page, 'overview');
     });
 

@@ -86,7 +86,7 @@ export function OverviewPage(props: { session: Session }): preact.JSX.Element {
                   <td class="num">{formatCount(store.streamCount)}</td>
                   <td class="num">{store.lastPosition}</td>
                   <td class="num">
-                    {formatRate(rateOf(store.storeId, history.length - 1) ?? 0)} events
+                    {formatRate(rateOf(store.storeId, history.length - 1) ?? 0, 'events')}
                   </td>
                 </tr>
               ))}

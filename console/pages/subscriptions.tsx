@@ -141,7 +141,7 @@ export function SubscriptionsPage(props: {
                     {formatCount(lag.lagEvents)}
                   </td>
                   <td class="num">{lagMs === 0 ? '—' : formatDuration(lagMs)}</td>
-                  <td class="num">{rate === undefined ? '—' : `${formatRate(rate)} positions`}</td>
+                  <td class="num">{rate === undefined ? '—' : formatRate(rate, 'positions')}</td>
                   {session.canWrite && (
                     <td>
                       <button
@@ -189,7 +189,7 @@ export function SubscriptionsPage(props: {
               <th scope="col">Last position</th>
               <th scope="col">Lag (positions)</th>
               <th scope="col">Rate</th>
-              <th scope="col">Run by this node</th>
+              <th scope="col">Run here</th>
               {session.canWrite && <th scope="col">Actions</th>}
             </tr>
           </thead>
@@ -228,7 +228,7 @@ export function SubscriptionsPage(props: {
                   <td class="num">{formatCount(info.processed)}</td>
                   <td class="num">{info.lastPosition}</td>
                   <td class="num">{Math.max(0, (sample.head ?? 0) - info.lastPosition)}</td>
-                  <td class="num">{rate === undefined ? '—' : `${formatRate(rate)} positions`}</td>
+                  <td class="num">{rate === undefined ? '—' : formatRate(rate, 'positions')}</td>
                   <td>{info.active ? 'yes' : 'no'}</td>
                   {session.canWrite && (
                     <td>
@@ -266,7 +266,7 @@ export function SubscriptionsPage(props: {
       <p class="note">
         Delivery rate is how fast a checkpoint moves, in positions per second. The lag in time is
         the age of the first event after the checkpoint. Which node holds a subscription's lease is
-        not part of the API; for links, the last column says whether this node runs it.
+        not part of the API; for links, "Run here" says whether this node runs it.
       </p>
     </>
   );

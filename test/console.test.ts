@@ -202,6 +202,8 @@ describe(
       await page.locator('tr.event-row', { hasText: '$link:shipped-orders' }).waitFor();
       await page.goto(`${serve.url}/ui#/all/shop?kind=tags&tags=region:eu,channel:web&match=all`);
       await page.getByText('6 events').waitFor(); // orders 1, 3, 5, 7, 9, 11
+      assert.equal(await page.getByLabel('Query').inputValue(), 'tags');
+      assert.equal(await page.getByLabel('Match').inputValue(), 'all');
       await shot(page, 'queries');
     });
 
@@ -299,8 +301,8 @@ describe(
           0,
           `write actions on ${view}`,
         );
+        await shot(reader, `read-only-${view.split('/')[1] as string}`);
       }
-      await shot(reader, 'read-only');
       // What the page could send with this token: the server refuses the write itself.
       const response = await fetch(`${serve.url}/stores/shop/streams/forbidden-1`, {
         method: 'POST',

@@ -94,13 +94,12 @@ export function QueriesPage(props: {
           Query
           <select
             name="kind"
-            defaultValue={kind}
             onChange={(event) =>
               navigate(href('all', [storeId], { kind: event.currentTarget.value }))
             }
           >
             {KINDS.map((k) => (
-              <option key={k.kind} value={k.kind}>
+              <option key={k.kind} value={k.kind} selected={k.kind === kind}>
                 {k.label}
               </option>
             ))}
@@ -132,9 +131,13 @@ export function QueriesPage(props: {
             </label>
             <label>
               Match
-              <select name="match" defaultValue={match}>
-                <option value="any">any of the tags</option>
-                <option value="all">all of the tags</option>
+              <select name="match">
+                <option value="any" selected={match === 'any'}>
+                  any of the tags
+                </option>
+                <option value="all" selected={match === 'all'}>
+                  all of the tags
+                </option>
               </select>
             </label>
           </>

@@ -4,7 +4,7 @@
 //
 // Usage: node --import tsx scripts/build-console.ts [outDir]
 import { build } from 'esbuild';
-import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,8 +18,11 @@ export interface ConsoleBuild {
 }
 
 export async function buildConsole(outDir = DEFAULT_CONSOLE_OUT_DIR): Promise<ConsoleBuild> {
-  await rm(outDir, { recursive: true, force: true });
-  const assetsDir = join(outDir, 'assets');
+  // Built beside `outDir`, then swapped in: a server starting meanwhile reads the old build or
+  // the new one, never half of one.
+  const buildDir = `${outDir}.building-${process.pid}`;
+  await rm(buildDir, { recursive: true, force: true });
+  const assetsDir = join(buildDir, 'assets');
   const result = await build({
     absWorkingDir: ROOT,
     entryPoints: ['console/main.tsx'],
@@ -67,7 +70,7 @@ export async function buildConsole(outDir = DEFAULT_CONSOLE_OUT_DIR): Promise<Co
   </body>
 </html>
 `;
-  await writeFile(join(outDir, 'index.html'), html);
+  await writeFile(join(buildDir, 'index.html'), html);
   const files = [
     { path: 'index.html', bytes: Buffer.byteLength(html) },
     { path: 'assets/favicon.svg', bytes: (await stat(join(assetsDir, 'favicon.svg'))).size },
@@ -76,11 +79,16 @@ export async function buildConsole(outDir = DEFAULT_CONSOLE_OUT_DIR): Promise<Co
       bytes: output.bytes,
     })),
   ];
+  const oldDir = `${outDir}.old-${process.pid}`;
+  await rename(outDir, oldDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  await rename(buildDir, outDir);
+  await rm(oldDir, { recursive: true, force: true });
   return { outDir, files };
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await mkdir(DEFAULT_CONSOLE_OUT_DIR, { recursive: true });
   const { outDir, files } = await buildConsole(process.argv[2] ?? DEFAULT_CONSOLE_OUT_DIR);
   const total = files.reduce((sum, file) => sum + file.bytes, 0);
   console.log(`console: ${files.length} files, ${(total / 1024).toFixed(1)} KiB in ${outDir}`);

@@ -82,7 +82,16 @@ export class ConsoleAssets {
     const candidates = ['../../console', '../../dist/console'].map((path) =>
       fileURLToPath(new URL(path, import.meta.url)),
     );
-    return new ConsoleAssets(candidates.find((dir) => existsSync(join(dir, 'index.html'))));
+    // A build (`npm run build:console`) swaps the directory for a new one, possibly while a
+    // server starts (tests run side by side): a file gone between listing and reading belongs
+    // to the build just replaced, so read the new one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return new ConsoleAssets(candidates.find((dir) => existsSync(join(dir, 'index.html'))));
+      } catch (error) {
+        if (attempt === 3 || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
   }
 
   static handles(pathname: string): boolean {

@@ -24,7 +24,14 @@ export function useLoad<T>(
   const [tick, setTick] = useState(0);
   const latest = useRef(load);
   latest.current = load;
+  const shownFor = useRef<readonly unknown[]>(deps);
   useEffect(() => {
+    // A value loaded for other deps (another stream, another store) is not shown while the new
+    // one loads; a reload or a poll keeps the value on screen until the next one arrives.
+    const sameDeps =
+      shownFor.current.length === deps.length &&
+      shownFor.current.every((dep, i) => Object.is(dep, deps[i]));
+    shownFor.current = deps;
     let cancelled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const run = (): void => {
@@ -41,7 +48,7 @@ export function useLoad<T>(
         },
       );
     };
-    setState((old) => ({ value: old.value, loading: true }));
+    setState((old) => ({ value: sameDeps ? old.value : undefined, loading: true }));
     run();
     return () => {
       cancelled = true;

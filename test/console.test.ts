@@ -179,12 +179,12 @@ describe(
 
     it('shows bytes as hex and base64, and follows causation and correlation links', async () => {
       await page.goto(`${serve.url}/ui#/stream/shop/blob-1`);
-      await page.locator('tr.event-row button').first().click();
+      await page.locator('tr.event-row[data-event-type="BlobStored"] button').click();
       await page.getByText('00000000  de ad be ef 00 01 02 03').waitFor();
       await page.getByText('3q2+7wABAgM=').waitFor();
 
       await page.goto(`${serve.url}/ui#/stream/shop/payment-1`);
-      await page.locator('tr.event-row button').first().click();
+      await page.locator('tr.event-row[data-event-type="PaymentRequested"] button').click();
       await page.getByRole('link', { name: seeded.chainIds[0] }).click();
       await page.getByRole('heading', { name: 'Event CartCheckedOut' }).waitFor();
       await shot(page, 'event');

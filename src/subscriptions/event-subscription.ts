@@ -1,12 +1,11 @@
 import { BatchIteration, ackPosition } from '../core/consumption.js';
 import { EvdbError } from '../core/errors.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
-import type { EventLog } from '../backends/event-log.js';
 import { telemetry } from '../telemetry/publish.js';
 import type { Checkpoint } from './checkpoint.js';
-import type { StoreDispatcher } from './store-dispatcher.js';
 import type { CompiledFilter } from './filters.js';
-import { LogReader } from './log-reader.js';
+import type { LiveFeed } from './live-feed.js';
+import { LiveReader, MIN_LIVE_QUEUE } from './live-reader.js';
 import { Signal } from './signal.js';
 
 /** Pauses between attempts after a read failed with a transient error. */
@@ -37,10 +36,11 @@ interface Delivery {
 type State = 'standby' | 'active' | 'ended';
 
 /**
- * A running subscription: reads its events from the log through a `LogReader` and hands them
- * out in batches, to an async iterator or to a handler, one batch at a time. The log is the only
- * buffer: nothing is read before the consumer asks for it, so memory stays at one batch however
- * far behind the consumer is.
+ * A running subscription: reads its events through a `LiveReader` (from the log while catching
+ * up, from the store's shared live feed once caught up) and hands them out in batches, to an
+ * async iterator or to a handler, one batch at a time. Behind the live queue's bound the log is
+ * the only buffer: a consumer that lets it fill reads from the log again, so memory stays bounded
+ * however far behind the consumer is.
  *
  * A transient subscription is active from the start and keeps no checkpoint. A persistent one
  * is driven by its lease (see `PersistentSubscriptions`): `activate` when the lease is taken,
@@ -50,7 +50,7 @@ type State = 'standby' | 'active' | 'ended';
 export class EventSubscription implements Subscription {
   readonly done: Promise<void>;
   private state: State;
-  private reader: LogReader | undefined;
+  private reader: LiveReader | undefined;
   private checkpoint: Checkpoint | undefined;
   /** Local acknowledged position (may be ahead of what is stored yet). */
   private acked = -1;
@@ -85,8 +85,7 @@ export class EventSubscription implements Subscription {
   constructor(
     readonly storeId: string,
     readonly name: string | undefined,
-    private readonly log: EventLog,
-    private readonly dispatcher: StoreDispatcher,
+    private readonly feed: LiveFeed,
     private readonly options: DeliveryOptions,
     private readonly handler: SubscriptionHandler | undefined,
     private readonly onEnd: (subscription: EventSubscription) => void,
@@ -100,11 +99,6 @@ export class EventSubscription implements Subscription {
     this.done.catch(() => undefined);
   }
 
-  /** Wakes the subscription (the dispatcher's head moved, or anything else changed). */
-  wake(): void {
-    this.signal.notify();
-  }
-
   /** Runs `work` during close, before the subscription ends (the lease's release). */
   onClose(work: () => Promise<void>): void {
     this.beforeClose.push(work);
@@ -112,7 +106,7 @@ export class EventSubscription implements Subscription {
 
   /** Starts a transient subscription at `from`. */
   startTransient(filter: CompiledFilter, from: number): void {
-    this.reader = new LogReader(this.log, filter, from);
+    this.reader = this.newReader(filter, from);
     this.scannedThrough = from - 1;
     this.state = 'active';
     this.startHandler();
@@ -134,7 +128,8 @@ export class EventSubscription implements Subscription {
     this.acked = checkpoint.stored;
     this.scannedThrough = checkpoint.stored;
     this.handedOut = checkpoint.stored;
-    this.reader = new LogReader(this.log, filter, checkpoint.stored + 1);
+    this.reader?.close();
+    this.reader = this.newReader(filter, checkpoint.stored + 1);
     this.outstanding = [];
     this.rewindTo = undefined;
     this.generation++;
@@ -149,6 +144,30 @@ export class EventSubscription implements Subscription {
     this.generation++;
     this.outstanding = [];
     this.clearAckTimer();
+    this.reader?.close();
+  }
+
+  private newReader(filter: CompiledFilter, from: number): LiveReader {
+    return new LiveReader(
+      this.feed,
+      filter,
+      from,
+      () => this.signal.notify(),
+      Math.max(MIN_LIVE_QUEUE, 2 * this.options.batchSize),
+      (position) => this.fellBehind(position),
+    );
+  }
+
+  /** The consumer let the live queue fill: it reads from the log again, from `position`. */
+  private fellBehind(position: number): void {
+    if (telemetry.subscriptionFellBehind.hasSubscribers) {
+      telemetry.subscriptionFellBehind.publish({
+        storeId: this.storeId,
+        name: this.name,
+        position,
+        lagPositions: Math.max(0, this.feed.dispatcher.head - position + 1),
+      });
+    }
   }
 
   // ---- consumption ---------------------------------------------------------------------------
@@ -217,7 +236,7 @@ export class EventSubscription implements Subscription {
    * or `'again'` when the read was overtaken (rewind, lost lease) or failed transiently.
    */
   private async readBatch(): Promise<EventRecord[] | 'wait' | 'again'> {
-    const reader = this.reader as LogReader;
+    const reader = this.reader as LiveReader;
     const generation = this.generation;
     try {
       if (this.reloadCheckpoint && this.checkpoint !== undefined) {
@@ -234,11 +253,16 @@ export class EventSubscription implements Subscription {
         this.rewindTo = undefined;
       }
       this.batchFrom = reader.position;
-      const head = this.dispatcher.head;
-      if (this.dispatcher.catchUpPaused && head - reader.position >= this.options.batchSize) {
+      const dispatcher = this.feed.dispatcher;
+      const head = dispatcher.head;
+      if (
+        dispatcher.catchUpPaused &&
+        !reader.live &&
+        head - reader.position >= this.options.batchSize
+      ) {
         return 'wait'; // catching up while memory is critical: woken when the level changes
       }
-      const events = await reader.read(this.dispatcher.readBatchSize(this.options.batchSize), head);
+      const events = await reader.read(dispatcher.readBatchSize(this.options.batchSize), head);
       if (generation !== this.generation || this.state !== 'active') return 'again';
       this.retryDelay = MIN_RETRY_MS;
       const through = reader.position - 1;
@@ -246,7 +270,7 @@ export class EventSubscription implements Subscription {
       if (last === undefined) {
         this.scannedThrough = through;
         this.handedOut = Math.max(this.handedOut, through);
-        return reader.position <= this.dispatcher.head ? 'again' : 'wait';
+        return reader.hasMore(dispatcher.head) ? 'again' : 'wait';
       }
       this.delivered(events.length, last.position, through);
       return events;
@@ -405,6 +429,7 @@ export class EventSubscription implements Subscription {
     this.clearAckTimer();
     this.signal.notify();
     this.stopSignal.notify();
+    this.reader?.close();
     await this.handlerLoop;
     await this.checkpoint?.flush();
     for (const work of this.beforeClose) await work().catch(() => undefined);

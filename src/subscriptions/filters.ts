@@ -13,6 +13,7 @@ import type {
   SubscriptionType,
 } from '../core/types.js';
 import type { IndexQuery } from '../backends/event-log.js';
+import { payloadRoute, streamGlobRoute, type LiveRoute } from './live-index.js';
 
 /**
  * Where a reader finds the candidates of a filter: the whole log, an index, or one stream. The
@@ -27,6 +28,8 @@ export interface CompiledFilter {
   source: ReadSource;
   /** True when the source holds only matching events (or nearly), so reads need no slack. */
   exact: boolean;
+  /** Where the shared live feed files the filter: which new events it is offered. */
+  route: LiveRoute;
 }
 
 export const SUBSCRIPTION_TYPES: readonly SubscriptionType[] = [
@@ -212,6 +215,7 @@ export function compileFilter(filter: SubscriptionFilter): CompiledFilter {
           matches: (e) => !isSystemStream(e.streamId),
           source: { kind: 'all' },
           exact: true,
+          route: { kind: 'every' },
         };
       }
       const streamId = filter.selector;
@@ -219,6 +223,7 @@ export function compileFilter(filter: SubscriptionFilter): CompiledFilter {
         matches: (e) => e.streamId === streamId,
         source: { kind: 'stream', streamId },
         exact: true,
+        route: { kind: 'stream', streamId },
       };
     }
     case 'by_event_type': {
@@ -227,6 +232,7 @@ export function compileFilter(filter: SubscriptionFilter): CompiledFilter {
         matches: (e) => e.eventType === eventType && !isSystemStream(e.streamId),
         source: { kind: 'index', query: { kind: 'type', eventTypes: [eventType] } },
         exact: true,
+        route: { kind: 'type', eventType },
       };
     }
     case 'by_tags': {
@@ -240,6 +246,8 @@ export function compileFilter(filter: SubscriptionFilter): CompiledFilter {
         matches: (e) => matches(e) && !isSystemStream(e.streamId),
         source: { kind: 'index', query: { kind: 'tag', tags, match } },
         exact: true,
+        // Every tag is required with 'all', so one of them is enough to file it under.
+        route: { kind: 'tags', tags: match === 'all' ? tags.slice(0, 1) : tags },
       };
     }
     case 'by_event_pattern':
@@ -253,6 +261,7 @@ export function compileFilter(filter: SubscriptionFilter): CompiledFilter {
           matchPayload(selector, e.data),
         source: { kind: 'all' },
         exact: false,
+        route: payloadRoute(selector),
       };
     }
   }
@@ -279,6 +288,7 @@ function compilePatternFilter(pattern: EventPattern): CompiledFilter {
       matches,
       source: { kind: 'index', query: { kind: 'type', eventTypes: [eventType] } },
       exact: Object.keys(pattern).length === 1,
+      route: { kind: 'type', eventType },
     };
   }
   if (typeof streamId === 'string' && !streamId.includes('*')) {
@@ -286,6 +296,7 @@ function compilePatternFilter(pattern: EventPattern): CompiledFilter {
       matches,
       source: { kind: 'stream', streamId },
       exact: Object.keys(pattern).length === 1,
+      route: { kind: 'stream', streamId },
     };
   }
   if (
@@ -297,9 +308,15 @@ function compilePatternFilter(pattern: EventPattern): CompiledFilter {
       matches,
       source: { kind: 'index', query: { kind: 'tag', tags: tags as string[], match: 'all' } },
       exact: Object.keys(pattern).length === 1,
+      route: { kind: 'tags', tags: [tags[0] as string] },
     };
   }
-  return { matches, source: { kind: 'all' }, exact: false };
+  return {
+    matches,
+    source: { kind: 'all' },
+    exact: false,
+    route: typeof streamId === 'string' ? streamGlobRoute(streamId) : { kind: 'every' },
+  };
 }
 
 /** The predicate of an event pattern: a subset match with `*` wildcards in strings. */
@@ -318,13 +335,19 @@ export function compilePattern(pattern: EventPattern): (event: EventRecord) => b
 export function compileLinkSource(source: LinkSource): CompiledFilter {
   switch (source.type) {
     case 'all':
-      return { matches: (e) => !isSystemStream(e.streamId), source: { kind: 'all' }, exact: true };
+      return {
+        matches: (e) => !isSystemStream(e.streamId),
+        source: { kind: 'all' },
+        exact: true,
+        route: { kind: 'every' },
+      };
     case 'stream': {
       const streamId = source.streamId;
       return {
         matches: (e) => e.streamId === streamId,
         source: { kind: 'stream', streamId },
         exact: true,
+        route: { kind: 'stream', streamId },
       };
     }
     case 'stream_pattern': {
@@ -335,6 +358,7 @@ export function compileLinkSource(source: LinkSource): CompiledFilter {
           ? { kind: 'all' }
           : { kind: 'stream', streamId: source.pattern },
         exact: false,
+        route: streamGlobRoute(source.pattern),
       };
     }
   }

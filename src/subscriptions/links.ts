@@ -15,7 +15,6 @@ import type {
 import { LINK_STREAM_PREFIX } from '../backends/event-log.js';
 import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
-import type { StoreDispatcher } from './store-dispatcher.js';
 import {
   canonicalJson,
   checkPattern,
@@ -24,7 +23,8 @@ import {
   type CompiledFilter,
 } from './filters.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { LogReader } from './log-reader.js';
+import type { LiveFeed } from './live-feed.js';
+import { LiveReader, MIN_LIVE_QUEUE } from './live-reader.js';
 import { Signal } from './signal.js';
 import type { StoreAccess } from './store-access.js';
 
@@ -80,7 +80,7 @@ export class Links {
 
   constructor(
     private readonly access: StoreAccess,
-    private readonly dispatcher: StoreDispatcher,
+    private readonly feed: LiveFeed,
     private readonly owner: () => string,
   ) {}
 
@@ -228,7 +228,7 @@ export class Links {
     if (stored.code.transform && code.transform === undefined) return;
     const runner: LinkRunner = new LinkRunner(
       this.access,
-      this.dispatcher,
+      this.feed,
       stored.name,
       code,
       this.owner(),
@@ -280,7 +280,7 @@ class LinkRunner {
 
   constructor(
     private readonly access: StoreAccess,
-    private readonly dispatcher: StoreDispatcher,
+    private readonly feed: LiveFeed,
     private readonly name: string,
     private readonly code: LinkCode,
     private readonly owner: string,
@@ -291,34 +291,32 @@ class LinkRunner {
 
   start(): void {
     this.stopping = undefined;
-    void this.dispatcher
-      .attach(() => this.signal.notify())
-      .then(
-        (detach) => {
-          if (this.stopping !== undefined) {
-            detach();
-            return;
-          }
-          this.detach = detach;
-          this.keeper = new LeaseKeeper(
-            this.access.log,
-            `link:${this.name}`,
-            this.owner,
-            LINK_LEASE_MS,
-            {
-              acquired: () => this.acquired(),
-              lost: () => this.halt(),
-              stillWanted: () => this.stillWanted(),
-              ended: () => void this.stop(),
-            },
-          );
-          this.keeper.start();
-        },
-        (error: unknown) => {
-          this.lastError = errorText(error);
-          void this.stop();
-        },
-      );
+    void this.feed.retain().then(
+      (detach) => {
+        if (this.stopping !== undefined) {
+          detach();
+          return;
+        }
+        this.detach = detach;
+        this.keeper = new LeaseKeeper(
+          this.access.log,
+          `link:${this.name}`,
+          this.owner,
+          LINK_LEASE_MS,
+          {
+            acquired: () => this.acquired(),
+            lost: () => this.halt(),
+            stillWanted: () => this.stillWanted(),
+            ended: () => void this.stop(),
+          },
+        );
+        this.keeper.start();
+      },
+      (error: unknown) => {
+        this.lastError = errorText(error);
+        void this.stop();
+      },
+    );
   }
 
   private async acquired(): Promise<void> {
@@ -364,18 +362,23 @@ class LinkRunner {
         ? source
         : { ...source, matches: (e) => source.matches(e) && pattern(e), exact: false };
     let retryDelay = MIN_RETRY_MS;
-    let state: { reader: LogReader; version: number; checkpoint: Checkpoint } | undefined;
+    let state: { reader: LiveReader; version: number; checkpoint: Checkpoint } | undefined;
+    const dispatcher = this.feed.dispatcher;
     while (generation === this.generation) {
       try {
         state ??= await this.resync(stored, filter);
         if (generation !== this.generation) break;
-        const head = this.dispatcher.head;
-        if (this.dispatcher.catchUpPaused && head - state.reader.position >= LINK_BATCH) {
+        const head = dispatcher.head;
+        if (
+          dispatcher.catchUpPaused &&
+          !state.reader.live &&
+          head - state.reader.position >= LINK_BATCH
+        ) {
           // Backfilling while memory is critical (SPEC §15): woken when the level changes.
           await this.signal.wait();
           continue;
         }
-        const events = await state.reader.read(this.dispatcher.readBatchSize(LINK_BATCH), head);
+        const events = await state.reader.read(dispatcher.readBatchSize(LINK_BATCH), head);
         const through = state.reader.position - 1;
         const selected = await this.select(events);
         if (generation !== this.generation) break;
@@ -393,11 +396,12 @@ class LinkRunner {
         void state.checkpoint.advance(through).catch(() => undefined);
         this.lastError = undefined;
         retryDelay = MIN_RETRY_MS;
-        if (events.length === 0 && state.reader.position > this.dispatcher.head) {
+        if (events.length === 0 && !state.reader.hasMore(dispatcher.head)) {
           await this.signal.wait();
         }
       } catch (error) {
         if (generation !== this.generation) break;
+        state?.reader.close();
         state = undefined; // resynchronise from the link stream and the checkpoint
         if (error instanceof EvdbError && error.code === 'wrong_expected_version') continue;
         this.lastError = errorText(error);
@@ -405,6 +409,7 @@ class LinkRunner {
         retryDelay = Math.min(retryDelay * 2, MAX_RETRY_MS);
       }
     }
+    state?.reader.close();
     await state?.checkpoint.flush();
   }
 
@@ -412,7 +417,7 @@ class LinkRunner {
   private async resync(
     stored: StoredLink,
     filter: CompiledFilter,
-  ): Promise<{ reader: LogReader; version: number; checkpoint: Checkpoint }> {
+  ): Promise<{ reader: LiveReader; version: number; checkpoint: Checkpoint }> {
     const { version, lastSource } = await readLinkStreamTail(this.access, this.name);
     const checkpoint = await Checkpoint.load(
       this.access.log,
@@ -422,7 +427,14 @@ class LinkRunner {
       stored.startPosition - 1,
     );
     const from = Math.max(checkpoint.stored, lastSource) + 1;
-    return { reader: new LogReader(this.access.log, filter, from), version, checkpoint };
+    const reader = new LiveReader(
+      this.feed,
+      filter,
+      from,
+      () => this.signal.notify(),
+      MIN_LIVE_QUEUE,
+    );
+    return { reader, version, checkpoint };
   }
 
   private async select(events: EventRecord[]): Promise<EventRecord[]> {

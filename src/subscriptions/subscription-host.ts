@@ -25,6 +25,7 @@ import { StoreDispatcher } from './store-dispatcher.js';
 import { EventSubscription, type DeliveryOptions } from './event-subscription.js';
 import { canonicalJson, compileFilter, normalizeFilter } from './filters.js';
 import { LeaseKeeper } from './lease-keeper.js';
+import { LiveFeed } from './live-feed.js';
 import { Links } from './links.js';
 import { LogReader } from './log-reader.js';
 import type { StoreAccess } from './store-access.js';
@@ -57,6 +58,8 @@ type StoredSubscription = {
  */
 export class SubscriptionHost {
   readonly dispatcher: StoreDispatcher;
+  /** The store's one live reader, shared by its subscriptions and links. */
+  readonly feed: LiveFeed;
   readonly links: Links;
   private readonly running = new Set<EventSubscription>();
   /** The lease keepers of this process's persistent subscriptions. */
@@ -68,7 +71,8 @@ export class SubscriptionHost {
 
   constructor(private readonly access: StoreAccess) {
     this.dispatcher = new StoreDispatcher(access);
-    this.links = new Links(access, this.dispatcher, () => this.newOwner());
+    this.feed = new LiveFeed(access.log, this.dispatcher);
+    this.links = new Links(access, this.feed, () => this.newOwner());
   }
 
   /** A lease owner id unique to one subscription or link runner of this process. */
@@ -240,14 +244,13 @@ export class SubscriptionHost {
     const subscription = new EventSubscription(
       this.access.storeId,
       undefined,
-      this.access.log,
-      this.dispatcher,
+      this.feed,
       delivery,
       handler,
       (ended) => this.running.delete(ended),
     );
-    const detach = await this.dispatcher.attach(() => subscription.wake());
-    subscription.onClose(() => Promise.resolve(detach()));
+    const release = await this.feed.retain();
+    subscription.onClose(() => Promise.resolve(release()));
     this.running.add(subscription);
     // After attach the head covers every append that finished before subscribe was called.
     const from = startFrom === 'current' ? this.dispatcher.head + 1 : startFrom;
@@ -267,13 +270,12 @@ export class SubscriptionHost {
     const subscription = new EventSubscription(
       this.access.storeId,
       name,
-      log,
-      this.dispatcher,
+      this.feed,
       delivery,
       handler,
       (ended) => this.running.delete(ended),
     );
-    const detach = await this.dispatcher.attach(() => subscription.wake());
+    const release = await this.feed.retain();
     let definitionId: string | undefined;
     const keeper = new LeaseKeeper(log, `subscription:${name}`, this.newOwner(), leaseMs, {
       acquired: async () => {
@@ -306,7 +308,7 @@ export class SubscriptionHost {
       ended: () => void subscription.close(),
     });
     subscription.onClose(async () => {
-      detach();
+      release();
       await keeper.stop();
       this.keepers.delete(subscription);
       // Another subscription of this process waiting for the lease takes it at once.
@@ -374,6 +376,7 @@ export class SubscriptionHost {
       await this.resuming;
       await Promise.all([...this.running].map((subscription) => subscription.shutDown()));
       await this.links.close();
+      this.feed.close();
       this.dispatcher.close();
     })();
     return this.closing;

@@ -34,6 +34,11 @@ export const TELEMETRY_CHANNELS = {
   subscriptionDeleted: 'evdb:subscription:deleted',
   subscriptionDelivered: 'evdb:subscription:delivered',
   subscriptionCheckpoint: 'evdb:subscription:checkpoint',
+  /**
+   * A live subscription's consumer fell behind its bounded queue: it reads from the log again
+   * from `position`, `lagPositions` behind the head (a `FeatureEvent` with `name`).
+   */
+  subscriptionFellBehind: 'evdb:subscription:fell-behind',
   snapshotCreated: 'evdb:snapshot:created',
   snapshotRead: 'evdb:snapshot:read',
   scavengeComplete: 'evdb:scavenge:complete',
@@ -136,6 +141,7 @@ export interface TelemetryPayloads {
   subscriptionDeleted: FeatureEvent;
   subscriptionDelivered: FeatureEvent;
   subscriptionCheckpoint: FeatureEvent;
+  subscriptionFellBehind: FeatureEvent;
   snapshotCreated: FeatureEvent;
   snapshotRead: FeatureEvent;
   scavengeComplete: FeatureEvent;

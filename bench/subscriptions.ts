@@ -17,6 +17,7 @@ import {
   type Row,
   type Stats,
 } from './lib.js';
+import { runFanOutBench } from './subscriptions-fanout.js';
 import { payload } from './workload.js';
 
 const SUITE = 'subscriptions (sqlite, synchronous=full)';
@@ -34,6 +35,8 @@ const PAGE = 1000;
  *   The same again through the network client over WebSocket (appends and subscription) against
  *   a server in its own process, alternating runs with the embedded one, which is its baseline.
  *   Latencies are not rates, so they are printed in a table of their own.
+ * - fan-out: append rates and latency with up to 10 000 live subscriptions, embedded and through
+ *   the server (see `subscriptions-fanout.ts`).
  * - catch-up: a persistent subscription from position 0 over 1 000 000 events (a handler, batches
  *   of 1000, checkpoints stored as it goes) against paging through the same events with
  *   `readAllGlobal` (pages of 1000), alternating runs.
@@ -41,8 +44,9 @@ const PAGE = 1000;
 export async function runSubscriptionsBench(options: BenchOptions): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'evdb-bench-subs-'));
   try {
+    const fanOut = await runFanOutBench(dataDir, options);
     await latency(dataDir, options);
-    return [await catchUp(dataDir, options)];
+    return [...fanOut, await catchUp(dataDir, options)];
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

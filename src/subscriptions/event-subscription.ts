@@ -186,7 +186,7 @@ export class EventSubscription implements Subscription {
         return { done: true, value: undefined };
       }
       if (this.state === 'active') {
-        const batch = await this.readBatch();
+        const batch = this.takeQueued() ?? (await this.readBatch());
         if (batch === 'again') continue;
         if (batch !== 'wait') return { done: false, value: batch };
       }
@@ -205,7 +205,7 @@ export class EventSubscription implements Subscription {
         await this.signal.wait();
         continue;
       }
-      const batch = await this.readBatch();
+      const batch = this.takeQueued() ?? (await this.readBatch());
       if (batch === 'again') continue;
       if (batch === 'wait') {
         await this.signal.wait();
@@ -229,6 +229,28 @@ export class EventSubscription implements Subscription {
       // Processed: acknowledge even when closing meanwhile (the work is done).
       if (this.isPersistent) void this.ack(last).catch((error: unknown) => this.report(error));
     }
+  }
+
+  /**
+   * The live path, without a read: the batch the feed queued, or `'wait'` when none is queued.
+   * Undefined when the reader is not live, or a rewind or a reload is pending: `readBatch` then.
+   */
+  private takeQueued(): EventRecord[] | 'wait' | undefined {
+    const reader = this.reader;
+    if (reader?.live !== true || this.rewindTo !== undefined || this.reloadCheckpoint) {
+      return undefined;
+    }
+    this.batchFrom = reader.position;
+    const events = reader.takeQueued(this.feed.dispatcher.readBatchSize(this.options.batchSize));
+    const through = reader.position - 1;
+    const last = events[events.length - 1];
+    if (last === undefined) {
+      this.scannedThrough = through;
+      this.handedOut = Math.max(this.handedOut, through);
+      return 'wait';
+    }
+    this.delivered(events.length, last.position, through);
+    return events;
   }
 
   /**

@@ -44,6 +44,8 @@ export class LiveFeed {
   /** Readers catching up from the log, woken when the head moves. */
   private readonly catchingUp = new Set<() => void>();
   private reading = false;
+  /** Bumped when an idle feed starts again elsewhere: a read begun before is discarded. */
+  private restarts = 0;
   private holders = 0;
   private attached: Promise<() => void> | undefined;
   private closed = false;
@@ -115,6 +117,7 @@ export class LiveFeed {
       this.next = from;
       this.recent = [];
       this.recentFrom = from;
+      this.restarts++;
     } else if (from < this.recentFrom) {
       return false;
     }
@@ -144,7 +147,7 @@ export class LiveFeed {
   }
 
   private headMoved(): void {
-    for (const wake of [...this.catchingUp]) wake();
+    if (this.catchingUp.size > 0) for (const wake of [...this.catchingUp]) wake();
     if (this.members.size > 0) this.readNew();
   }
 
@@ -163,6 +166,7 @@ export class LiveFeed {
     try {
       while (!this.closed && this.members.size > 0 && this.next <= this.dispatcher.head) {
         const head = this.dispatcher.head;
+        const restarts = this.restarts;
         let events: EventRecord[];
         try {
           events = await this.log.readAll(this.next, FEED_PAGE);
@@ -173,6 +177,7 @@ export class LiveFeed {
           return;
         }
         if (this.closed) return;
+        if (restarts !== this.restarts) continue; // read from where the feed was, not where it is
         for (const event of events) {
           if (event.position < this.next) continue;
           freezeEvent(event);

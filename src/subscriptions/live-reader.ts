@@ -88,7 +88,7 @@ export class LiveReader implements FeedMember {
   async read(max: number, head: number): Promise<EventRecord[]> {
     if (this.mode === 'log') this.tryJoin();
     if (this.mode !== 'log') {
-      const events = this.take(max);
+      const events = this.takeQueued(max);
       if (events.length > 0 || this.mode === 'member') return events;
       this.toLog(this.resumeAt);
     }
@@ -155,7 +155,8 @@ export class LiveReader implements FeedMember {
     if (!this.closed) this.stopWatching ??= this.feed.watchHead(this.wake);
   }
 
-  private take(max: number): EventRecord[] {
+  /** Up to `max` of the queued events (none unless a member or draining): `read` without a read. */
+  takeQueued(max: number): EventRecord[] {
     const end = Math.min(this.queue.length, this.queueHead + max);
     const events = this.queue.slice(this.queueHead, end);
     this.queueHead = end;

@@ -1,6 +1,7 @@
 import type { EventRecord } from '../core/types.js';
 import type { EventLog } from '../backends/event-log.js';
 import type { CompiledFilter } from './filters.js';
+import { freezeEvent } from './live-feed.js';
 
 /** Events read per round trip when the source also holds events the predicate rejects. */
 const SCAN_PAGE = 1000;
@@ -49,6 +50,9 @@ export class LogReader {
       for (const event of events) {
         if (event.position < this.position) continue;
         if (this.filter.matches(event)) {
+          // Frozen like the live feed's events, so that what a consumer may do does not depend
+          // on whether it is catching up.
+          freezeEvent(event);
           out.push(event);
           if (out.length === max) {
             this.advanceTo(event);

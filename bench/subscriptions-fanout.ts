@@ -44,7 +44,8 @@ interface SubscriberPool {
 /**
  * The cost of many live subscriptions, embedded on SQLite and through the server:
  *
- * - append rate (32 appenders, single-event appends) with 0, 100, 1 000 and 10 000 selective
+ * - append rate (32 appenders, single-event appends) with 0, 100, 1 000 and 10 000 (through the
+ *   server 2 000) selective
  *   live subscriptions (by stream, type, stream pattern and payload, each matching 0.1% of the
  *   events, or 0.025% by stream), the counts alternating within each run. Every subscription
  *   must have received exactly its events before the next measurement. Through the server the
@@ -59,7 +60,8 @@ export async function runFanOutBench(dataDir: string, options: BenchOptions): Pr
   const evdb = await openEvdb({ backend: sqlite({ dataDir: join(dataDir, 'fanout') }) });
   try {
     const pool = embeddedPool(evdb);
-    rows.push(...(await appendRates('embedded', evdb, pool, EMBEDDED_COUNTS, options)));
+    const events = scaled(options, 20_000);
+    rows.push(...(await appendRates('embedded', evdb, pool, EMBEDDED_COUNTS, events, options)));
     rows.push(await latencies('embedded', evdb, pool, options));
     await embeddedMemory(evdb, scaled(options, 10_000));
   } finally {
@@ -73,7 +75,9 @@ export async function runFanOutBench(dataDir: string, options: BenchOptions): Pr
     progress(`fan-out: the subscriber process opens ${connections} WebSocket connections`);
     await fleet.request({ type: 'connect', url: server.url, connections });
     const where = 'through the server (WebSocket)';
-    rows.push(...(await appendRates(where, client, fleet, REMOTE_COUNTS, options)));
+    // Fewer events than embedded: one connection's appends are several times slower.
+    const events = scaled(options, 5000);
+    rows.push(...(await appendRates(where, client, fleet, REMOTE_COUNTS, events, options)));
     rows.push(await latencies(where, client, fleet, options));
   } finally {
     await fleet.stop();
@@ -147,9 +151,9 @@ async function appendRates(
   writer: Writer,
   pool: SubscriberPool,
   counts: number[],
+  events: number,
   options: BenchOptions,
 ): Promise<Row[]> {
-  const events = scaled(options, 20_000);
   const rates = new Map<number, number[]>(counts.map((count) => [count, []]));
   let store = 0;
   for (let run = 0; run < options.runs; run++) {
@@ -179,7 +183,7 @@ async function appendRates(
     .filter((count) => count > 0)
     .map((count) => ({
       suite: SUITE,
-      workload: `${where}: append rate, ${APPENDERS} appenders of 1 event, ${count} selective live subscriptions${
+      workload: `${where}: append rate, ${APPENDERS} appenders of 1 event (${events} events), ${count} selective live subscriptions${
         where === 'embedded'
           ? ''
           : ` over ${Math.ceil(count / SUBSCRIPTIONS_PER_CONNECTION)} connections`

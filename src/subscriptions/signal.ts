@@ -25,15 +25,19 @@ export class Signal {
       this.pending = false;
       return Promise.resolve();
     }
+    if (timeoutMs === undefined) {
+      return new Promise((resolve) => {
+        this.waiter = resolve;
+      });
+    }
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
       const wake = (): void => {
         clearTimeout(timer);
         if (this.waiter === wake) this.waiter = undefined;
         resolve();
       };
       this.waiter = wake;
-      if (timeoutMs !== undefined) timer = setTimeout(wake, timeoutMs);
+      const timer = setTimeout(wake, timeoutMs);
     });
   }
 }

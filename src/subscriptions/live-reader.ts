@@ -126,6 +126,7 @@ export class LiveReader implements FeedMember {
   close(): void {
     this.closed = true;
     this.feed.leave(this);
+    this.mode = 'log';
     this.stopWatching?.();
     this.stopWatching = undefined;
     this.queue = [];

@@ -311,6 +311,8 @@ async function embeddedMemory(evdb: Writer, count: number): Promise<void> {
     await sleep(50);
     samples.push((heapUsed() - before) / count);
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
+    // Not kept alive into the next sample's baseline by this function's scope.
+    subscriptions.length = 0;
   }
   console.log(
     `\n${SUITE}: heap per idle live subscription, embedded, ${count} subscriptions: ` +

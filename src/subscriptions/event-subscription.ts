@@ -1,3 +1,6 @@
+// Over 400 lines: one subscription's delivery is one state machine (batches handed out,
+// acknowledgements, rewinds, lease activations, the live and the catch-up path); split, its
+// invariants would span files.
 import { BatchIteration, ackPosition } from '../core/consumption.js';
 import { EvdbError } from '../core/errors.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';

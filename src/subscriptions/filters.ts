@@ -1,7 +1,9 @@
+// Over 400 lines: the filter grammar in one place, the checks, predicates, read sources and live
+// routes of every subscription type and of link sources, so that they cannot drift apart.
 import { invalidArgument } from '../core/errors.js';
 import { LIMITS } from '../core/limits.js';
 import { describe, isPlainObject } from '../core/validation.js';
-import { globMatcher } from '../core/glob.js';
+import { compileGlob, globMatcher } from '../core/glob.js';
 import type {
   EventPattern,
   EventRecord,
@@ -321,11 +323,21 @@ function compilePatternFilter(pattern: EventPattern): CompiledFilter {
 
 /** The predicate of an event pattern: a subset match with `*` wildcards in strings. */
 export function compilePattern(pattern: EventPattern): (event: EventRecord) => boolean {
-  const entries = Object.entries(pattern);
+  // A top-level glob is compiled here, once: looked up per event in the shared cache, thousands
+  // of live patterns would keep evicting each other.
+  const tests = Object.entries(pattern).map(([, expected]): ((value: unknown) => boolean) => {
+    if (typeof expected === 'string' && expected.includes('*')) {
+      const glob = compileGlob(expected);
+      return (value) => typeof value === 'string' && glob(value);
+    }
+    return (value) => matchValue(expected, value, true);
+  });
+  const keys = Object.keys(pattern);
   return (event) => {
     const fields = event as unknown as Record<string, unknown>;
-    for (const [key, expected] of entries) {
-      if (!(key in fields) || !matchValue(expected, fields[key], true)) return false;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (!(key in fields) || !(tests[i] as (value: unknown) => boolean)(fields[key])) return false;
     }
     return true;
   };

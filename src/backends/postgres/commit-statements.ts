@@ -21,6 +21,17 @@ export function prefetchSql(
   return [
     'BEGIN ISOLATION LEVEL READ COMMITTED',
     `SELECT pg_advisory_xact_lock(${integer(lockKey)}, ${integer(storeKey)})`,
+    ...prefetchReads(t, keys),
+  ].join(';\n');
+}
+
+/**
+ * What the planner reads: the store's state, the heads of the group's streams and the
+ * locations of its caller-chosen event ids. Sent alone (without the lock) by the rebased path,
+ * whose commit function checks under the lock what the plan used.
+ */
+export function prefetchReads(t: StoreTables, keys: CommitKeys): string[] {
+  return [
     `SELECT s.store_key, ${lastPositionOf(t)}, s.generation FROM ${t.state} s WHERE s.id = 1`,
     `SELECT stream_id, version, last_position FROM ${t.streams} ` +
       `WHERE stream_id = ANY(${arrayLiteral(keys.streamIds, 'text')})`,
@@ -30,7 +41,7 @@ export function prefetchSql(
       `WHERE event_id = ANY(${arrayLiteral(keys.eventIds, 'uuid')}) ` +
       // Outside link streams, with the condition of the partial index events_by_id.
       "AND left(stream_id, 6) <> '$link:'",
-  ].join(';\n');
+  ];
 }
 
 /** What a commit was planned against; `evdb_commit` writes only if it still holds. */
@@ -72,7 +83,6 @@ const COMMIT_ARG_TYPES = [
   'bigint[]', // version
   'bigint[]', // last_position
   'bigint[]', // created_position
-  'text', // NOTIFY channel
 ] as const;
 
 type TableValue = number | string | Buffer | null;
@@ -96,7 +106,6 @@ export function commitArgs(
   storeKey: number,
   expect: CommitExpectation,
   plan: CommitPlan,
-  channel: string,
 ): CommitArg[] {
   const events = plan.events;
   const tagNames: string[] = [];
@@ -128,7 +137,6 @@ export function commitArgs(
     heads.map(([, head]) => head.lastPosition),
     // Used only when the stream is new: the position of its first event here.
     heads.map(([streamId, head]) => created.get(streamId) ?? head.lastPosition),
-    channel,
   ];
 }
 
@@ -165,7 +173,6 @@ const COMMIT_ONE_ARG_TYPES = [
   'text', // metadata_content_type
   'bigint', // epoch_us
   'text[]', // tags, for the tag index
-  'text', // NOTIFY channel
 ] as const;
 
 /**
@@ -177,7 +184,6 @@ export function commitOneArgs(
   storeKey: number,
   expect: CommitExpectation,
   plan: CommitPlan,
-  channel: string,
 ): unknown[] | undefined {
   const [e, ...more] = plan.events;
   if (e === undefined || more.length > 0 || plan.heads.size !== 1) return undefined;
@@ -196,7 +202,30 @@ export function commitOneArgs(
     expect.absentIds[0] ?? null,
     ...tableRow(encodeEvent(e)),
     e.tags,
-    channel,
+  ];
+}
+
+/**
+ * `evdb_commit_rebased` (rebased-commit.ts): `evdb_commit`'s arguments, then the streams the
+ * planner found with a head and the versions it planned against, which the function checks.
+ */
+export function rebasedCommitStatement(t: StoreTables, storeKey: number): NamedStatement {
+  const types = [...COMMIT_ARG_TYPES, 'text[]', 'bigint[]'];
+  const params = types.map((type, i) => `$${i + 1}::${type}`).join(', ');
+  return { name: `evdb_${storeKey}_commit_rebased`, text: `SELECT ${t.commitRebased}(${params})` };
+}
+
+export function rebasedCommitArgs(
+  lockKey: number,
+  storeKey: number,
+  expect: CommitExpectation,
+  knownHeads: Map<string, number>,
+  plan: CommitPlan,
+): CommitArg[] {
+  return [
+    ...commitArgs(lockKey, storeKey, expect, plan),
+    [...knownHeads.keys()],
+    [...knownHeads.values()],
   ];
 }
 

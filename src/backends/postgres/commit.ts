@@ -13,8 +13,12 @@ import {
   commitOneArgs,
   commitOneStatement,
   commitStatement,
+  prefetchReads,
   prefetchSql,
+  rebasedCommitArgs,
+  rebasedCommitStatement,
 } from './commit-statements.js';
+import { CommitNotifier } from './commit-notifier.js';
 import { toEvdbError } from './errors.js';
 import type { PostgresBackend } from './postgres-backend.js';
 import type { NamedStatement, StoreTables } from './statements.js';
@@ -33,32 +37,48 @@ export interface CommitTarget {
   removedError(): EvdbError;
 }
 
-/** What a commit plans against on the fast path: the state the last commit left. */
+/** What a commit plans against without reading: the state the last commit left. */
 interface CommitCache {
   lastPosition: number;
   generation: number;
   /** Heads by stream; null: known to have none. LRU order. */
   heads: Map<string, StreamHead | null>;
+  /**
+   * Every head here is current as of `lastPosition`: the exact one-statement path may trust
+   * them. Otherwise they are hints, which the rebased path has checked under the lock.
+   */
+  exact: boolean;
 }
 
+/** A state to plan against: read without the lock, or the cache. */
+interface PlanBase {
+  lastPosition: number;
+  generation: number;
+  head(streamId: string): StreamHead | undefined;
+  event(eventId: string): EventLocation | undefined;
+}
+
+type Planner<T> = (view: CommitView) => { plan: CommitPlan; result: T };
+
 /**
- * The group commits of one store, in this process: a fast path of one round trip while this
- * process seems to be the store's only writer, else a locked path of two. See docs/postgres.md.
+ * The group commits of one store, in this process, each holding the store's lock for one
+ * statement: the exact path while this process seems to be the store's only writer, else the
+ * rebased path (against its cache, or a state read without the lock), and only when that finds
+ * its plan stale the locked path of two round trips. See docs/postgres.md.
  */
 export class Committer {
   private readonly commitCall: NamedStatement;
   private readonly commitOneCall: NamedStatement;
-  /** The state this process's last commit left, while nothing says it changed. */
+  private readonly rebasedCall: NamedStatement;
+  /** The state this process's last commit left, while nothing says it is wrong. */
   private cache: CommitCache | undefined;
-  /**
-   * Whether this process seems to be the store's only writer: its last commit found nothing
-   * written by others since the one before. Only then is the fast path worth a try.
-   */
-  private alone = false;
+  private readonly notifier: CommitNotifier;
 
   constructor(private readonly store: CommitTarget) {
     this.commitCall = commitStatement(store.tables, store.storeKey);
     this.commitOneCall = commitOneStatement(store.tables, store.storeKey);
+    this.rebasedCall = rebasedCommitStatement(store.tables, store.storeKey);
+    this.notifier = new CommitNotifier(store.backend.pool, store.schema);
   }
 
   /** Forgets the cached state: the caller is about to change the store outside a commit. */
@@ -66,29 +86,32 @@ export class Committer {
     this.cache = undefined;
   }
 
-  /**
-   * A group commit in one round trip when this process knows the store's state (it made the
-   * last commit): it plans against its cache and calls `evdb_commit`, which takes the store's
-   * lock, checks that the state is still the cached one and writes, or writes nothing and
-   * answers 'stale'. Otherwise, or after 'stale', two round trips under the lock: read the
-   * state, plan, write. See docs/postgres.md.
-   */
-  async commit<T>(
-    keys: CommitKeys,
-    plan: (view: CommitView) => { plan: CommitPlan; result: T },
-  ): Promise<T> {
+  async commit<T>(keys: CommitKeys, plan: Planner<T>): Promise<T> {
+    const result = await this.commitAnyPath(keys, plan);
+    if (this.cache !== undefined) this.notifier.committed(this.cache.lastPosition);
+    return result;
+  }
+
+  private async commitAnyPath<T>(keys: CommitKeys, plan: Planner<T>): Promise<T> {
     const cache = this.cache;
-    if (cache !== undefined && this.alone) {
-      const fast = await this.commitFast(cache, keys, plan);
-      if (fast.done) return fast.result;
+    if (cache !== undefined) {
+      const attempt = cache.exact
+        ? await this.commitFast(cache, keys, plan)
+        : await this.commitRebased(cacheBase(cache), keys, plan);
+      if (attempt.done) return attempt.result;
     }
+    const read = await this.readUnlocked(keys);
+    const rebased = await this.commitRebased(read, keys, plan);
+    if (rebased.done) return rebased.result;
+    // Another process changed what this plan read between the read and the commit (a hot
+    // stream, or a deleteStream): plan under the lock, which always succeeds.
     return this.commitLocked(keys, plan);
   }
 
   private async commitFast<T>(
     cache: CommitCache,
     keys: CommitKeys,
-    plan: (view: CommitView) => { plan: CommitPlan; result: T },
+    plan: Planner<T>,
   ): Promise<{ done: true; result: T } | { done: false }> {
     const absentStreams = new Set<string>();
     const streamKeys = new Set(keys.streamIds);
@@ -118,31 +141,120 @@ export class Committer {
       absentIds: keys.eventIds,
     };
     const lockKey = this.store.backend.lockKey;
-    const one = commitOneArgs(
-      lockKey,
-      this.store.storeKey,
-      expect,
-      decided.plan,
-      this.store.schema,
-    );
+    const one = commitOneArgs(lockKey, this.store.storeKey, expect, decided.plan);
     const call =
       one === undefined
         ? {
             ...this.commitCall,
-            values: commitArgs(
-              lockKey,
-              this.store.storeKey,
-              expect,
-              decided.plan,
-              this.store.schema,
-            ),
+            values: commitArgs(lockKey, this.store.storeKey, expect, decided.plan),
           }
         : { ...this.commitOneCall, values: one };
     this.cache = undefined;
-    let answer: string | undefined;
+    const answer = await this.call<string>(call);
+    if (answer === 'ok') {
+      this.remember(cache, cache.generation, keys, view, decided.plan, true);
+      return { done: true, result: decided.result };
+    }
+    if (answer === 'removed') throw this.store.removedError();
+    if (answer !== 'stale') {
+      throw new EvdbError('internal', `evdb_commit answered ${String(answer)}`);
+    }
+    // Another process committed (or deleted) since: the cache is no guide any more.
+    return { done: false };
+  }
+
+  /**
+   * One statement, `evdb_commit_rebased`: plans against `base`, and the function checks under
+   * the lock what the plan depends on, then writes it shifted past the positions other
+   * processes added meanwhile. See rebased-commit.ts.
+   */
+  private async commitRebased<T>(
+    base: PlanBase,
+    keys: CommitKeys,
+    plan: Planner<T>,
+  ): Promise<{ done: true; result: T } | { done: false }> {
+    const absentStreams = new Set<string>();
+    const knownHeads = new Map<string, number>();
+    const decided = plan(baseView(base, base.lastPosition, keys, absentStreams, knownHeads));
+    const args = rebasedCommitArgs(
+      this.store.backend.lockKey,
+      this.store.storeKey,
+      {
+        lastPosition: base.lastPosition,
+        generation: base.generation,
+        absentStreams: [...absentStreams],
+        absentIds: keys.eventIds.filter((id) => base.event(id) === undefined),
+      },
+      knownHeads,
+      decided.plan,
+    );
+    const previous = this.cache;
+    this.cache = undefined;
+    const shift = Number(await this.call<number | string>({ ...this.rebasedCall, values: args }));
+    if (shift === -2) throw this.store.removedError();
+    if (shift === -1) return { done: false };
+    if (!Number.isSafeInteger(shift) || shift < 0) {
+      throw new EvdbError('internal', `evdb_commit_rebased answered ${String(shift)}`);
+    }
+    // The planner is pure: planned from the shifted last position, it gives the rows written.
+    const view = baseView(base, base.lastPosition + shift, keys, new Set(), new Map());
+    const final = shift === 0 ? decided : plan(view);
+    const nobodyElse =
+      shift === 0 &&
+      previous?.exact === true &&
+      previous.lastPosition === base.lastPosition &&
+      previous.generation === base.generation;
+    // After a commit by this process alone its heads stay exact; after others wrote, the
+    // heads this commit checked and wrote are exact only with nothing else beside them.
+    const fresh = new Map<string, StreamHead | null>();
+    const heads = nobodyElse || shift > 0 ? (previous?.heads ?? fresh) : fresh;
+    this.remember(
+      { lastPosition: base.lastPosition + shift, generation: base.generation, heads, exact: true },
+      base.generation,
+      keys,
+      view,
+      final.plan,
+      nobodyElse || shift === 0,
+    );
+    return { done: true, result: final.result };
+  }
+
+  /** The state a plan needs, read in one round trip without the lock. */
+  private async readUnlocked(keys: CommitKeys): Promise<PlanBase> {
+    const context = {
+      doing: `commit to store '${this.store.storeId}'`,
+      storeId: this.store.storeId,
+    };
+    let results: pg.QueryResult<unknown[]>[];
     try {
-      const { rows } = await this.store.backend.pool.query<[string]>({ ...call, rowMode: 'array' });
-      answer = rows[0]?.[0];
+      results = (await this.store.backend.pool.query({
+        text: prefetchReads(this.store.tables, keys).join(';\n'),
+        rowMode: 'array',
+      })) as unknown as pg.QueryResult<unknown[]>[];
+    } catch (error) {
+      throw toEvdbError(error, context);
+    }
+    const state = results[0]?.rows[0] as [number, number, number] | undefined;
+    if (state === undefined || state[0] !== this.store.storeKey) throw this.store.removedError();
+    const view = prefetchedView(
+      state[1],
+      keys,
+      results[1]?.rows as [string, number, number][],
+      results[2]?.rows as FoundEventRow[],
+    );
+    return {
+      lastPosition: state[1],
+      generation: state[2],
+      head: (streamId) => view.head(streamId),
+      event: (eventId) => view.findEvent(eventId),
+    };
+  }
+
+  /** Runs a commit statement that commits when it returns, and answers its one value. */
+  private async call<R>(call: pg.QueryConfig): Promise<R | undefined> {
+    try {
+      const { rows } = await this.store.backend.pool.query<[R]>({ ...call, rowMode: 'array' });
+      return rows[0]?.[0];
     } catch (error) {
       // The call commits when it returns: if the answer is lost, so is the outcome.
       throw toEvdbError(error, {
@@ -151,24 +263,9 @@ export class Committer {
         outcomeUnknown: true,
       });
     }
-    if (answer === 'ok') {
-      this.remember(cache, cache.generation, keys, view, decided.plan);
-      return { done: true, result: decided.result };
-    }
-    if (answer === 'removed') throw this.store.removedError();
-    if (answer !== 'stale') {
-      throw new EvdbError('internal', `evdb_commit answered ${String(answer)}`);
-    }
-    // Another process committed (or deleted) since: use the locked path, until a commit there
-    // finds that nobody else wrote since this process's previous commit.
-    this.alone = false;
-    return { done: false };
   }
 
-  private commitLocked<T>(
-    keys: CommitKeys,
-    plan: (view: CommitView) => { plan: CommitPlan; result: T },
-  ): Promise<T> {
+  private commitLocked<T>(keys: CommitKeys, plan: Planner<T>): Promise<T> {
     const prefetch = prefetchSql(
       this.store.tables,
       this.store.backend.lockKey,
@@ -211,7 +308,6 @@ export class Committer {
             absentIds: keys.eventIds.filter((id) => !found.has(id)),
           },
           decided.plan,
-          this.store.schema,
         );
         sent = true;
         const written = (await client.query({
@@ -224,19 +320,18 @@ export class Committer {
           throw new EvdbError('internal', `evdb_commit answered ${String(answer)} under the lock`);
         }
         // Nobody else committed or deleted since this process's previous commit: its cached
-        // heads are still valid, and the next commit may take the fast path.
-        this.alone =
-          previous !== undefined &&
+        // heads are still exact; otherwise only this commit's are.
+        const nobodyElse =
+          previous?.exact === true &&
           previous.lastPosition === lastPosition &&
           previous.generation === generation;
         this.remember(
-          this.alone && previous !== undefined
-            ? previous
-            : { lastPosition, generation, heads: new Map() },
+          nobodyElse ? previous : { lastPosition, generation, heads: new Map(), exact: true },
           generation,
           keys,
           view,
           decided.plan,
+          true,
         );
         return decided.result;
       } catch (error) {
@@ -252,6 +347,7 @@ export class Committer {
     keys: CommitKeys,
     view: CommitView,
     plan: CommitPlan,
+    exact: boolean,
   ): void {
     const heads = base.heads;
     for (const streamId of keys.streamIds) {
@@ -269,8 +365,48 @@ export class Committer {
       lastPosition: last === undefined ? view.lastPosition : last.position,
       generation,
       heads,
+      exact,
     };
   }
+}
+
+function cacheBase(cache: CommitCache): PlanBase {
+  return {
+    lastPosition: cache.lastPosition,
+    generation: cache.generation,
+    head: (streamId) => cache.heads.get(streamId) ?? undefined,
+    // Caller-chosen ids are planned as absent, which the function checks.
+    event: () => undefined,
+  };
+}
+
+/**
+ * The planner's view of `base` from `lastPosition`, recording which streams it planned as
+ * absent and the versions of those it found, for the function to check.
+ */
+function baseView(
+  base: PlanBase,
+  lastPosition: number,
+  keys: CommitKeys,
+  absentStreams: Set<string>,
+  knownHeads: Map<string, number>,
+): CommitView {
+  const streamKeys = new Set(keys.streamIds);
+  const eventKeys = new Set(keys.eventIds);
+  return {
+    lastPosition,
+    head(streamId) {
+      if (!streamKeys.has(streamId)) throw notPrefetched('stream', streamId);
+      const head = base.head(streamId);
+      if (head === undefined) absentStreams.add(streamId);
+      else knownHeads.set(streamId, head.version);
+      return head;
+    },
+    findEvent(eventId) {
+      if (!eventKeys.has(eventId)) throw notPrefetched('event id', eventId);
+      return base.event(eventId);
+    },
+  };
 }
 
 /**

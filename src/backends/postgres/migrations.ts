@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { rebasedCommitFunction } from './rebased-commit.js';
 import { ident, integer } from './sql.js';
 
 /**
@@ -36,6 +37,7 @@ function commitFunction(
   s: string,
   variant: 'many' | 'one',
   edition: 'first' | 'ids by lookup' = 'first',
+  notify = true,
 ): string {
   const many = variant === 'many';
   const check = (condition: string, query: string): string =>
@@ -56,9 +58,9 @@ function commitFunction(
     e_metadata text${arrays}, e_tags text${arrays}, e_causation text${arrays},
     e_correlation text${arrays}, e_data_type text${arrays}, e_metadata_type text${arrays},
     e_epoch bigint${arrays},
-    ${many ? 't_tag text[], t_position bigint[]' : 't_tag text[]'},
-    ${many ? 'h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[],' : ''}
-    p_channel text
+    ${many ? 't_tag text[], t_position bigint[],' : `t_tag text[]${notify ? ',' : ''}`}
+    ${many ? 'h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[]' : ''}
+    ${notify ? `${many ? ',' : ''} p_channel text` : ''}
   ) RETURNS text LANGUAGE plpgsql AS $fn$
   DECLARE
     st record;
@@ -121,7 +123,7 @@ function commitFunction(
         counted_through = n_last
       WHERE id = 1;
     END IF;
-    PERFORM pg_notify(p_channel, n_last::text);
+    ${notify ? 'PERFORM pg_notify(p_channel, n_last::text);' : ''}
     RETURN 'ok';
   END
   $fn$;`;
@@ -289,6 +291,16 @@ const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [
   `,
   // The group commit's check of caller-chosen ids, as index lookups whatever the plan.
   (s) => commitFunction(s, 'many', 'ids by lookup'),
+  // Commits of several writers hold the lock for one statement (evdb_commit_rebased), and no
+  // commit notifies inside its transaction any more: the committing process notifies after
+  // it, so commits of different stores do not queue on PostgreSQL's one notify lock.
+  (s) => `
+  DROP FUNCTION evdb_commit;
+  DROP FUNCTION evdb_commit_one;
+  ${commitFunction(s, 'many', 'ids by lookup', false)}
+  ${commitFunction(s, 'one', 'first', false)}
+  ${rebasedCommitFunction(s, COUNTER_FOLD, storedIdsQuery(s, 'p_absent_ids'))}
+  `,
 ];
 
 export const CATALOG_SCHEMA_VERSION = CATALOG_MIGRATIONS.length;

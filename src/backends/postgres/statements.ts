@@ -18,6 +18,7 @@ export interface StoreTables {
   /** The store's group-commit functions (migrations.ts). */
   commit: string;
   commitOne: string;
+  commitRebased: string;
   events: string;
   tags: string;
   streams: string;
@@ -33,6 +34,7 @@ export function storeTables(schema: string): StoreTables {
     events: `${s}.events`,
     commit: `${s}.evdb_commit`,
     commitOne: `${s}.evdb_commit_one`,
+    commitRebased: `${s}.evdb_commit_rebased`,
     tags: `${s}.event_tags`,
     streams: `${s}.streams`,
     state: `${s}.store_state`,

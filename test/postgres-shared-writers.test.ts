@@ -11,6 +11,7 @@ import {
   type EventRecord,
 } from '../src/index.js';
 import { postgres } from '../src/backends/postgres/index.js';
+import { lockKey } from '../src/backends/postgres/sql.js';
 import { rejectsWith, uniqueStoreId } from './conformance/index.js';
 import { dropSchemas, startPostgres, uniqueSchema } from './support/postgres.js';
 
@@ -122,6 +123,59 @@ describe('postgres: writers sharing a store', () => {
       position: 5,
     });
     assert.equal((await readAll(b, storeId)).length, 6);
+  });
+
+  it('a head checked by a commit that others raced past is only a hint afterwards', async () => {
+    // Forces the race: writer c plans from an unlocked read, then waits for the store's lock
+    // behind writer b, so c's commit lands shifted past b's event, and c's cache of heads is a
+    // set of hints from then on. One of them is then moved by b: c must not trust it.
+    const storeId = uniqueStoreId('hints');
+    await a.createStore(storeId);
+    await a.appendEvents(storeId, 's', [event(0)], NO_STREAM);
+    await b.appendEvents(storeId, 'y', [event(1)], NO_STREAM);
+    const c = await openEvdb({ backend: postgres({ url: server.url, schema }) });
+    // Opened before the race, so that c's append only reads and commits.
+    assert.equal((await readAll(c, storeId)).length, 2);
+    const holder = new pg.Client({ connectionString: server.url });
+    await holder.connect();
+    try {
+      const { rows } = await holder.query<{ store_key: number }>(
+        `SELECT store_key FROM "${schema}".stores WHERE store_id = $1`,
+        [storeId],
+      );
+      const key = [lockKey(`evdb:${schema}`), rows[0]?.store_key];
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1, $2)', key);
+      const waiting = async (count: number): Promise<void> => {
+        for (;;) {
+          const { rows: n } = await holder.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event = 'advisory'",
+          );
+          if ((n[0]?.n ?? 0) >= count) return;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      };
+      const bFirst = b.appendEvents(storeId, 'y', [event(2)], 0);
+      await waiting(1);
+      const cSecond = c.appendEvents(storeId, 's', [event(3)], 0);
+      await waiting(2);
+      await holder.query('COMMIT');
+      assert.deepEqual(await bFirst, { version: 1, position: 2 });
+      assert.deepEqual(await cSecond, { version: 1, position: 3 });
+      // b moves 's' past c's hint (version 1).
+      await b.appendEvents(storeId, 's', [event(4)], 1);
+      await rejectsWith(c.appendEvents(storeId, 's', [event(5)], 1), 'wrong_expected_version', {
+        actual: 2,
+      });
+      assert.deepEqual(await c.appendEvents(storeId, 's', [event(5)], 2), {
+        version: 3,
+        position: 5,
+      });
+    } finally {
+      await holder.end();
+      await c.close();
+    }
+    assert.equal((await readAll(a, storeId)).length, 6);
   });
 
   it('an append retried through the other writer with the same event id is stored once', async () => {

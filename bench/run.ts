@@ -6,10 +6,11 @@ import { runRemoteBench } from './remote.js';
 import { runSqliteBench } from './sqlite.js';
 import { runScaleOutBench } from './scale-out.js';
 import { runSubscriptionsBench } from './subscriptions.js';
+import { runChannelsBench } from './channels.js';
 import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 import { runOpsBench } from './ops.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops|scale-out]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops|scale-out|channels]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -45,6 +46,7 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   kurrent: runKurrentBench,
   ops: runOpsBench,
   'scale-out': runScaleOutBench,
+  channels: runChannelsBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);

@@ -369,6 +369,10 @@ describe('server in-process', () => {
       stopLink: { storeId: 'rpc', name: 'l' },
       startLink: { storeId: 'rpc', name: 'l' },
       deleteLink: { storeId: 'rpc', name: 'l' },
+      publishToChannel: { channel: 'events', topic: 'rpc.sample', message: { n: 1 } },
+      verifyClusterConsistency: {},
+      verifyMembershipConsensus: {},
+      checkLogConsistency: { storeId: 'rpc' },
     };
     // Events the causation samples read.
     const caused = await call('POST', '/rpc/appendEvents', {

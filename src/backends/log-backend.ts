@@ -2,6 +2,7 @@ import type { JsonObject } from '../core/types.js';
 import type { BackendCapabilities, EventLog } from './event-log.js';
 import type { KvStore } from './kv-store.js';
 import type { LeaseStore } from './lease-store.js';
+import type { MessageBus } from './message-bus.js';
 
 /**
  * What a backend opens for one store: its event log (`event-log.ts`), with the key-value store
@@ -96,6 +97,8 @@ export interface BackupCapability {
  */
 export interface Backend {
   readonly name: string;
+  /** The storage schema version this code writes (compared by the cluster checks). */
+  readonly schemaVersion?: string;
   readonly capabilities: BackendCapabilities;
   /** The local directory the backend keeps its files in, if it has one. */
   readonly dataDir?: string;
@@ -108,5 +111,10 @@ export interface Backend {
   removeStore(storeId: string): Promise<boolean>;
   /** Present on backends that can back a store up while it is in use (SQLite, PostgreSQL). */
   readonly backups?: BackupCapability;
+  /**
+   * Optional: a message bus between every process sharing this backend (what carries channels
+   * across a cluster). Without it, channels reach this process only. The caller closes it.
+   */
+  openMessageBus?(): MessageBus;
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { CLUSTER_COMMAND } from './cluster.js';
 import { readFileSync } from 'node:fs';
 import type { RemoteApi } from '../protocol/operations.js';
 import { EvdbError } from '../core/errors.js';
@@ -306,6 +307,7 @@ Prints the node's status (healthy, degraded, unhealthy) and each store's. Exits 
       }
     },
   },
+  cluster: CLUSTER_COMMAND,
 };
 
 export const CLIENT_COMMANDS = COMMANDS;

@@ -6,6 +6,7 @@ import { UsageError } from './args.js';
 import { CLIENT_COMMANDS, runClientCommand } from './commands.js';
 import { OPS_COMMANDS, runOpsCommand } from './ops-commands.js';
 import { SERVE_HELP, resolveServeConfig, serve } from './serve.js';
+import { runTokenCommand } from './token.js';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, unreachable: 3 } as const;
 
@@ -15,6 +16,7 @@ Usage: evdb <command> [options]       evdb <command> --help for a command's opti
 
 Commands:
   serve           start a server (HTTP API, WebSocket, /health, /metrics)
+  token           capability tokens: keygen, issue, delegate, inspect, revoke
 ${Object.entries({ ...CLIENT_COMMANDS, ...OPS_COMMANDS })
   .map(([name, command]) => `  ${name.padEnd(16)}${command.summary}`)
   .join('\n')}
@@ -39,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
       const config = resolveServeConfig(args, process.env);
       if (config === 'help') out(SERVE_HELP);
       else await serve(config, out);
+      return EXIT.ok;
+    }
+    if (name === 'token') {
+      runTokenCommand(args, process.env, out);
       return EXIT.ok;
     }
     if (!(name in CLIENT_COMMANDS) && !(name in OPS_COMMANDS))

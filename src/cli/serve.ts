@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Backend } from '../backends/log-backend.js';
 import type { TokenSpec } from '../gateway/auth.js';
+import type { CapabilityMode } from '../channels/capability-tokens.js';
 import { DEFAULT_PORT, startServer, type StartServerOptions } from '../gateway/server.js';
 import { LOG_LEVELS, type LogLevel } from '../telemetry/request-log.js';
 import { UsageError, parse, str } from './args.js';
@@ -30,6 +31,14 @@ Options (each also an environment variable, and a key of the --config file):
   --worker-ttl <ms>     EVDB_WORKER_TTL   workerTtlMs  on a shared database (PostgreSQL), how long
                                                     this node stays listed without a heartbeat
                                                     (default 10000; heartbeats every third of it)
+  --channel-secret <s>  EVDB_CHANNEL_SECRET channelSecret  the shared secret signed channel
+                                                    messages are checked with (alerts, security)
+  --capability-mode <m> EVDB_CAPABILITY_MODE capabilityMode  disabled, optional (default) or
+                                                    required: every request needs a capability
+  --capability-issuer=<pub>  EVDB_CAPABILITY_ISSUERS capabilityIssuers  a trusted issuer's public
+                                                    key (repeatable; the variable: comma-separated)
+  --capability-revocations <f> EVDB_CAPABILITY_REVOCATIONS capabilityRevocations  a JSON list
+                                                    of revoked token ids, watched for changes
   --config <file>       EVDB_CONFIG                 a JSON file with the keys above
 
 Precedence: flags, then environment, then the config file, then the defaults.`;
@@ -48,6 +57,10 @@ interface ServeConfig {
   corsOrigins?: string[];
   workerTtlMs?: number;
   kurrentPort?: number;
+  channelSecret?: string;
+  capabilityMode?: CapabilityMode;
+  capabilityIssuers?: string[];
+  capabilityRevocations?: string;
 }
 
 const CONFIG_KEYS = new Set([
@@ -64,6 +77,10 @@ const CONFIG_KEYS = new Set([
   'corsOrigins',
   'workerTtlMs',
   'kurrentPort',
+  'channelSecret',
+  'capabilityMode',
+  'capabilityIssuers',
+  'capabilityRevocations',
 ]);
 
 /** The server's settings: flags > environment > config file > defaults. */
@@ -83,6 +100,10 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       'log-level': { type: 'string' },
       'worker-ttl': { type: 'string' },
       'kurrent-port': { type: 'string' },
+      'channel-secret': { type: 'string' },
+      'capability-mode': { type: 'string' },
+      'capability-issuer': { type: 'string', multiple: true },
+      'capability-revocations': { type: 'string' },
       config: { type: 'string' },
     },
     SERVE_HELP,
@@ -142,7 +163,34 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       portOf(env.EVDB_KURRENT_PORT, 'EVDB_KURRENT_PORT'),
       file.kurrentPort,
     ),
+    channelSecret: pick(
+      str(parsed, 'channel-secret'),
+      env.EVDB_CHANNEL_SECRET === '' ? undefined : env.EVDB_CHANNEL_SECRET,
+      file.channelSecret,
+    ),
+    capabilityMode: pick(
+      str(parsed, 'capability-mode') as CapabilityMode | undefined,
+      (env.EVDB_CAPABILITY_MODE || undefined) as CapabilityMode | undefined,
+      file.capabilityMode,
+    ),
+    capabilityIssuers: pick(
+      parsed.values['capability-issuer'] as string[] | undefined,
+      env.EVDB_CAPABILITY_ISSUERS ? env.EVDB_CAPABILITY_ISSUERS.split(',') : undefined,
+      file.capabilityIssuers,
+    ),
+    capabilityRevocations: pick(
+      str(parsed, 'capability-revocations'),
+      env.EVDB_CAPABILITY_REVOCATIONS || undefined,
+      file.capabilityRevocations,
+    ),
   };
+  const modes = ['disabled', 'optional', 'required'];
+  if (config.capabilityMode !== undefined && !modes.includes(config.capabilityMode)) {
+    throw new UsageError(
+      `the capability mode must be one of ${modes.join(', ')}, got ${config.capabilityMode}`,
+      SERVE_HELP,
+    );
+  }
   if (config.logLevel !== undefined && !LOG_LEVELS.includes(config.logLevel)) {
     throw new UsageError(
       `the log level must be one of ${LOG_LEVELS.join(', ')}, got ${config.logLevel}`,
@@ -220,6 +268,12 @@ export async function serve(config: ServeConfig, out: (line: string) => void): P
     corsOrigins: config.corsOrigins,
     node: config.workerTtlMs === undefined ? undefined : { ttlMs: config.workerTtlMs },
     kurrent: config.kurrentPort === undefined ? undefined : { port: config.kurrentPort },
+    channelSecret: config.channelSecret,
+    capabilities: {
+      mode: config.capabilityMode,
+      trustedIssuers: config.capabilityIssuers,
+      revocationsFile: config.capabilityRevocations,
+    },
   };
   if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
     options.tls = { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) };

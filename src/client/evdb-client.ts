@@ -3,6 +3,8 @@ import { EvdbError, invalidArgument } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import type { SubscribeOptions, Subscription, SubscriptionHandler } from '../core/types.js';
 import { HttpTransport } from './http-transport.js';
+import type { ChannelApi, ChannelPublishResult } from '../core/channel-types.js';
+import { RemoteChannels } from './remote-channels.js';
 import {
   OPERATIONS,
   OPERATION_NAMES,
@@ -15,7 +17,7 @@ import { encodeWire } from '../protocol/wire.js';
 import { backoffDelay, failureKind, resolveRetry, sleep, type RetryOptions } from './retry.js';
 import { isLoopbackHost, pickWorker } from './routing.js';
 import { RemoteSubscription } from './remote-subscription.js';
-import { publishRetry } from './telemetry.js';
+import { publishRetry, publishRetryExhausted, publishWorkerLookup } from './telemetry.js';
 import { isConnectionFailure, type Transport } from './transport.js';
 import type { WorkerInfo } from '../core/workers.js';
 import { WebSocketTransport, type WebSocketConstructor } from './websocket-transport.js';
@@ -74,6 +76,11 @@ export interface ConnectOptions extends CallOptions {
  */
 export type EvdbClient = RemoteApi &
   Pick<SubscriptionApi, 'subscribe'> & {
+    /**
+     * Channels, as on the embedded store: `publish` over either transport, `subscribe` over
+     * the WebSocket transport (see `RemoteChannels`).
+     */
+    readonly channels: ChannelApi;
     /** The server URLs the client routes over. */
     readonly urls: readonly string[];
     /** How calls travel (`connect`'s `transport` option). */
@@ -128,6 +135,7 @@ class ClientCore {
   private readonly node: string;
   /** Every worker by URL: the given ones and the discovered ones (transports are reused). */
   private readonly byUrl = new Map<string, Worker>();
+  private remoteChannels: RemoteChannels | undefined;
   private readonly makeTransport: (base: string) => Transport;
   private readonly discoveryMs: number | undefined;
   private readonly discovered = new Map<string, Discovered>();
@@ -301,7 +309,16 @@ class ClientCore {
           if (controller.signal.aborted) throw controller.signal.reason;
           const kind = failureKind(error);
           const retriable = kind === 'unsent' || (kind === 'unknown' && spec.idempotent);
-          if (!retriable || attempt >= retry.retries) throw error;
+          if (!retriable) throw error;
+          if (attempt >= retry.retries) {
+            publishRetryExhausted(() => ({
+              operation: op,
+              url: worker?.url,
+              attempts: attempt + 1,
+              code: error instanceof EvdbError ? error.code : 'internal',
+            }));
+            throw error;
+          }
           const delay = backoffDelay(attempt, retry);
           if (worker !== undefined && isConnectionFailure(error)) {
             worker.downUntil = Date.now() + delay;
@@ -349,6 +366,7 @@ class ClientCore {
   }
 
   private async discover(storeId: string, entry: Discovered): Promise<void> {
+    const started = Date.now();
     try {
       const listed = (await this.run('getWorkers', [storeId], {
         retry: { retries: 1 },
@@ -357,6 +375,11 @@ class ClientCore {
       entry.workers = listed
         .filter((info) => typeof info.url === 'string')
         .map((info) => this.worker(info.url, info.host));
+      publishWorkerLookup(() => ({
+        storeId,
+        workers: entry.workers.map((worker) => worker.url),
+        durationMs: Date.now() - started,
+      }));
     } catch {
       // A store that does not exist (yet), or no server answering: keep the given URLs; the
       // call itself reports what is wrong.
@@ -365,9 +388,27 @@ class ClientCore {
     entry.fetchedAt = Date.now();
   }
 
+  /** The channels of calls made with `options` (one set of subscriptions per client). */
+  channels(options: CallOptions): ChannelApi {
+    const remote = (this.remoteChannels ??= new RemoteChannels({
+      transport: this.transport,
+      publish: (channel, topic, message, publishOptions) =>
+        this.call(
+          'publishToChannel',
+          [channel, topic, message, publishOptions],
+          options,
+        ) as Promise<ChannelPublishResult>,
+      pick: () => Promise.resolve(this.pick(this.workers).transport as WebSocketTransport),
+      retry: resolveRetry(options.retry),
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    }));
+    return remote;
+  }
+
   /** Closes the subscriptions, lets calls in flight finish, then closes every connection. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.remoteChannels?.close();
       await Promise.allSettled([...this.subscriptions].map((subscription) => subscription.close()));
       await Promise.allSettled([...this.inFlight]);
       await Promise.all([...this.byUrl.values()].map((w) => w.transport.close()));
@@ -380,6 +421,7 @@ function makeClient(core: ClientCore, options: CallOptions): EvdbClient {
   const client: Record<string, unknown> = {
     urls: core.urls,
     transport: core.transport,
+    channels: core.channels(options),
     subscribe: (
       storeId: string,
       subscribeOptions: SubscribeOptions,

@@ -1,4 +1,9 @@
-import { TELEMETRY_CHANNELS, type RetryEvent } from '../telemetry/channels.js';
+import {
+  TELEMETRY_CHANNELS,
+  type RetryEvent,
+  type RetryExhaustedEvent,
+  type WorkerLookupEvent,
+} from '../telemetry/channels.js';
 
 interface ChannelLike {
   readonly hasSubscribers: boolean;
@@ -14,15 +19,25 @@ interface DiagnosticsChannelModule {
  * browsers too, so it cannot import `node:diagnostics_channel`: it asks the runtime for the
  * module instead (`process.getBuiltinModule`, Node >= 20.16), and publishes nothing elsewhere.
  */
-const retryChannel: ChannelLike | undefined = (() => {
+const diagnostics: DiagnosticsChannelModule | undefined = (() => {
   const runtime = globalThis as {
     process?: { getBuiltinModule?: (id: string) => unknown };
   };
-  const module = runtime.process?.getBuiltinModule?.('node:diagnostics_channel') as
+  return runtime.process?.getBuiltinModule?.('node:diagnostics_channel') as
     DiagnosticsChannelModule | undefined;
-  return module?.channel(TELEMETRY_CHANNELS.clientRetry);
 })();
+const retryChannel = diagnostics?.channel(TELEMETRY_CHANNELS.clientRetry);
+const exhaustedChannel = diagnostics?.channel(TELEMETRY_CHANNELS.clientRetryExhausted);
+const lookupChannel = diagnostics?.channel(TELEMETRY_CHANNELS.workerLookup);
 
 export function publishRetry(event: () => RetryEvent): void {
   if (retryChannel?.hasSubscribers === true) retryChannel.publish(event());
+}
+
+export function publishRetryExhausted(event: () => RetryExhaustedEvent): void {
+  if (exhaustedChannel?.hasSubscribers === true) exhaustedChannel.publish(event());
+}
+
+export function publishWorkerLookup(event: () => WorkerLookupEvent): void {
+  if (lookupChannel?.hasSubscribers === true) lookupChannel.publish(event());
 }

@@ -32,6 +32,7 @@ import type {
   EventRecord,
   ExpectedVersion,
   JsonObject,
+  JsonValue,
   LinkDefinition,
   LinkInfo,
   NewEvent,
@@ -61,6 +62,19 @@ import { FeatureService, type FeatureOptions } from '../features/feature-service
 import type { MemoryMonitor } from '../features/memory-monitor.js';
 import type { EmbeddedScavengeOptions } from '../features/scavenge.js';
 import { SubscriptionService } from '../subscriptions/subscription-service.js';
+import { ChannelHub, type ChannelHubOptions } from '../channels/channel-hub.js';
+import {
+  CapabilityVerifier,
+  type CapabilityVerifierOptions,
+} from '../channels/capability-tokens.js';
+import { ClusterChecks, describeNode } from '../channels/cluster-checks.js';
+import type {
+  ChannelCallApi,
+  ChannelName,
+  ChannelPublishOptions,
+  ChannelPublishResult,
+} from '../core/channel-types.js';
+import type { ClusterApi, ClusterCheckResult } from '../core/cluster-types.js';
 
 export interface OpenEvdbOptions extends FeatureOptions {
   /** Where the default SQLite backend keeps its files. Default `./evdb-data`. */
@@ -73,6 +87,14 @@ export interface OpenEvdbOptions extends FeatureOptions {
    * heartbeat (`ttlMs`, default 10 000) and how often a server renews it (`heartbeatMs`).
    */
   node?: WorkerRegistryOptions;
+  /**
+   * Channels (`evdb.channels`): `secret` is the shared secret signed messages are checked with
+   * (required to publish on `alerts` and `security`); `capabilities` the capability tokens
+   * accepted (a verifier, or its options: mode, trusted issuers, revoked ids).
+   */
+  channels?: Pick<ChannelHubOptions, 'secret'> & {
+    capabilities?: CapabilityVerifier | CapabilityVerifierOptions;
+  };
 }
 
 /**
@@ -93,7 +115,12 @@ export function openEvdb(options: OpenEvdbOptions = {}): Promise<Evdb> {
     );
   }
   return Promise.resolve(
-    new Evdb(options.backend ?? sqlite({ dataDir: options.dataDir }), options.node, options),
+    new Evdb(
+      options.backend ?? sqlite({ dataDir: options.dataDir }),
+      options.node,
+      options,
+      options.channels,
+    ),
   );
 }
 
@@ -101,7 +128,7 @@ export function openEvdb(options: OpenEvdbOptions = {}): Promise<Evdb> {
  * The embedded store: every `EventStoreApi` operation, in this process. It builds the store
  * registry and one service per API area, and delegates each method to its service.
  */
-export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
+export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCallApi, ClusterApi {
   /**
    * The process's memory pressure: its `level`, `onChange` callbacks, and what the store does at
    * each level. Subscriptions consult it to pause catch-up at `critical`.
@@ -112,11 +139,17 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   private readonly features: FeatureService;
   private readonly subscriptions: SubscriptionService;
   private readonly workers: WorkerService;
+  /** Channels: messages between the processes of a cluster (not stored). */
+  readonly channels: ChannelHub;
+  /** The capability tokens this store accepts (channels here; every call on a server). */
+  readonly capabilities: CapabilityVerifier;
+  private readonly cluster: ClusterChecks;
 
   constructor(
     readonly backend: Backend,
     node: WorkerRegistryOptions = {},
     features: FeatureOptions = {},
+    channels: OpenEvdbOptions['channels'] = {},
   ) {
     this.stores = new StoreRegistry(backend);
     this.features = new FeatureService(features, this.stores, async (store) => {
@@ -127,6 +160,36 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
     this.subscriptions = new SubscriptionService(this.stores, this.memory);
     this.workers = new WorkerService(this.stores, node);
     this.streams = new StreamService(this.stores, this.workers.nodeId);
+    const capabilities =
+      channels.capabilities instanceof CapabilityVerifier
+        ? channels.capabilities
+        : new CapabilityVerifier(channels.capabilities);
+    this.capabilities = capabilities;
+    this.channels = new ChannelHub({
+      nodeId: this.workers.nodeId,
+      secret: channels.secret,
+      authorize: (token, action, channel) =>
+        void capabilities.authorize(token, `channel:${channel}`, action),
+      openBus: backend.openMessageBus?.bind(backend),
+      describeNode: () =>
+        describeNode({
+          self: this.workers.node,
+          backend: this.backend,
+          workers: (storeId) => this.workers.getWorkers(storeId),
+          lastPosition: async (storeId) => (await this.getStoreStatus(storeId)).lastPosition,
+        }),
+    });
+    this.cluster = new ClusterChecks({
+      nodeId: this.workers.nodeId,
+      hub: this.channels,
+      listedMembers: async () => {
+        const members = new Set<string>();
+        for (const storeId of await this.listStores()) {
+          for (const worker of await this.workers.getWorkers(storeId)) members.add(worker.nodeId);
+        }
+        return members;
+      },
+    });
   }
 
   /** This process as a worker: its node id, host, url (once a server advertised it), start. */
@@ -138,6 +201,7 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
   close(): Promise<void> {
     return this.stores.close(async () => {
       this.features.close();
+      await this.channels.close();
       await this.workers.close();
     });
   }
@@ -331,8 +395,10 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
    * Makes this node known, at `url`, to the other processes sharing the backend (what a server
    * does once it listens): they list it in `getWorkers` until it closes or stops heart-beating.
    */
-  advertise(url: string): Promise<void> {
-    return this.workers.advertise(url);
+  async advertise(url: string): Promise<void> {
+    await this.workers.advertise(url);
+    // Listed as a worker, it is expected to answer cluster checks: it hears the cluster now.
+    await this.channels.join();
   }
 
   /** The live workers of a store, sorted by node id; this process is one unless unregistered. */
@@ -365,6 +431,35 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi {
    */
   health(): Promise<HealthReport> {
     return this.workers.health();
+  }
+
+  // ---- cluster checks: every node that shares the backend is asked ---------------------------
+
+  /** Do all nodes see the same members, backend, schema version and head per store? */
+  verifyClusterConsistency(): Promise<ClusterCheckResult> {
+    return this.cluster.verifyClusterConsistency();
+  }
+
+  /** Do all nodes list the same members? */
+  verifyMembershipConsensus(): Promise<ClusterCheckResult> {
+    return this.cluster.verifyMembershipConsensus();
+  }
+
+  /** Do all nodes read the same head position of the store (of every store when omitted)? */
+  checkLogConsistency(storeId?: string): Promise<ClusterCheckResult> {
+    return this.cluster.checkLogConsistency(storeId);
+  }
+
+  // ---- channels -------------------------------------------------------------------------------
+
+  /** `channels.publish`, as the network API names it. */
+  publishToChannel(
+    channel: ChannelName,
+    topic: string,
+    message: JsonValue,
+    options?: ChannelPublishOptions,
+  ): Promise<ChannelPublishResult> {
+    return this.channels.publish(channel, topic, message, options);
   }
 
   // ---- snapshots ------------------------------------------------------------------------------

@@ -1,6 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { OperationSpec, Role } from '../protocol/operations.js';
+import { looksLikeCapability, type CapabilityVerifier } from '../channels/capability-tokens.js';
+import {
+  assertCapability,
+  capabilityActionOf,
+  storesOf,
+  type CapabilityPrincipal,
+} from './capability-auth.js';
 
 /** A bearer token and what it may do. Roles nest: read ⊂ write ⊂ admin. */
 export interface TokenSpec {
@@ -14,6 +21,8 @@ export interface TokenSpec {
 export interface Principal {
   role: Role;
   stores: '*' | ReadonlySet<string>;
+  /** Set when the caller presented a capability token: its grants decide, at every call. */
+  capability?: CapabilityPrincipal;
 }
 
 const RANK: Record<Role, number> = { read: 0, write: 1, admin: 2 };
@@ -24,7 +33,10 @@ export const OPEN_ACCESS: Principal = Object.freeze({ role: 'admin', stores: '*'
 export class Authenticator {
   private readonly tokens: { digest: Buffer; principal: Principal }[];
 
-  constructor(tokens: readonly TokenSpec[] | undefined) {
+  constructor(
+    tokens: readonly TokenSpec[] | undefined,
+    private readonly capabilities?: CapabilityVerifier,
+  ) {
     this.tokens = (tokens ?? []).map((spec, i) => {
       if (typeof spec !== 'object' || spec === null)
         throw invalidArgument(`tokens[${i}] must be an object`);
@@ -50,14 +62,23 @@ export class Authenticator {
     });
   }
 
+  /** Whether callers need a token (static tokens configured, or capabilities required). */
+  private isCapability(token: string): boolean {
+    return this.capabilities !== undefined && looksLikeCapability(token);
+  }
+
   get enabled(): boolean {
-    return this.tokens.length > 0;
+    return this.tokens.length > 0 || this.capabilities?.mode === 'required';
   }
 
   /** The principal of an `Authorization` header value; `unauthorized` (401) without a valid token. */
   authenticateHeader(header: string | undefined): Principal {
-    if (!this.enabled) return OPEN_ACCESS;
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header ?? '');
+    // A capability token is checked wherever it is presented, even on an open server.
+    if (match !== null && this.isCapability(match[1] as string)) {
+      return this.authenticateToken(match[1] as string);
+    }
+    if (!this.enabled) return OPEN_ACCESS;
     if (match === null) {
       throw new EvdbError(
         'unauthorized',
@@ -71,6 +92,19 @@ export class Authenticator {
   }
 
   authenticateToken(token: string): Principal {
+    if (this.capabilities !== undefined && this.isCapability(token)) {
+      const claims = this.capabilities.verify(token);
+      return {
+        role: 'admin',
+        stores: storesOf(claims),
+        capability: { token, claims, verifier: this.capabilities },
+      };
+    }
+    if (this.capabilities?.mode === 'required') {
+      throw new EvdbError('unauthorized', 'this server requires a capability token', {
+        details: { reason: 'missing' },
+      });
+    }
     if (!this.enabled) return OPEN_ACCESS;
     // Digests have equal lengths, so timingSafeEqual applies; every token is compared, so the
     // time taken does not tell which one (or whether any) matched.
@@ -88,8 +122,19 @@ export class Authenticator {
   }
 }
 
-/** `unauthorized` (403) when the principal's role is below what the operation needs. */
-export function assertRole(principal: Principal, op: string, spec: OperationSpec): void {
+/**
+ * `unauthorized` (403) when the principal's role is below what the operation needs; for a
+ * capability, when it (verified again: expiry, revocation) does not allow the operation's action.
+ */
+export function assertRole(
+  principal: Principal,
+  op: string,
+  spec: Pick<OperationSpec, 'role'>,
+): void {
+  if (principal.capability !== undefined) {
+    assertCapability(principal.capability, undefined, capabilityActionOf(op, spec.role));
+    return;
+  }
   if (RANK[principal.role] < RANK[spec.role]) {
     throw new EvdbError(
       'unauthorized',
@@ -101,14 +146,39 @@ export function assertRole(principal: Principal, op: string, spec: OperationSpec
   }
 }
 
-/** `unauthorized` (403) when the principal may not use the store. */
-export function assertStoreAccess(principal: Principal, storeId: unknown): void {
+/**
+ * `unauthorized` (403) when the principal may not use the store (a capability: for what `op`
+ * does there).
+ */
+export function assertStoreAccess(
+  principal: Principal,
+  storeId: unknown,
+  op?: { name: string; role: Role },
+): void {
+  if (principal.capability !== undefined) {
+    assertCapability(
+      principal.capability,
+      `store:${String(storeId)}`,
+      capabilityActionOf(op?.name ?? 'unknown', op?.role ?? 'admin'),
+    );
+    return;
+  }
   if (principal.stores === '*') return;
   if (typeof storeId !== 'string' || !principal.stores.has(storeId)) {
     throw new EvdbError('unauthorized', `this token may not use store ${JSON.stringify(storeId)}`, {
       details: { reason: 'forbidden', storeId },
     });
   }
+}
+
+/** For a capability: `unauthorized` unless it allows `op` on the channel. Others pass. */
+export function assertChannelAccess(principal: Principal, channel: unknown, op: string): void {
+  if (principal.capability === undefined) return;
+  assertCapability(
+    principal.capability,
+    `channel:${String(channel)}`,
+    capabilityActionOf(op, 'write'),
+  );
 }
 
 export function canSeeStore(principal: Principal, storeId: string): boolean {

@@ -11,7 +11,13 @@ import {
   type RemoteApi,
 } from '../protocol/operations.js';
 import { schemaError } from '../protocol/validator.js';
-import { assertRole, assertStoreAccess, canSeeStore, type Principal } from './auth.js';
+import {
+  assertChannelAccess,
+  assertRole,
+  assertStoreAccess,
+  canSeeStore,
+  type Principal,
+} from './auth.js';
 
 type ApiMethod = (...args: unknown[]) => Promise<unknown>;
 
@@ -90,7 +96,10 @@ export class Dispatcher {
     const spec: OperationSpec = OPERATIONS[op];
     assertRole(principal, op, spec);
     assertParams(spec, params);
-    if (addressesStore(spec)) assertStoreAccess(principal, params.storeId);
+    if (addressesStore(spec)) {
+      assertStoreAccess(principal, params.storeId, { name: op, role: spec.role });
+    }
+    if (op === 'publishToChannel') assertChannelAccess(principal, params.channel, op);
     const method = (this.api as unknown as Record<OperationName, ApiMethod>)[op];
     if (onPart !== undefined && spec.parts !== undefined && isParted(spec.parts, params)) {
       return this.readInParts(spec, spec.parts, params, method, onPart);

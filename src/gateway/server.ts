@@ -12,6 +12,11 @@ import { telemetry } from '../telemetry/publish.js';
 import { LOG_LEVELS, NodeLog, type LogLevel, type LogSink } from '../telemetry/request-log.js';
 import { RequestTelemetry } from './request-telemetry.js';
 import { Authenticator, type TokenSpec } from './auth.js';
+import {
+  CapabilityVerifier,
+  type CapabilityVerifierOptions,
+} from '../channels/capability-tokens.js';
+import { watchRevocations } from './capability-auth.js';
 import { Dispatcher } from './dispatcher.js';
 import { ConsoleAssets } from './console-assets.js';
 import { createHttpHandler } from './http-handler.js';
@@ -69,6 +74,14 @@ export interface StartServerOptions {
    * connect unchanged (TLS when `tls` is given); see docs/kurrentdb.md.
    */
   kurrent?: KurrentOptions;
+  /** The shared secret signed channel messages are checked with (needed for `alerts`, `security`). */
+  channelSecret?: string;
+  /**
+   * Capability tokens, accepted as bearer tokens beside `tokens` and in channel options: the
+   * mode (default `optional`), the trusted issuers' public keys, revoked token ids, and a file
+   * listing revoked ids that the server watches (what `evdb token revoke` writes).
+   */
+  capabilities?: CapabilityVerifierOptions & { revocationsFile?: string };
 }
 
 export interface EvdbServer {
@@ -111,7 +124,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
   if (!Number.isSafeInteger(bodyLimitBytes) || bodyLimitBytes < 1024) {
     throw invalidArgument(`bodyLimitBytes must be an integer >= 1024, got ${bodyLimitBytes}`);
   }
-  const auth = new Authenticator(options.tokens);
+  const { revocationsFile, ...verifierOptions } = options.capabilities ?? {};
+  const capabilities = new CapabilityVerifier(verifierOptions);
+  const auth = new Authenticator(options.tokens, capabilities);
   if (!auth.enabled && !isLoopbackHost(host) && options.insecure !== true) {
     throw invalidArgument(
       `refusing to listen on ${host} without tokens: anyone who can reach it could read and write every store. ` +
@@ -138,10 +153,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     throw invalidArgument(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${logLevel}`);
   }
 
+  const channels = { secret: options.channelSecret, capabilities };
+  const stopRevocations =
+    revocationsFile === undefined ? undefined : watchRevocations(revocationsFile, capabilities);
   const api = await openEvdb(
     options.backend === undefined
-      ? { dataDir: options.dataDir, node: options.node }
-      : { backend: options.backend, node: options.node },
+      ? { dataDir: options.dataDir, node: options.node, channels }
+      : { backend: options.backend, node: options.node, channels },
   );
   const { nodeId } = api.node;
   const metrics = new NodeMetrics(nodeId);
@@ -168,11 +186,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     dispatcher,
     auth,
     maxFrameBytes: bodyLimitBytes,
-    handlers: createFrameHandlers(dispatcher, auth, api),
+    handlers: createFrameHandlers(dispatcher, auth, api, api.channels),
     origins,
     requests,
   });
   const releaseTelemetry = (): void => {
+    stopRevocations?.();
     metrics.close();
     log.close();
     stopTracing?.();

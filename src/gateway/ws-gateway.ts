@@ -16,6 +16,8 @@ import type { Authenticator, Principal } from './auth.js';
 import { runCall } from './calls.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
+import type { ChannelApi } from '../core/channel-types.js';
+import { channelFrameHandlers } from './ws-channels.js';
 import { asEvdbError, problemOf } from './problem.js';
 import type { RequestTelemetry } from './request-telemetry.js';
 import {
@@ -32,6 +34,10 @@ export interface WsSession {
   send(frame: Frame): void;
   /** Runs `cleanup` when the connection closes (e.g. to stop a subscription). */
   onClose(cleanup: () => void): void;
+  /** True once the connection has closed. */
+  readonly closed: boolean;
+  /** Bytes queued on the socket and not yet sent (how far the client is behind). */
+  bufferedBytes(): number;
 }
 
 /**
@@ -47,6 +53,7 @@ export function createFrameHandlers(
   dispatcher: Dispatcher,
   auth: Authenticator,
   store: SubscribingStore,
+  channels: ChannelApi,
 ): Map<string, FrameHandler> {
   return new Map<string, FrameHandler>([
     [
@@ -70,6 +77,7 @@ export function createFrameHandlers(
       },
     ],
     ...subscriptionFrameHandlers(store),
+    ...channelFrameHandlers(channels),
   ]);
 }
 
@@ -130,6 +138,10 @@ export class WsGateway {
         if (outbox.length === 1) queueMicrotask(flush);
       },
       onClose: (cleanup) => cleanups.push(cleanup),
+      get closed() {
+        return ws.readyState !== ws.OPEN;
+      },
+      bufferedBytes: () => ws.bufferedAmount,
     };
     ws.on('close', () => {
       this.sockets.delete(ws);

@@ -141,8 +141,9 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
     if (typeof storeId !== 'string') throw invalidArgument('subscribe frames carry a storeId');
     const options = wireOptions(frame.options);
     const persistent = options.name !== undefined;
-    assertRole(principal, 'subscribe', persistent ? OPERATIONS.ackEvent : OPERATIONS.readAllGlobal);
-    assertStoreAccess(principal, storeId);
+    const like = persistent ? 'ackEvent' : 'readAllGlobal';
+    assertRole(principal, like, OPERATIONS[like]);
+    assertStoreAccess(principal, storeId, { name: like, role: OPERATIONS[like].role });
     const subscriptions = subscriptionsOf(session);
     const served = subscriptions.open;
     if (served.has(number)) {

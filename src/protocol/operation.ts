@@ -1,3 +1,5 @@
+import type { ChannelCallApi } from '../core/channel-types.js';
+import type { ClusterApi } from '../core/cluster-types.js';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { EventStoreApi, LinkApi, SubscriptionApi } from '../core/api.js';
 
@@ -7,7 +9,11 @@ import type { EventStoreApi, LinkApi, SubscriptionApi } from '../core/api.js';
  * filter). `subscribe`, the live delivery, is not a call: the client offers it over the
  * WebSocket transport with frames of its own (`src/gateway/ws-subscriptions.ts`).
  */
-export type RemoteApi = EventStoreApi & Omit<SubscriptionApi, 'subscribe'> & LinkApi;
+export type RemoteApi = EventStoreApi &
+  Omit<SubscriptionApi, 'subscribe'> &
+  LinkApi &
+  ChannelCallApi &
+  ClusterApi;
 
 export type OperationName = Exclude<keyof RemoteApi, 'close'>;
 

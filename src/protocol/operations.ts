@@ -7,6 +7,8 @@ import { STORE_OPERATIONS } from './operations/stores.js';
 import { STREAM_OPERATIONS } from './operations/streams.js';
 import { SUBSCRIPTION_OPERATIONS } from './operations/subscriptions.js';
 import { WORKER_OPERATIONS } from './operations/workers.js';
+import { CHANNEL_OPERATIONS } from './operations/channels.js';
+import { CLUSTER_OPERATIONS } from './operations/cluster.js';
 
 export type {
   HttpBinding,
@@ -41,6 +43,8 @@ const TABLE: OperationTable = {
   ...INSPECTION_OPERATIONS,
   ...SUBSCRIPTION_OPERATIONS,
   ...LINK_OPERATIONS,
+  ...CHANNEL_OPERATIONS,
+  ...CLUSTER_OPERATIONS,
 };
 
 /** The table as the gateway and the client read it: any entry, by name. */

@@ -4,6 +4,7 @@ import { uuidv7 } from '../core/ids.js';
 import type { WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import type { LogBackend } from '../backends/log-backend.js';
 import { telemetry } from '../telemetry/publish.js';
+import type { NodeEvent } from '../telemetry/channels.js';
 
 /** The kv namespace of worker entries, in each store of a backend shared by several processes. */
 export const WORKERS_NAMESPACE = 'evdb.workers';
@@ -57,6 +58,8 @@ export class WorkerRegistry {
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
   private beats = 0;
+  /** Other nodes' live entries per store, as this node's heartbeats last saw them. */
+  private readonly peers = new Map<string, Map<string, StoredWorker>>();
 
   constructor(
     private readonly stores: RegistryHost,
@@ -118,6 +121,7 @@ export class WorkerRegistry {
             const log = await this.table(storeId);
             if (log === undefined) return;
             await this.writeSelf(log, now);
+            await this.watchPeers(storeId, log, now);
             // Now and then, clear the entries of nodes long gone.
             if (this.beats % 10 === 1) await this.prune(log, now);
           } catch {
@@ -125,6 +129,54 @@ export class WorkerRegistry {
           }
         }),
     );
+  }
+
+  /**
+   * Compares the store's other workers with what the last heartbeat saw, and tells telemetry
+   * who registered, expired or left, and which nodes came up or went down (no longer a worker
+   * of any store this node serves).
+   */
+  private async watchPeers(storeId: string, log: LogBackend, now: number): Promise<void> {
+    const watched =
+      telemetry.workerRegistered.hasSubscribers ||
+      telemetry.workerUnregistered.hasSubscribers ||
+      telemetry.nodeUp.hasSubscribers ||
+      telemetry.nodeDown.hasSubscribers;
+    if (!watched) return;
+    const entries = new Map<string, StoredWorker>();
+    for (const entry of await log.kvList(WORKERS_NAMESPACE)) {
+      const worker = entry.value as unknown as StoredWorker;
+      if (worker.nodeId !== this.self.nodeId) entries.set(worker.nodeId, worker);
+    }
+    const live = new Map([...entries].filter(([, worker]) => worker.expiresAt > now));
+    const before = this.peers.get(storeId) ?? new Map<string, StoredWorker>();
+    const upBefore = this.peerNodes();
+    this.peers.set(storeId, live);
+    const upNow = this.peerNodes();
+    const event = (worker: StoredWorker, via: 'heartbeat' | 'expired' | 'left') => ({
+      nodeId: this.self.nodeId,
+      storeId,
+      worker: { nodeId: worker.nodeId, host: worker.host, url: worker.url },
+      via,
+    });
+    for (const [nodeId, worker] of live) {
+      if (!before.has(nodeId)) telemetry.workerRegistered.publish(event(worker, 'heartbeat'));
+      if (!upBefore.has(nodeId) && telemetry.nodeUp.hasSubscribers) {
+        telemetry.nodeUp.publish(nodeEvent(worker, this.self.nodeId));
+      }
+    }
+    for (const [nodeId, worker] of before) {
+      if (live.has(nodeId)) continue;
+      telemetry.workerUnregistered.publish(event(worker, entries.has(nodeId) ? 'expired' : 'left'));
+      if (!upNow.has(nodeId) && telemetry.nodeDown.hasSubscribers) {
+        telemetry.nodeDown.publish(nodeEvent(worker, this.self.nodeId));
+      }
+    }
+  }
+
+  /** Other nodes that are live workers of some store, as the heartbeats saw them. */
+  private peerNodes(): Set<string> {
+    return new Set([...this.peers.values()].flatMap((workers) => [...workers.keys()]));
   }
 
   /** The store's log when workers are shared through the backend's key-value facility. */
@@ -217,6 +269,7 @@ export class WorkerRegistry {
         nodeId: this.self.nodeId,
         storeId,
         worker: { nodeId: info.nodeId, host: info.host, url: info.url },
+        via: 'call',
       });
     }
     return info;
@@ -245,6 +298,7 @@ export class WorkerRegistry {
         nodeId: this.self.nodeId,
         storeId,
         worker: { nodeId: info.nodeId, host: info.host, url: info.url },
+        via: 'call',
       });
     }
     return removed;
@@ -320,4 +374,10 @@ function publicInfo(worker: StoredWorker): WorkerInfo {
   };
   if (worker.url !== undefined) info.url = worker.url;
   return info;
+}
+
+function nodeEvent(worker: StoredWorker, observedBy: string): NodeEvent {
+  const event: NodeEvent = { nodeId: worker.nodeId, host: worker.host, observedBy };
+  if (worker.url !== undefined) event.url = worker.url;
+  return event;
 }

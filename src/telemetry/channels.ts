@@ -19,6 +19,10 @@ export const TELEMETRY_CHANNELS = {
   requestError: 'evdb:request:error',
   /** The client retries a call after a transient failure ({@link RetryEvent}). */
   clientRetry: 'evdb:client:retry',
+  /** The client gave up on a call after its retries ({@link RetryExhaustedEvent}). */
+  clientRetryExhausted: 'evdb:client:retry-exhausted',
+  /** The client looked up a store's workers ({@link WorkerLookupEvent}). */
+  workerLookup: 'evdb:worker:lookup',
   workerRegistered: 'evdb:worker:registered',
   workerUnregistered: 'evdb:worker:unregistered',
   /** A server node started listening ({@link NodeEvent}). */
@@ -47,7 +51,10 @@ export const TELEMETRY_CHANNELS = {
   memoryLevelChanged: 'evdb:memory:level-changed',
   linkStarted: 'evdb:link:started',
   linkStopped: 'evdb:link:stopped',
+  /** A channel message was queued for this node's subscriptions ({@link ChannelBroadcastEvent}). */
   channelBroadcast: 'evdb:channel:broadcast',
+  /** A subscription that could not keep up lost a channel message ({@link ChannelDroppedEvent}). */
+  channelDropped: 'evdb:channel:dropped',
 } as const;
 
 export type TelemetryChannelKey = keyof typeof TELEMETRY_CHANNELS;
@@ -92,16 +99,43 @@ export interface RetryEvent {
 }
 
 export interface WorkerEvent {
-  /** The node that registered or unregistered the worker. */
+  /** The node that registered or unregistered the worker, or saw it come or go. */
   nodeId: string;
   storeId: string;
   worker: { nodeId: string; host: string; url?: string };
+  /**
+   * How: `call` (registerWorker, unregisterWorker, a node closing), or as another node saw it
+   * at its heartbeat: `heartbeat` (a node registered itself), `expired` (its ttl ran out
+   * without a heartbeat), `left` (its entry was removed).
+   */
+  via?: 'call' | 'heartbeat' | 'expired' | 'left';
 }
 
 export interface NodeEvent {
+  /** The node that went up or down. */
   nodeId: string;
   host: string;
   url?: string;
+  /** Set when another node saw it (at its heartbeat): that node's id. */
+  observedBy?: string;
+}
+
+/** A client gave up on a call: its retries are used up, or its time ran out. */
+export interface RetryExhaustedEvent {
+  operation: string;
+  /** The server URL of the last attempt. */
+  url: string | undefined;
+  attempts: number;
+  /** The code of the last failure. */
+  code: string;
+}
+
+/** The client looked up the workers of a store (to route its calls). */
+export interface WorkerLookupEvent {
+  storeId: string;
+  /** The worker URLs found. */
+  workers: string[];
+  durationMs: number;
 }
 
 export interface StreamWriteEvent {
@@ -131,6 +165,8 @@ export interface TelemetryPayloads {
   requestStop: RequestEvent;
   requestError: RequestEvent;
   clientRetry: RetryEvent;
+  clientRetryExhausted: RetryExhaustedEvent;
+  workerLookup: WorkerLookupEvent;
   workerRegistered: WorkerEvent;
   workerUnregistered: WorkerEvent;
   nodeUp: NodeEvent;
@@ -150,7 +186,27 @@ export interface TelemetryPayloads {
   memoryLevelChanged: FeatureEvent;
   linkStarted: FeatureEvent;
   linkStopped: FeatureEvent;
-  channelBroadcast: FeatureEvent;
+  channelBroadcast: ChannelBroadcastEvent;
+  channelDropped: ChannelDroppedEvent;
+}
+
+/** Published by every node that queues a message for its subscriptions (the publisher's too). */
+export interface ChannelBroadcastEvent {
+  nodeId: string;
+  channel: string;
+  topic: string;
+  messageId: string;
+  /** The node that published the message. */
+  origin: string;
+  /** Subscriptions on this node the message was queued for. */
+  recipients: number;
+}
+
+export interface ChannelDroppedEvent {
+  nodeId: string;
+  channel: string;
+  topic: string;
+  priority: string;
 }
 
 /** The common part of the events the later features publish; they add their own fields. */

@@ -18,6 +18,15 @@ const CATALOG_MIGRATIONS: readonly string[] = [
     created_at timestamptz NOT NULL DEFAULT now()
   );
   `,
+  // Channel messages too large for a NOTIFY payload (message-bus.ts), kept a few minutes.
+  `
+  CREATE TABLE channel_messages (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    payload text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX channel_messages_by_time ON channel_messages (created_at);
+  `,
 ];
 
 /** How many positions the store counters may lag before a commit folds them in. */

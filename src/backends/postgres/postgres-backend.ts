@@ -6,7 +6,15 @@ import { backupPostgresStore, restorePostgresStore } from './backup.js';
 import { toEvdbError, type PostgresErrorContext } from './errors.js';
 import { PostgresKv, PostgresLeases, kvStatements } from './kv-leases.js';
 import { POSTGRES_CAPABILITIES, PostgresLog } from './log.js';
-import { STORE_SCHEMA_VERSION, inTransaction, migrateCatalog, migrateStore } from './migrations.js';
+import {
+  CATALOG_SCHEMA_VERSION,
+  STORE_SCHEMA_VERSION,
+  inTransaction,
+  migrateCatalog,
+  migrateStore,
+} from './migrations.js';
+import { PostgresMessageBus } from './message-bus.js';
+import type { MessageBus } from '../message-bus.js';
 import { TYPE_PARSERS, ident, lockKey } from './sql.js';
 
 export interface PostgresBackendOptions {
@@ -83,6 +91,7 @@ interface ResolvedOptions {
 
 export class PostgresBackend implements Backend {
   readonly name = 'postgres';
+  readonly schemaVersion = `catalog ${CATALOG_SCHEMA_VERSION}, store ${STORE_SCHEMA_VERSION}`;
   readonly capabilities = POSTGRES_CAPABILITIES;
   readonly pool: pg.Pool;
   /** First key of every advisory lock this catalog takes. */
@@ -191,6 +200,21 @@ export class PostgresBackend implements Backend {
     } catch (error) {
       throw toEvdbError(error, context);
     }
+  }
+
+  /** Channels across the processes of this catalog: LISTEN/NOTIFY on `<catalog>/channels`. */
+  openMessageBus(): MessageBus {
+    if (this.closed) throw closedError();
+    return new PostgresMessageBus({
+      connection: {
+        connectionString: this.options.url,
+        application_name: 'evdb-channels',
+        keepAlive: true,
+      },
+      channel: `${this.catalog}/channels`,
+      table: `${ident(this.catalog)}.channel_messages`,
+      ready: () => this.ready(),
+    });
   }
 
   async listStores(): Promise<string[]> {

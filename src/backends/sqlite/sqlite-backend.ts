@@ -7,7 +7,7 @@ import { joinStore, type Backend, type BackupCapability, type LogBackend } from 
 import { ProcessLeases } from '../process-leases.js';
 import { SqliteKv } from './kv-leases.js';
 import { SqliteLog } from './log.js';
-import { migrate } from './migrations.js';
+import { SCHEMA_VERSION, migrate } from './migrations.js';
 import { backupSqliteFile, restoreSqliteFile } from './backup.js';
 
 /** SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit. */
@@ -38,6 +38,7 @@ export function sqlite(options: SqliteBackendOptions = {}): Backend {
 
 class SqliteBackend implements Backend {
   readonly name = 'sqlite';
+  readonly schemaVersion = String(SCHEMA_VERSION);
   readonly capabilities: BackendCapabilities;
 
   constructor(

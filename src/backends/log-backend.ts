@@ -116,5 +116,11 @@ export interface Backend {
    * across a cluster). Without it, channels reach this process only. The caller closes it.
    */
   openMessageBus?(): MessageBus;
+  /**
+   * Rejects with an `EvdbError` saying why when the storage cannot be used (a data directory
+   * that is a file or not writable, a database that cannot be reached or refuses the login).
+   * Cheap: health checks call it every second or two.
+   */
+  check(): Promise<void>;
   close(): Promise<void>;
 }

@@ -197,6 +197,14 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.workers.node;
   }
 
+  /**
+   * Resolves when the storage can be used; rejects with an `EvdbError` saying why not (a data
+   * directory that is a file, held by another process, an unreachable database).
+   */
+  checkStorage(): Promise<void> {
+    return this.backend.check();
+  }
+
   /** Finishes queued appends and closes every store. Calling it twice is harmless. */
   close(): Promise<void> {
     return this.stores.close(async () => {

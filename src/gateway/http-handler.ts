@@ -8,13 +8,15 @@ import {
   decodeWire,
   encodeWire,
 } from '../protocol/wire.js';
-import { assertRole, type Authenticator } from './auth.js';
+import { parseJsonText } from '../protocol/json-text.js';
+import { assertRole, canSeeStore, type Authenticator, type Principal } from './auth.js';
 import { runCalls } from './calls.js';
 import { ConsoleAssets } from './console-assets.js';
 import { CALLS_PATH } from '../protocol/frames.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import { asEvdbError, httpStatusOf, payloadTooLarge, problemOf } from './problem.js';
+import { healthStatusCode, type Health } from './health.js';
 import type { RequestTelemetry } from './request-telemetry.js';
 import {
   matchRoute,
@@ -27,7 +29,7 @@ import {
   type Route,
   type RouteMatch,
 } from './routes.js';
-import { PROMETHEUS_CONTENT_TYPE } from '../telemetry/metrics.js';
+import { PROMETHEUS_CONTENT_TYPE, type StoreFilter } from '../telemetry/metrics.js';
 
 export interface HttpHandlerOptions {
   routes: readonly Route[];
@@ -36,8 +38,9 @@ export interface HttpHandlerOptions {
   bodyLimitBytes: number;
   origins: OriginPolicy;
   requests: RequestTelemetry;
-  /** The text of `/metrics`. */
-  metrics: () => string;
+  health: Health;
+  /** The text of `/metrics`; with `stores`, only the series of the stores it accepts. */
+  metrics: (stores?: StoreFilter) => string;
   /** True when `/metrics` answers without a token (the server listens on loopback only). */
   metricsOpen: boolean;
   /** The console's static files, served at `/ui`. */
@@ -58,8 +61,9 @@ export function createHttpHandler(
     }
     origins.decorate(req, res);
     if (url.pathname === '/health' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const status = dispatcher.closing ? 'unhealthy' : 'healthy';
-      sendJson(res, dispatcher.closing ? 503 : 200, { status, timestamp: Date.now() });
+      void options.health.report().then((report) => {
+        sendJson(res, healthStatusCode(report), report);
+      });
       return;
     }
     if (url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
@@ -240,15 +244,21 @@ function serveMetrics(
   res: ServerResponse,
   options: HttpHandlerOptions,
 ): void {
-  if (!options.metricsOpen) {
+  let principal: Principal | undefined;
+  if (!options.metricsOpen || req.headers.authorization !== undefined) {
     try {
-      options.auth.authenticateHeader(req.headers.authorization);
+      principal = options.auth.authenticateHeader(req.headers.authorization);
     } catch (error) {
       sendProblem(req, res, error);
       return;
     }
   }
-  const text = options.metrics();
+  // A token scoped to some stores sees their series only: the names of the others are theirs.
+  const text = options.metrics(
+    principal === undefined || principal.stores === '*'
+      ? undefined
+      : (storeId) => canSeeStore(principal, storeId),
+  );
   res.writeHead(200, {
     'content-type': PROMETHEUS_CONTENT_TYPE,
     'content-length': Buffer.byteLength(text),
@@ -295,24 +305,25 @@ function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
         );
         return;
       }
-      let parsed: unknown;
       try {
-        parsed = JSON.parse(Buffer.concat(chunks, size).toString('utf8')) as unknown;
-      } catch (error) {
-        reject(
-          invalidArgument(`the body is not valid JSON: ${(error as Error).message}`, {
-            reason: 'malformed_json',
-          }),
-        );
-        return;
-      }
-      try {
-        resolve(decodeWire(parsed));
+        resolve(decodeWire(parseJsonText(utf8Text(Buffer.concat(chunks, size)))));
       } catch (error) {
         reject(error instanceof Error ? error : new Error(String(error)));
       }
     });
   });
+}
+
+/** Refuses, rather than replaces, bytes that are not UTF-8: what is stored is what was sent. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The text of a body; `invalid_argument` when it is not valid UTF-8. */
+export function utf8Text(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw invalidArgument('the body is not valid UTF-8', { reason: 'invalid_utf8' });
+  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -19,6 +19,13 @@ import {
 import { watchRevocations } from './capability-auth.js';
 import { Dispatcher } from './dispatcher.js';
 import { ConsoleAssets } from './console-assets.js';
+import {
+  limitConnections,
+  resolveConnectionLimits,
+  timeoutServerOptions,
+  type ConnectionLimits,
+} from './connections.js';
+import { Health } from './health.js';
 import { createHttpHandler } from './http-handler.js';
 import { OriginPolicy } from './origins.js';
 import { buildRoutes } from './routes.js';
@@ -82,6 +89,11 @@ export interface StartServerOptions {
    * listing revoked ids that the server watches (what `evdb token revoke` writes).
    */
   capabilities?: CapabilityVerifierOptions & { revocationsFile?: string };
+  /**
+   * Timeouts for slow clients and caps on open connections, per client address and in all (see
+   * {@link ConnectionLimits} for the defaults).
+   */
+  connections?: ConnectionLimits;
 }
 
 export interface EvdbServer {
@@ -148,6 +160,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     );
   }
 
+  const connectionLimits = resolveConnectionLimits(options.connections);
   const logLevel = options.logLevel ?? 'silent';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw invalidArgument(`logLevel must be one of ${LOG_LEVELS.join(', ')}, got ${logLevel}`);
@@ -161,6 +174,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
       ? { dataDir: options.dataDir, node: options.node, channels }
       : { backend: options.backend, node: options.node, channels },
   );
+  // A server whose storage cannot be used fails now, saying why, rather than answering every
+  // call with an error while its health says it is fine.
+  try {
+    await api.checkStorage();
+  } catch (error) {
+    await api.close();
+    throw error;
+  }
   const { nodeId } = api.node;
   const metrics = new NodeMetrics(nodeId);
   const log = new NodeLog(nodeId, logLevel, options.log);
@@ -178,7 +199,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     bodyLimitBytes,
     origins,
     requests,
-    metrics: () => metrics.render(),
+    health: new Health({ check: () => api.checkStorage(), closing: () => dispatcher.closing }),
+    metrics: (stores) => metrics.render(stores),
     metricsOpen: isLoopbackHost(host),
     console: ConsoleAssets.fromPackage(),
   });
@@ -196,10 +218,12 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
     log.close();
     stopTracing?.();
   };
+  const timeouts = timeoutServerOptions(connectionLimits);
   const server: Server =
     options.tls === undefined
-      ? createHttpServer(handler)
-      : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler);
+      ? createHttpServer(timeouts, handler)
+      : createHttpsServer({ ...timeouts, cert: options.tls.cert, key: options.tls.key }, handler);
+  limitConnections(server, connectionLimits);
   server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
   server.on('clientError', (_error, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');

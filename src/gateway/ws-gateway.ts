@@ -11,6 +11,7 @@ import {
   type HelloFrame,
   type ResultFrame,
 } from '../protocol/frames.js';
+import { parseJsonText } from '../protocol/json-text.js';
 import { encodeWire } from '../protocol/wire.js';
 import type { Authenticator, Principal } from './auth.js';
 import { runCall } from './calls.js';
@@ -249,13 +250,14 @@ function operationOf(frame: Frame | undefined, handlers: Map<string, FrameHandle
  */
 function parseMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): unknown[] {
   if (isBinary) throw invalidArgument('frames are JSON text');
-  let message: unknown;
-  try {
-    message = JSON.parse(rawText(data)) as unknown;
-  } catch {
-    throw invalidArgument('the frame is not valid JSON', { reason: 'malformed_json' });
+  // The WebSocket library has already refused text that is not UTF-8 (close 1007).
+  const message = parseJsonText(rawText(data));
+  if (Array.isArray(message)) {
+    if (message.length === 0)
+      throw invalidArgument('a message holds a frame or a list of frames, got []');
+    return message;
   }
-  return Array.isArray(message) ? message : [message];
+  return [message];
 }
 
 /** A frame: a JSON object with a string type and an integer id; `invalid_argument` otherwise. */

@@ -55,6 +55,8 @@ interface Served {
 /** A connection's open subscriptions, by the number the client gave each. */
 interface SessionSubscriptions {
   open: Map<number, Served>;
+  /** Numbers of subscribes still opening: they hold their number and a slot already. */
+  opening: Set<number>;
   /** Set when the connection closed: a subscribe that finishes later closes what it opened. */
   closed: boolean;
 }
@@ -94,7 +96,7 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
   const subscriptionsOf = (session: WsSession): SessionSubscriptions => {
     let subscriptions = bySession.get(session);
     if (subscriptions === undefined) {
-      const created: SessionSubscriptions = { open: new Map(), closed: false };
+      const created: SessionSubscriptions = { open: new Map(), opening: new Set(), closed: false };
       subscriptions = created;
       bySession.set(session, created);
       session.onClose(() => {
@@ -146,10 +148,13 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
     assertStoreAccess(principal, storeId, { name: like, role: OPERATIONS[like].role });
     const subscriptions = subscriptionsOf(session);
     const served = subscriptions.open;
-    if (served.has(number)) {
-      throw invalidArgument(`subscription ${number} is already open on this connection`);
+    if (served.has(number) || subscriptions.opening.has(number)) {
+      throw invalidArgument(`subscription ${number} is already open on this connection`, {
+        reason: 'duplicate_subscription',
+        subscription: number,
+      });
     }
-    if (served.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+    if (served.size + subscriptions.opening.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
       throw new EvdbError(
         'rate_limited',
         `a connection may hold at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} open subscriptions; close one first`,
@@ -159,40 +164,48 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
         },
       );
     }
+    // The number and the slot are taken before the first await: frames sent without waiting
+    // for each other's answers are checked against each other, not against a stale count.
+    subscriptions.opening.add(number);
+    let entry: Served;
     let startFrom: number | undefined;
-    if (!persistent) {
-      // 'current' is resolved here so that the client knows where to resume after a reconnect.
-      startFrom =
-        options.startFrom === undefined ||
-        options.startFrom === 'current' ||
-        options.startFrom === -1
-          ? (await store.getStoreStatus(storeId)).lastPosition + 1
-          : (options.startFrom as number);
-      options.startFrom = startFrom;
+    try {
+      if (!persistent) {
+        // 'current' is resolved here so that the client knows where to resume after a reconnect.
+        startFrom =
+          options.startFrom === undefined ||
+          options.startFrom === 'current' ||
+          options.startFrom === -1
+            ? (await store.getStoreStatus(storeId)).lastPosition + 1
+            : (options.startFrom as number);
+        options.startFrom = startFrom;
+      }
+      const handling: Handling = { verdict: undefined };
+      const handler =
+        frame.handler === true
+          ? (batch: EventRecord[]) =>
+              new Promise<void>((resolve, reject) => {
+                handling.verdict = { resolve, reject };
+                session.send(batchFrame(number, batch));
+              })
+          : undefined;
+      // The store validates the options, as it does for an in-process caller.
+      const subscription = await store.subscribe(
+        storeId,
+        options as unknown as SubscribeOptions,
+        handler,
+      );
+      entry = {
+        subscription,
+        persistent,
+        handling,
+        iterator: handler === undefined ? subscription[Symbol.asyncIterator]() : undefined,
+        requested: 0,
+        pumping: false,
+      };
+    } finally {
+      subscriptions.opening.delete(number);
     }
-    const handling: Handling = { verdict: undefined };
-    const handler =
-      frame.handler === true
-        ? (batch: EventRecord[]) =>
-            new Promise<void>((resolve, reject) => {
-              handling.verdict = { resolve, reject };
-              session.send(batchFrame(number, batch));
-            })
-        : undefined;
-    // The store validates the options, as it does for an in-process caller.
-    const subscription = await store.subscribe(
-      storeId,
-      options as unknown as SubscribeOptions,
-      handler,
-    );
-    const entry: Served = {
-      subscription,
-      persistent,
-      handling,
-      iterator: handler === undefined ? subscription[Symbol.asyncIterator]() : undefined,
-      requested: 0,
-      pumping: false,
-    };
     if (subscriptions.closed) {
       closeServed(entry);
       throw new EvdbError('unavailable', 'the connection closed while subscribing', {
@@ -200,6 +213,7 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
       });
     }
     served.set(number, entry);
+    const { subscription } = entry;
     subscription.done.then(
       () => {
         served.delete(number);

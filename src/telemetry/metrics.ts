@@ -6,12 +6,15 @@ export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 
 type Labels = Record<string, string>;
 
+/** Which stores' series a reader of `/metrics` may see (the label `store`); all when absent. */
+export type StoreFilter = (storeId: string) => boolean;
+
 interface Metric {
-  render(lines: string[]): void;
+  render(lines: string[], stores?: StoreFilter): void;
 }
 
 abstract class LabelledMetric<S> implements Metric {
-  protected readonly series = new Map<string, { labels: string; state: S }>();
+  protected readonly series = new Map<string, { labels: string; store?: string; state: S }>();
 
   constructor(
     readonly name: string,
@@ -24,7 +27,11 @@ abstract class LabelledMetric<S> implements Metric {
     const key = this.labelNames.map((name) => labels?.[name] ?? '').join('\u0000');
     let entry = this.series.get(key);
     if (entry === undefined) {
-      entry = { labels: renderLabels(this.labelNames, labels), state: this.initial() };
+      entry = {
+        labels: renderLabels(this.labelNames, labels),
+        store: labels?.store,
+        state: this.initial(),
+      };
       this.series.set(key, entry);
     }
     return entry.state;
@@ -33,11 +40,14 @@ abstract class LabelledMetric<S> implements Metric {
   protected abstract initial(): S;
   protected abstract renderSeries(lines: string[], labels: string, state: S): void;
 
-  render(lines: string[]): void {
+  render(lines: string[], stores?: StoreFilter): void {
     // A metric without labels is shown (at zero) before anything happened to it.
     if (this.labelNames.length === 0) this.seriesOf(undefined);
     lines.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`);
-    for (const { labels, state } of this.series.values()) this.renderSeries(lines, labels, state);
+    for (const { labels, store, state } of this.series.values()) {
+      if (store !== undefined && stores !== undefined && !stores(store)) continue;
+      this.renderSeries(lines, labels, state);
+    }
   }
 }
 
@@ -139,10 +149,10 @@ export class MetricsRegistry {
     return metric;
   }
 
-  /** The text exposition of every metric. */
-  render(): string {
+  /** The text exposition of every metric; with `stores`, only those stores' series. */
+  render(stores?: StoreFilter): string {
     const lines: string[] = [];
-    for (const metric of this.metrics) metric.render(lines);
+    for (const metric of this.metrics) metric.render(lines, stores);
     return lines.join('\n') + '\n';
   }
 }

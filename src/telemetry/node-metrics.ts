@@ -1,4 +1,11 @@
-import { Counter, Gauge, Histogram, MetricsRegistry, Sampled } from './metrics.js';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  MetricsRegistry,
+  Sampled,
+  type StoreFilter,
+} from './metrics.js';
 import { subscribeTelemetry, telemetryHandlerErrors } from './publish.js';
 
 /** Seconds; from half a millisecond (an in-memory read) to 10 s (a stalled commit). */
@@ -125,8 +132,8 @@ export class NodeMetrics {
     );
   }
 
-  render(): string {
-    return this.registry.render();
+  render(stores?: StoreFilter): string {
+    return this.registry.render(stores);
   }
 
   close(): void {

@@ -37,6 +37,10 @@ class MemoryBackend implements Backend {
     return Promise.resolve(this.stores.delete(storeId));
   }
 
+  check(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -63,6 +63,11 @@ function classify(error: unknown): { code: ErrorCode; retriable?: boolean; reaso
     if (cls === '08' || state === '57P01' || state === '57P02' || state === '57P03') {
       return { code: 'unavailable', reason: `${reason} (${state})` };
     }
+    // The login, the database or the rights evdb was configured with are wrong: not a
+    // caller's error and not transient, so not retried.
+    if (cls === '28' || state === '3D000' || state === '42501') {
+      return { code: 'unavailable', retriable: false, reason: `${reason} (${state})` };
+    }
     if (state === '53300') return { code: 'unavailable', reason: `${reason} (${state})` };
     if (cls === '53') return { code: 'overloaded', reason: `${reason} (${state})` };
     // The transaction was rolled back and nothing was written: safe to try again.

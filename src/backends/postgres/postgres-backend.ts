@@ -325,6 +325,12 @@ export class PostgresBackend implements Backend {
     return joinStore(log, new PostgresKv(statements, run), new PostgresLeases(statements, run));
   }
 
+  /** One round trip, and the catalog migrated (once): the login, the database and the rights. */
+  async check(): Promise<void> {
+    await this.ready();
+    await this.query({ doing: 'health check' }, { text: 'SELECT 1' });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -1,10 +1,12 @@
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { JsonObject, StoreConfig } from '../../core/types.js';
 import type { BackendCapabilities } from '../event-log.js';
+import { EvdbError } from '../../core/errors.js';
 import { joinStore, type Backend, type BackupCapability, type LogBackend } from '../log-backend.js';
 import { ProcessLeases } from '../process-leases.js';
+import { lockDataDir } from './dir-lock.js';
 import { SqliteKv } from './kv-leases.js';
 import { SqliteLog } from './log.js';
 import { SCHEMA_VERSION, migrate } from './migrations.js';
@@ -40,6 +42,8 @@ class SqliteBackend implements Backend {
   readonly name = 'sqlite';
   readonly schemaVersion = String(SCHEMA_VERSION);
   readonly capabilities: BackendCapabilities;
+  /** Set while this backend holds the data directory (see `lockDataDir`). */
+  private unlock: (() => void) | undefined;
 
   constructor(
     readonly dataDir: string,
@@ -63,13 +67,36 @@ class SqliteBackend implements Backend {
       restoreSqliteFile(this.pathOf(storeId), storeId, src, onProgress),
   };
 
+  /**
+   * Takes the data directory (creating it) before the first store file is opened, so that a
+   * second process fails here, naming the first, instead of writing behind its back.
+   */
+  private takeDataDir(): void {
+    if (this.unlock !== undefined) return;
+    try {
+      this.unlock = lockDataDir(this.dataDir);
+    } catch (error) {
+      throw storageError(this.dataDir, error);
+    }
+  }
+
+  check(): Promise<void> {
+    try {
+      this.takeDataDir();
+      accessSync(this.dataDir, constants.W_OK);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(storageError(this.dataDir, error));
+    }
+  }
+
   listStores(): Promise<string[]> {
     let names: string[];
     try {
       names = readdirSync(this.dataDir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve([]);
-      throw error;
+      throw storageError(this.dataDir, error);
     }
     return Promise.resolve(
       names
@@ -80,14 +107,14 @@ class SqliteBackend implements Backend {
   }
 
   createStore(storeId: string, settings: JsonObject): Promise<LogBackend | undefined> {
-    mkdirSync(this.dataDir, { recursive: true });
+    this.takeDataDir();
     const path = this.pathOf(storeId);
     try {
       // Exclusive creation decides which of two racing creators owns the new store.
       closeSync(openSync(path, 'wx'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Promise.resolve(undefined);
-      throw error;
+      throw storageError(this.dataDir, error);
     }
     return Promise.resolve(
       openStoreFile(path, this.synchronous, {
@@ -104,8 +131,9 @@ class SqliteBackend implements Backend {
       statSync(path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return Promise.resolve(undefined);
-      throw error;
+      throw storageError(this.dataDir, error);
     }
+    this.takeDataDir();
     return Promise.resolve(openStoreFile(path, this.synchronous, undefined));
   }
 
@@ -122,8 +150,30 @@ class SqliteBackend implements Backend {
   }
 
   close(): Promise<void> {
+    this.unlock?.();
+    this.unlock = undefined;
     return Promise.resolve();
   }
+}
+
+/**
+ * A file-system failure as the `EvdbError` a person can act on: the data directory is a file,
+ * is not writable, or is held by another process (already an `EvdbError`).
+ */
+function storageError(dataDir: string, error: unknown): EvdbError {
+  if (error instanceof EvdbError) return error;
+  const errno = (error as NodeJS.ErrnoException).code;
+  const why =
+    errno === 'ENOTDIR' || errno === 'EEXIST'
+      ? 'is not a directory'
+      : errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS'
+        ? 'is not writable'
+        : `cannot be used (${(error as Error).message})`;
+  return new EvdbError('unavailable', `the data directory ${dataDir} ${why}`, {
+    retriable: false,
+    cause: error,
+    details: { reason: 'storage_unusable', dataDir, errno },
+  });
 }
 
 /**

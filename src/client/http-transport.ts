@@ -97,6 +97,10 @@ function nodeSender(http: NodeHttpModule): { send: Sender; close(): void } {
   const send: Sender = (url, headers, body, signal) =>
     new Promise((resolve, reject) => {
       let answered = false;
+      // A refusal the server sends before reading the whole body (413) may be followed by a
+      // reset of the upload: the status it arrived with is the answer, not the broken socket.
+      let refusal: HttpAnswer | undefined;
+      const chunks: string[] = [];
       const request = http.request(
         url,
         { method: 'POST', headers: { ...headers, 'content-length': byteLength(body) }, agent },
@@ -105,12 +109,12 @@ function nodeSender(http: NodeHttpModule): { send: Sender; close(): void } {
           const status = response.statusCode ?? 0;
           const type = response.headers['content-type'];
           const contentType = typeof type === 'string' ? type : '';
+          if (status >= 400 && status < 500) refusal = { status, contentType, text: '' };
           // An answer in parts is read part by part as it arrives, while the server reads on.
           const reader =
             status === 200 && response.headers[PARTS_HEADER] === PARTS_LAYOUT
               ? new PartedAnswerReader(RPC_PARTS_OPEN)
               : undefined;
-          const chunks: string[] = [];
           let failure: Error | undefined;
           response.setEncoding('utf8');
           response.on('data', (chunk) => {
@@ -147,7 +151,8 @@ function nodeSender(http: NodeHttpModule): { send: Sender; close(): void } {
       signal.addEventListener('abort', onAbort, { once: true });
       request.on('error', (error) => {
         signal.removeEventListener('abort', onAbort);
-        reject(answered ? new BrokenAnswer(error) : asError(error));
+        if (refusal !== undefined) resolve({ ...refusal, text: chunks.join('') });
+        else reject(answered ? new BrokenAnswer(error) : asError(error));
       });
       request.end(body);
     });
@@ -333,7 +338,18 @@ export class HttpTransport implements Transport {
       return { result: (parseJson(text, status) as { result?: unknown }).result, text };
     }
     if (contentType.startsWith(PROBLEM_CONTENT_TYPE)) {
-      throw fromProblem(parseJson(text, status), status);
+      let problem: unknown;
+      try {
+        problem = JSON.parse(text) as unknown;
+      } catch {
+        problem = undefined;
+      }
+      if (problem !== undefined) throw fromProblem(problem, status);
+    }
+    if (status === 413) {
+      throw new EvdbError('invalid_argument', `${this.baseUrl} refused the request as too large`, {
+        details: { url: this.baseUrl, status, reason: 'payload_too_large' },
+      });
     }
     // Not an evdb answer (e.g. a proxy in between): gateways that cannot reach evdb are transient.
     if (status === 502 || status === 503 || status === 504) {

@@ -224,7 +224,11 @@ upper bound). --json prints one JSON object per subscription, with its lag.`,
     options: JSON_OPTION,
     async run(parsed, store, io, help) {
       const [storeId] = positionals(parsed, ['store'], help) as [string];
-      for (const sub of await store.listStoreSubscriptions(storeId)) {
+      const subscriptions = await store.listStoreSubscriptions(storeId);
+      if (subscriptions.length === 0 && parsed.values.json !== true) {
+        io.err(`evdb: store ${storeId} has no persistent subscriptions`);
+      }
+      for (const sub of subscriptions) {
         const lag = await store.subscriptionLag(storeId, sub.name);
         if (parsed.values.json === true) io.out(JSON.stringify({ ...sub, lag }));
         else {
@@ -248,6 +252,7 @@ Without a subcommand, prints the store ids, one per line (--json: one JSON array
       if (action === undefined) {
         const stores = await store.listStores();
         if (parsed.values.json === true) io.out(JSON.stringify(stores));
+        else if (stores.length === 0) io.err('evdb: there are no stores yet');
         else for (const id of stores) io.out(id);
         return;
       }
@@ -321,7 +326,10 @@ export async function runClientCommand(name: string, args: string[], io: Io): Pr
     io.out(help);
     return;
   }
-  const store = await openTarget(parsed, io.env, help);
+  // Only `stores create` makes a data directory; any other command on one that does not exist
+  // (a typo) says so instead of answering with nothing.
+  const createsStore = name === 'stores' && parsed.positionals[0] === 'create';
+  const store = await openTarget(parsed, io.env, help, createsStore);
   try {
     await command.run(parsed, store, io, help);
   } finally {

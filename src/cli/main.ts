@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `evdb` command. Exit codes: 0 done, 1 the store or server refused (the error code is
-// printed), 2 usage error, 3 the server could not be reached.
+// printed), 2 usage error, 3 the server or the storage could not be reached or used.
 import { EvdbError } from '../core/errors.js';
 import { UsageError } from './args.js';
 import { CLIENT_COMMANDS, runClientCommand } from './commands.js';
@@ -24,8 +24,11 @@ ${Object.entries({ ...CLIENT_COMMANDS, ...OPS_COMMANDS })
 Every command but serve works against a server (--url, --token) or directly on a data
 directory (--data-dir) or PostgreSQL database (--pg-url).
 
+Every failure is one line on stderr: evdb: <code>: <message>.
 Exit codes: 0 ok, 1 the store or server answered with an error (its code is printed),
-2 usage error, 3 the server could not be reached.`;
+2 usage error, 3 the server or the storage could not be reached or used (unavailable,
+timeout, no_workers): a server that is down, a busy port, a data directory that is a file
+or held by another process, an unreachable PostgreSQL.`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
@@ -72,22 +75,29 @@ function report(error: unknown): number {
     return EXIT.usage;
   }
   if (error instanceof EvdbError) {
-    process.stderr.write(`evdb: ${error.code}: ${error.message}\n`);
+    const hint =
+      error.details.reason === 'data_dir_locked'
+        ? ' (use --url to go through the server that holds it)'
+        : '';
+    process.stderr.write(`evdb: ${error.code}: ${oneLine(error.message)}${hint}\n`);
     return isUnreachable(error) ? EXIT.unreachable : EXIT.error;
   }
-  process.stderr.write(
-    `evdb: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
+  // Not an evdb error: a defect. One line still; EVDB_DEBUG=1 shows where it came from.
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`evdb: internal: ${oneLine(message)}\n`);
+  if (process.env.EVDB_DEBUG === '1' && error instanceof Error && error.stack !== undefined) {
+    process.stderr.write(`${error.stack}\n`);
+  }
   return EXIT.error;
 }
 
-/** The client's connection failures carry `details.transport`; a call that timed out never got an answer. */
+/** The storage or the server could not be reached or used: what a retry later may fix. */
 function isUnreachable(error: EvdbError): boolean {
-  return (
-    (error.code === 'unavailable' && typeof error.details.transport === 'string') ||
-    error.code === 'timeout' ||
-    error.code === 'no_workers'
-  );
+  return error.code === 'unavailable' || error.code === 'timeout' || error.code === 'no_workers';
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
 }
 
 process.exitCode = await main(process.argv.slice(2));

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { EvdbError } from '../core/errors.js';
 import type { RemoteApi } from '../protocol/operations.js';
 import { connect } from '../client/evdb-client.js';
 import { openEvdb } from '../embedded/evdb.js';
@@ -26,17 +28,18 @@ export async function openTarget(
   parsed: Parsed,
   env: NodeJS.ProcessEnv,
   help: string,
+  createsStore = false,
 ): Promise<RemoteApi> {
   const url = str(parsed, 'url');
   const dataDir = str(parsed, 'data-dir');
   const pgUrl = str(parsed, 'pg-url');
   const given = [url, dataDir, pgUrl].filter((v) => v !== undefined).length;
   if (given > 1) throw new UsageError('give one of --url, --data-dir and --pg-url', help);
-  if (dataDir !== undefined) return openEvdb({ dataDir });
+  if (dataDir !== undefined) return openDataDir(dataDir, createsStore);
   if (pgUrl !== undefined) return openPostgres(pgUrl);
   if (url === undefined) {
     if (env.EVDB_DATA_DIR !== undefined && env.EVDB_URL === undefined) {
-      return openEvdb({ dataDir: env.EVDB_DATA_DIR });
+      return openDataDir(env.EVDB_DATA_DIR, createsStore);
     }
     if (env.EVDB_PG_URL !== undefined && env.EVDB_URL === undefined) {
       return openPostgres(env.EVDB_PG_URL);
@@ -52,6 +55,27 @@ export async function openTarget(
     retry: { retries: 2, base: 100, max: 1000 },
     timeoutMs,
   });
+}
+
+/**
+ * The embedded store on a data directory, its storage checked first: a directory that does
+ * not exist (unless the command creates a store), is a file, or is held by a running server
+ * fails here with one clear error.
+ */
+async function openDataDir(dataDir: string, createsStore: boolean): Promise<RemoteApi> {
+  if (!createsStore && !existsSync(dataDir)) {
+    throw new EvdbError('not_found', `the data directory ${dataDir} does not exist`, {
+      details: { reason: 'no_data_dir', dataDir },
+    });
+  }
+  const evdb = await openEvdb({ dataDir });
+  try {
+    await evdb.checkStorage();
+  } catch (error) {
+    await evdb.close();
+    throw error;
+  }
+  return evdb;
 }
 
 export async function openPostgres(url: string): Promise<RemoteApi> {

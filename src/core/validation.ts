@@ -1,4 +1,4 @@
-import { invalidArgument } from './errors.js';
+import { EvdbError, invalidArgument } from './errors.js';
 import { isUuid } from './ids.js';
 import { ANY_VERSION, NO_STREAM, STREAM_EXISTS } from './types.js';
 import { LIMITS } from './limits.js';
@@ -161,9 +161,36 @@ export function optionalBoolean(what: string, value: unknown, fallback: boolean)
  * Accepts only values that come back unchanged from a JSON round trip, so that what a reader
  * gets is what the writer stored. `undefined` object properties are allowed (JSON drops them).
  */
-export function assertJson(value: unknown, path: string, depth = 0): void {
+export function assertJson(value: unknown, path: string): void {
+  try {
+    checkJson(value, path, 0);
+  } catch (error) {
+    // An object that contains itself is nested without end: say so rather than naming a path
+    // a hundred levels long.
+    if (error instanceof EvdbError && error.details.reason === 'too_deep' && isCircular(value)) {
+      throw invalidArgument(`${path} holds a circular reference (an object that contains itself)`, {
+        reason: 'circular',
+      });
+    }
+    throw error;
+  }
+}
+
+/** True when `value` contains itself (JSON cannot represent it). */
+export function isCircular(value: unknown): boolean {
+  try {
+    JSON.stringify(value);
+    return false;
+  } catch (error) {
+    return error instanceof TypeError && /circular/i.test(error.message);
+  }
+}
+
+function checkJson(value: unknown, path: string, depth: number): void {
   if (depth > LIMITS.maxJsonDepth) {
-    throw invalidArgument(`${path} is nested deeper than ${LIMITS.maxJsonDepth} levels`);
+    throw invalidArgument(`${path} is nested deeper than ${LIMITS.maxJsonDepth} levels`, {
+      reason: 'too_deep',
+    });
   }
   switch (typeof value) {
     case 'string':
@@ -179,7 +206,7 @@ export function assertJson(value: unknown, path: string, depth = 0): void {
         for (let i = 0; i < value.length; i++) {
           if (value[i] === undefined)
             throw invalidArgument(`${path}[${i}] is undefined, which JSON cannot represent`);
-          assertJson(value[i], `${path}[${i}]`, depth + 1);
+          checkJson(value[i], `${path}[${i}]`, depth + 1);
         }
         return;
       }
@@ -190,7 +217,7 @@ export function assertJson(value: unknown, path: string, depth = 0): void {
         throw invalidArgument(`${path} is a ${kind}, not a plain JSON object${hint}`);
       }
       for (const [key, item] of Object.entries(value)) {
-        if (item !== undefined) assertJson(item, `${path}.${key}`, depth + 1);
+        if (item !== undefined) checkJson(item, `${path}.${key}`, depth + 1);
       }
       return;
     }

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Backend } from '../backends/log-backend.js';
-import { invalidArgument } from '../core/errors.js';
+import { EvdbError, invalidArgument } from '../core/errors.js';
 import { isLoopbackHost } from '../client/routing.js';
 import { openEvdb, type Evdb } from '../embedded/evdb.js';
 import type { WorkerRegistryOptions } from '../store/worker-registry.js';
@@ -241,7 +241,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
   } catch (error) {
     releaseTelemetry();
     await api.close();
-    throw error;
+    throw listenError(host, port, error);
   }
 
   const address = server.address() as AddressInfo;
@@ -295,4 +295,22 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
       return closing;
     },
   };
+}
+
+/** A failure to listen, as the error a person can act on (a busy port, a privileged one). */
+function listenError(host: string, port: number, error: unknown): EvdbError {
+  const errno = (error as NodeJS.ErrnoException).code;
+  const why =
+    errno === 'EADDRINUSE'
+      ? 'the port is in use by another process'
+      : errno === 'EACCES'
+        ? 'no permission to use that port'
+        : errno === 'EADDRNOTAVAIL'
+          ? 'this machine has no such address'
+          : (error as Error).message;
+  return new EvdbError('unavailable', `cannot listen on ${host}:${port}: ${why}`, {
+    retriable: false,
+    cause: error,
+    details: { reason: 'listen_failed', host, port, errno },
+  });
 }

@@ -1,5 +1,5 @@
 import { ERROR_CODES, EvdbError, invalidArgument, type ErrorCode } from '../core/errors.js';
-import { describe } from '../core/validation.js';
+import { describe, isCircular } from '../core/validation.js';
 
 /**
  * JSON on the wire, with bytes. A `Uint8Array` travels as `{"$bytes": "<base64>"}`. So that a
@@ -26,7 +26,17 @@ export function encodeWire(value: unknown, path: string): unknown {
     if (error !== NOT_JSON) throw error;
     plain = false;
   }
-  return plain ? value : encodeCopy(value, path, 0);
+  if (plain) return value;
+  try {
+    return encodeCopy(value, path, 0);
+  } catch (error) {
+    if (error instanceof EvdbError && error.details.reason === 'too_deep' && isCircular(value)) {
+      throw invalidArgument(`${path} holds a circular reference (an object that contains itself)`, {
+        reason: 'circular',
+      });
+    }
+    throw error;
+  }
 }
 
 /** Thrown by {@link isWireReady} for a value JSON cannot carry; the slow path names it. */
@@ -78,7 +88,9 @@ function isWireReady(value: unknown, depth: number): boolean {
 
 function encodeCopy(value: unknown, path: string, depth: number): unknown {
   if (depth > MAX_WIRE_DEPTH) {
-    throw invalidArgument(`${path} is nested deeper than ${MAX_WIRE_DEPTH} levels`);
+    throw invalidArgument(`${path} is nested deeper than ${MAX_WIRE_DEPTH} levels`, {
+      reason: 'too_deep',
+    });
   }
   switch (typeof value) {
     case 'string':

@@ -111,7 +111,7 @@ function prepareEvent(event: NewEvent, path: string): { prepared: PreparedEvent;
   if (data instanceof Uint8Array) {
     storedData = data.slice();
   } else {
-    assertJson(data, `${path}.data`, 0);
+    assertJson(data, `${path}.data`);
     storedData = JSON.stringify(data);
   }
   let storedMetadata: string | null = null;
@@ -119,7 +119,7 @@ function prepareEvent(event: NewEvent, path: string): { prepared: PreparedEvent;
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw invalidArgument(`${path}.metadata must be a JSON object, got ${describe(metadata)}`);
     }
-    assertJson(metadata, `${path}.metadata`, 0);
+    assertJson(metadata, `${path}.metadata`);
     if (Object.keys(metadata).length > 0) storedMetadata = JSON.stringify(metadata);
   }
   const bytes =

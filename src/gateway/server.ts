@@ -225,9 +225,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
       : createHttpsServer({ ...timeouts, cert: options.tls.cert, key: options.tls.key }, handler);
   limitConnections(server, connectionLimits);
   server.on('upgrade', (req, socket, head) => ws.handleUpgrade(req, socket, head));
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // A client too slow with its request (the header or request timeout) gets 408. Either way
+    // the socket is destroyed once the answer is out: a client that keeps sending must not
+    // hold it half-open.
+    const status =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`, () => socket.destroy());
   });
 
   try {

@@ -68,7 +68,12 @@ function release(dir: string): void {
     return;
   }
   held.delete(dir);
-  rmSync(join(dir, LOCK_FILE), { force: true });
+  try {
+    rmSync(join(dir, LOCK_FILE), { force: true });
+  } catch (error) {
+    // The directory was removed or replaced while in use: there is no lock left to remove.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOTDIR') throw error;
+  }
 }
 
 function holderOf(path: string): number | undefined {

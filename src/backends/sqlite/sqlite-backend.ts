@@ -6,7 +6,7 @@ import type { BackendCapabilities } from '../event-log.js';
 import { EvdbError } from '../../core/errors.js';
 import { joinStore, type Backend, type BackupCapability, type LogBackend } from '../log-backend.js';
 import { ProcessLeases } from '../process-leases.js';
-import { lockDataDir } from './dir-lock.js';
+import { LOCK_FILE, lockDataDir } from './dir-lock.js';
 import { SqliteKv } from './kv-leases.js';
 import { SqliteLog } from './log.js';
 import { SCHEMA_VERSION, migrate } from './migrations.js';
@@ -83,7 +83,12 @@ class SqliteBackend implements Backend {
   check(): Promise<void> {
     try {
       this.takeDataDir();
+      if (!statSync(this.dataDir).isDirectory()) {
+        throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      }
       accessSync(this.dataDir, constants.W_OK);
+      // The lock file is gone when the directory was removed or replaced under us.
+      accessSync(join(this.dataDir, LOCK_FILE));
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(storageError(this.dataDir, error));
@@ -168,7 +173,9 @@ function storageError(dataDir: string, error: unknown): EvdbError {
       ? 'is not a directory'
       : errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS'
         ? 'is not writable'
-        : `cannot be used (${(error as Error).message})`;
+        : errno === 'ENOENT'
+          ? 'was removed while in use'
+          : `cannot be used (${(error as Error).message})`;
   return new EvdbError('unavailable', `the data directory ${dataDir} ${why}`, {
     retriable: false,
     cause: error,

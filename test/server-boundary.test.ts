@@ -59,7 +59,7 @@ async function openSocket(
 ): Promise<{
   ws: WebSocket;
   frames: Record<string, unknown>[];
-  waitFor(count: number): Promise<void>;
+  waitFor: (count: number) => Promise<void>;
 }> {
   const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`, {
     headers: { authorization: `Bearer ${token}` },

@@ -29,16 +29,20 @@ const validBody = fc.record({
   ),
 });
 
-/** Ways to break a body so that no route may accept it. */
-const brokenBody = fc.oneof(
-  // Invalid UTF-8 in the middle.
-  fc
-    .tuple(validBody, fc.constantFrom([0xff], [0xfe, 0xff], [0xc3], [0xed, 0xa0, 0x80]))
-    .map(([body, bytes]) => {
-      const text = Buffer.from(JSON.stringify(body));
-      const cut = Math.floor(text.length / 2);
-      return Buffer.concat([text.subarray(0, cut), Buffer.from(bytes), text.subarray(cut)]);
-    }),
+/** Invalid UTF-8 in the middle of a valid body. */
+const notUtf8 = fc
+  .tuple(validBody, fc.constantFrom([0xff], [0xfe, 0xff], [0xc3], [0xed, 0xa0, 0x80]))
+  .map(([body, bytes]) => {
+    const text = Buffer.from(JSON.stringify(body));
+    const cut = Math.floor(text.length / 2);
+    return Buffer.concat([text.subarray(0, cut), Buffer.from(bytes), text.subarray(cut)]);
+  });
+
+/**
+ * Ways to break a body's text so that no route may accept it. (Invalid UTF-8 is not among
+ * them: WebSocket frames are text, so it is tried over HTTP only, in brokenBody.)
+ */
+const brokenText = fc.oneof(
   // Nested far beyond the limit.
   fc
     .tuple(fc.integer({ min: 120, max: 50_000 }), fc.constantFrom('[', '{"a":'))
@@ -62,6 +66,9 @@ const brokenBody = fc.oneof(
   // Random bytes.
   fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
 );
+
+/** Ways to break a body so that no route may accept it. */
+const brokenBody = fc.oneof(notUtf8, brokenText);
 
 const writePaths = [
   '/rpc/appendEvents',
@@ -104,7 +111,8 @@ describe('server fuzz', () => {
     const statuses = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('POST', 'PUT', 'GET', 'DELETE', 'PATCH'),
+        // No DELETE: without tokens it would remove the store, a valid request.
+        fc.constantFrom('POST', 'PUT', 'GET', 'PATCH'),
         fc.constantFrom(...writePaths, ...otherPaths),
         brokenBody,
         async (method, path, body) => {
@@ -133,9 +141,9 @@ describe('server fuzz', () => {
     });
     const frames = fc.sample(
       fc.oneof(
-        brokenBody.map((body) => body.toString('utf8')),
+        brokenText.map((body) => body.toString('utf8')),
         fc
-          .tuple(fc.nat(), brokenBody)
+          .tuple(fc.nat(), brokenText)
           .map(
             ([id, body]) =>
               `{"type":"call","id":${id},"op":"appendEvents","params":${body.toString('utf8')}}`,
@@ -151,8 +159,7 @@ describe('server fuzz', () => {
       { seed: SEED, numRuns: WS_RUNS },
     );
     for (const frame of frames) ws.send(frame);
-    // Every message is answered (the socket stays open: text that is not UTF-8 is replaced by
-    // the sampler's toString, so no close 1007 here).
+    // Every message is answered (the socket stays open).
     const deadline = Date.now() + 60_000;
     while (answers < WS_RUNS && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));

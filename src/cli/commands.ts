@@ -326,8 +326,8 @@ export async function runClientCommand(name: string, args: string[], io: Io): Pr
     io.out(help);
     return;
   }
-  // Only `stores create` makes a data directory; any other command on one that does not exist
-  // (a typo) says so instead of answering with nothing.
+  // Only `stores create` (and `import`) make a data directory; any other command on one that
+  // does not exist (a typo) says so instead of answering with nothing.
   const createsStore = name === 'stores' && parsed.positionals[0] === 'create';
   const store = await openTarget(parsed, io.env, help, createsStore);
   try {

@@ -261,7 +261,7 @@ Options:
       const batchEvents = int(parsed, 'batch', help, 1);
       const total = file === '-' ? 0 : statSync(file).size;
       const input = file === '-' ? process.stdin : createReadStream(file);
-      const store = await openTarget(parsed, io.env, help);
+      const store = await openTarget(parsed, io.env, help, true);
       const bar = progress(`import ${storeId}`, (line) => io.err(line));
       try {
         const result = await importStore(store, storeId, input, {

@@ -1,3 +1,6 @@
+// Over 400 lines: the table of the client commands (one entry each, with its help text and its
+// argument parsing) reads best as one list; the helpers below it are shared by those entries.
+
 import { CLUSTER_COMMAND } from './cluster.js';
 import { readFileSync } from 'node:fs';
 import type { RemoteApi } from '../protocol/operations.js';

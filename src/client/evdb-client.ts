@@ -1,3 +1,6 @@
+// Over 400 lines: `connect`, its options and the one core every client method goes through
+// (routing, retries, error rebuilding); the option docs are most of the length.
+
 import type { SubscriptionApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';

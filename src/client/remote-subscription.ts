@@ -1,3 +1,7 @@
+// Over 400 lines: one class, a subscription held over the network, whose states (pulling,
+// handing out batches, acknowledging, resuming after a dropped connection) share its position
+// and must change together.
+
 import { BatchIteration, ackPosition } from '../core/consumption.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type {

@@ -3,8 +3,7 @@ import type { ChannelApi, ChannelName, ChannelSubscription } from '../core/chann
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { Frame } from '../protocol/frames.js';
 import { assertChannelAccess, assertRole } from './auth.js';
-import type { FrameHandler, WsSession } from './ws-gateway.js';
-import { authenticated } from './ws-subscriptions.js';
+import { authenticated, type FrameHandler, type WsSession } from './ws-session.js';
 
 /** Channel subscriptions one WebSocket connection may hold. */
 export const MAX_CHANNEL_SUBSCRIPTIONS_PER_CONNECTION = 100;

@@ -21,34 +21,8 @@ import type { ChannelApi } from '../core/channel-types.js';
 import { channelFrameHandlers } from './ws-channels.js';
 import { asEvdbError, problemOf } from './problem.js';
 import type { RequestTelemetry } from './request-telemetry.js';
-import {
-  authenticated,
-  subscriptionFrameHandlers,
-  type SubscribingStore,
-} from './ws-subscriptions.js';
-
-/** One client connection. Handlers use it to know the caller and to push frames. */
-export interface WsSession {
-  /** Undefined until the connection authenticated (when the server has tokens). */
-  principal: Principal | undefined;
-  /** Sends a frame to the client (e.g. a subscription delivery). */
-  send(frame: Frame): void;
-  /** Runs `cleanup` when the connection closes (e.g. to stop a subscription). */
-  onClose(cleanup: () => void): void;
-  /** True once the connection has closed. */
-  readonly closed: boolean;
-  /** Bytes queued on the socket and not yet sent (how far the client is behind). */
-  bufferedBytes(): number;
-}
-
-/**
- * Answers one client frame of a given `type`. The value it resolves with is sent back as
- * `{type: 'result', id, result}`; a rejection as `{type: 'error', id, problem}`.
- *
- * This table is the extension point of the protocol: live subscriptions add their frame types
- * (`subscribe`, `pull`, `ack`, … in `ws-subscriptions.ts`) and push deliveries with `session.send`.
- */
-export type FrameHandler = (frame: Frame, session: WsSession) => Promise<unknown>;
+import { subscriptionFrameHandlers, type SubscribingStore } from './ws-subscriptions.js';
+import { authenticated, type FrameHandler, type WsSession } from './ws-session.js';
 
 export function createFrameHandlers(
   dispatcher: Dispatcher,

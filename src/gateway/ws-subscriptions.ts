@@ -4,9 +4,9 @@ import type { EventRecord, SubscribeOptions, Subscription } from '../core/types.
 import { OPERATIONS } from '../protocol/operations.js';
 import type { Frame } from '../protocol/frames.js';
 import { encodeWire } from '../protocol/wire.js';
-import { assertRole, assertStoreAccess, type Principal } from './auth.js';
+import { assertRole, assertStoreAccess } from './auth.js';
 import { problemOf } from './problem.js';
-import type { FrameHandler, WsSession } from './ws-gateway.js';
+import { authenticated, type FrameHandler, type WsSession } from './ws-session.js';
 
 /**
  * Open subscriptions one WebSocket connection may hold. A client has one connection per server
@@ -297,16 +297,6 @@ function closeServed(entry: Served): void {
   entry.subscription.close().catch((error: unknown) => {
     console.error('evdb gateway: closing a subscription failed', error);
   });
-}
-
-/** The caller; `unauthorized` until the connection authenticated. */
-export function authenticated(session: WsSession): Principal {
-  if (session.principal === undefined) {
-    throw new EvdbError('unauthorized', 'send an auth frame with a token first', {
-      details: { reason: 'unauthenticated' },
-    });
-  }
-  return session.principal;
 }
 
 function subscriptionNumber(frame: Frame): number {

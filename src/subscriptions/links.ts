@@ -1,3 +1,6 @@
+// Over 400 lines: the link registry and its runner, which share the stored definition, the
+// lease and the link stream's tail; the runner's copy loop is one piece of state.
+
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import { assertName, describe } from '../core/validation.js';
 import { uuidv7 } from '../core/ids.js';

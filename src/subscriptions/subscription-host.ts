@@ -1,3 +1,6 @@
+// Over 400 lines: one class, the subscriptions of one store (transient and persistent, their
+// definitions, checkpoints and leases), plus the checks of the options they are created with.
+
 import { randomUUID } from 'node:crypto';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import { assertName, describe } from '../core/validation.js';

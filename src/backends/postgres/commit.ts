@@ -1,3 +1,7 @@
+// Over 400 lines: one class, the group commit of a store on PostgreSQL, whose three paths (exact,
+// rebased, locked) share the plan cache and the views they are checked against; split, each
+// path would have to reach into the others' state.
+
 import type pg from 'pg';
 import { EvdbError } from '../../core/errors.js';
 import type {

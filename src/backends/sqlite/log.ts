@@ -22,7 +22,6 @@ import type {
 import type { EventTypeCount, StreamFacts } from '../feature-storage.js';
 import { guard } from './errors.js';
 import { LEGACY_TIME_INDEX } from './migrations.js';
-import type { SqliteSynchronous } from './sqlite-backend.js';
 import { SqliteSnapshots } from './snapshots.js';
 import {
   ANCHOR_EVERY,
@@ -32,6 +31,9 @@ import {
   type FeatureStatements,
   type LogStatements,
 } from './statements.js';
+
+/** SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit. */
+export type SqliteSynchronous = 'off' | 'normal' | 'full' | 'extra';
 
 /**
  * How far the store's counters may lag behind the log before a commit folds the tail in. The

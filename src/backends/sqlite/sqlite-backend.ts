@@ -8,12 +8,11 @@ import { joinStore, type Backend, type BackupCapability, type LogBackend } from 
 import { ProcessLeases } from '../process-leases.js';
 import { LOCK_FILE, lockDataDir } from './dir-lock.js';
 import { SqliteKv } from './kv-leases.js';
-import { SqliteLog } from './log.js';
+import { SqliteLog, type SqliteSynchronous } from './log.js';
+
+export type { SqliteSynchronous };
 import { SCHEMA_VERSION, migrate } from './migrations.js';
 import { backupSqliteFile, restoreSqliteFile } from './backup.js';
-
-/** SQLite's `synchronous` setting. `full` (the default) fsyncs the WAL at every commit. */
-export type SqliteSynchronous = 'off' | 'normal' | 'full' | 'extra';
 
 export interface SqliteBackendOptions {
   /** Directory holding one `<storeId>.sqlite` file per store. Default `./evdb-data`. */

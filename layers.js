@@ -3,81 +3,31 @@
 // A folder may always import its own files; anything not listed is refused.
 
 /** @type {ReadonlyArray<{ folder: string, mayImport: readonly string[] }>} */
-export const LAYERS = [
-  { folder: 'core', mayImport: [] },
-  { folder: 'telemetry', mayImport: ['core'] },
-  { folder: 'protocol', mayImport: ['core'] },
-  { folder: 'backends', mayImport: ['core'] },
-  { folder: 'archive', mayImport: ['core'] },
-  { folder: 'store', mayImport: ['core', 'telemetry', 'backends'] },
-  { folder: 'features', mayImport: ['core', 'telemetry', 'backends', 'archive', 'store'] },
-  { folder: 'subscriptions', mayImport: ['core', 'telemetry', 'backends', 'store'] },
-  { folder: 'channels', mayImport: ['core', 'telemetry', 'backends', 'store'] },
-  {
-    folder: 'embedded',
-    mayImport: [
-      'core',
-      'telemetry',
-      'backends',
-      'archive',
-      'store',
-      'features',
-      'subscriptions',
-      'channels',
-    ],
-  },
-  { folder: 'client', mayImport: ['core', 'telemetry', 'protocol'] },
-  {
-    folder: 'gateway',
-    mayImport: [
-      'core',
-      'telemetry',
-      'protocol',
-      'backends',
-      'archive',
-      'store',
-      'features',
-      'subscriptions',
-      'channels',
-      'embedded',
-      'client',
-    ],
-  },
-  {
-    folder: 'ops',
-    mayImport: [
-      'core',
-      'telemetry',
-      'protocol',
-      'backends',
-      'archive',
-      'store',
-      'features',
-      'subscriptions',
-      'channels',
-      'embedded',
-      'client',
-    ],
-  },
-  {
-    folder: 'cli',
-    mayImport: [
-      'core',
-      'telemetry',
-      'protocol',
-      'backends',
-      'archive',
-      'store',
-      'features',
-      'subscriptions',
-      'channels',
-      'embedded',
-      'client',
-      'gateway',
-      'ops',
-    ],
-  },
-];
+export const LAYERS = [];
+
+/** Adds a layer; `mayImport` of 'every layer before it' names all the layers added so far. */
+function layer(folder, mayImport, except = []) {
+  const allowed =
+    mayImport === 'every layer before it'
+      ? LAYERS.map((entry) => entry.folder).filter((name) => !except.includes(name))
+      : mayImport;
+  LAYERS.push({ folder, mayImport: allowed });
+}
+
+layer('core', []);
+layer('telemetry', ['core']);
+layer('protocol', ['core']);
+layer('backends', ['core']);
+layer('archive', ['core']);
+layer('store', ['core', 'telemetry', 'backends']);
+layer('features', ['core', 'telemetry', 'backends', 'archive', 'store']);
+layer('subscriptions', ['core', 'telemetry', 'backends', 'store']);
+layer('channels', ['core', 'telemetry', 'backends', 'store']);
+layer('embedded', 'every layer before it', ['protocol']);
+layer('client', ['core', 'telemetry', 'protocol']);
+layer('gateway', 'every layer before it');
+layer('ops', 'every layer before it', ['gateway']);
+layer('cli', 'every layer before it');
 
 /**
  * Modules the browser-safe client may take from a layer it may otherwise not reach in full:

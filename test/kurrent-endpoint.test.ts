@@ -17,17 +17,12 @@ import {
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
 import { memory, sqlite } from '../src/index.js';
+import { collect } from './support/kurrent-client.js';
 import { startServer, type EvdbServer } from '../src/server.js';
 
 // The KurrentDB endpoint beyond the stream operations: discovery, choosing a store, and
 // authentication over TLS. (The legacy client has its own file: the two clients' generated
 // protobuf code shares one global namespace, so they cannot be loaded in one process.)
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of iterable) all.push(item);
-  return all;
-}
 
 const PROTOS = new URL('../src/gateway/kurrent/protos', import.meta.url).pathname;
 

@@ -9,34 +9,18 @@ import {
   START,
   StreamDeletedError,
   eventTypeFilter,
-  jsonEvent,
   streamNameFilter,
   type Position,
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
 import { sqlite } from '../src/index.js';
+import { events, collect, rejectsWith } from './support/kurrent-client.js';
 import { startServer, type EvdbServer } from '../src/server.js';
 
 // Catch-up subscriptions of the official KurrentDB Node client (1.3.1, unmodified) against
 // evdb's KurrentDB endpoint (streams, appends and reads are in kurrent-streams.test.ts).
 // Its appends, deletes and subscriptions go through @grpc/grpc-js; its reads go through its
 // native Rust bridge (@kurrent/bridge), which opens its own HTTP/2 connection.
-
-const events = (n: number, type = 'Happened', from = 0) =>
-  Array.from({ length: n }, (_, i) => jsonEvent({ type, data: { n: from + i } }));
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const all: T[] = [];
-  for await (const item of iterable) all.push(item);
-  return all;
-}
-
-async function rejectsWith(work: () => Promise<unknown>, type: new (...args: never[]) => Error) {
-  await assert.rejects(work, (error: unknown) => {
-    assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
-    return true;
-  });
-}
 
 describe('KurrentDB client 1.3.1 against evdb: catch-up subscriptions', () => {
   let dataDir: string;

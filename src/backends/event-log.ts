@@ -1,4 +1,5 @@
 import type { EventRecord, StoreConfig } from '../core/types.js';
+import type { KeyRange } from '../core/paging.js';
 import type { EventTypeCount, SnapshotStorage, StreamFacts } from './feature-storage.js';
 
 /**
@@ -172,7 +173,11 @@ export interface EventLog {
   ): Promise<EventRecord[]>;
   readAll(fromPosition: number, count: number): Promise<EventRecord[]>;
   readIndex(query: IndexQuery, fromPosition: number, count: number): Promise<EventRecord[]>;
-  listStreams(): Promise<string[]>;
+  /**
+   * Stream ids in `range`, in UTF-8 byte order, at most `count`: a keyset page, served by the
+   * index of the streams' heads (its cost follows `count`, not the number of streams).
+   */
+  listStreams(range: KeyRange, count: number): Promise<string[]>;
   /** Removes the stream's events and head; returns how many events were removed. */
   deleteStream(streamId: string): Promise<number>;
   status(): Promise<LogStatus>;

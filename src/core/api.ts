@@ -7,6 +7,7 @@ import type {
   EventRecord,
   ExpectedVersion,
   JsonObject,
+  ListStreamsOptions,
   LinkDefinition,
   LinkInfo,
   NewEvent,
@@ -15,6 +16,7 @@ import type {
   SaveSubscriptionOptions,
   StoreConfig,
   StoreStatus,
+  StreamPage,
   StreamWrite,
   SubscribeOptions,
   Subscription,
@@ -80,8 +82,26 @@ export interface EventStoreApi extends FeatureApi {
   /** The stream's version; -1 for a missing or empty stream. */
   getVersion(storeId: string, streamId: string): Promise<number>;
   streamExists(storeId: string, streamId: string): Promise<boolean>;
-  /** Stream ids, sorted. */
+  /**
+   * Every stream id, sorted, in one array: for small stores. A store of more than 100 000
+   * streams answers `invalid_argument`; page through it with `listStreams`.
+   *
+   * @deprecated Use `listStreams`, which pages.
+   */
   getStreams(storeId: string): Promise<string[]>;
+  /**
+   * One page of stream ids in UTF-8 byte order, optionally those with a prefix or matching a
+   * `*` pattern; `next` is the cursor of the following page (null after the last).
+   *
+   * @example
+   * let after: string | undefined;
+   * do {
+   *   const page = await evdb.listStreams('shop', { prefix: 'order-', after });
+   *   for (const streamId of page.streams) console.log(streamId);
+   *   after = page.next ?? undefined;
+   * } while (after !== undefined);
+   */
+  listStreams(storeId: string, options?: ListStreamsOptions): Promise<StreamPage>;
   /** Hard-deletes every event of a stream; it may then be written again from version 0. */
   deleteStream(storeId: string, streamId: string): Promise<DeleteStreamResult>;
   hasEvents(storeId: string): Promise<boolean>;

@@ -32,10 +32,21 @@ export const LIMITS = Object.freeze({
   maxSelectorDepth: 32,
   maxSelectorBytes: 64 * 1024,
   maxSelectorTags: 100,
+  /** Items of one page of a list (`listStreams` and the other paged lists). */
+  maxListLimit: 10_000,
+  /**
+   * Ids a page of a filtered list looks at before it answers (maybe short, with a cursor to go
+   * on): what keeps a rare pattern from costing the whole list in one call.
+   */
+  maxListScan: 100_000,
+  /** The most stream ids `getStreams` answers in one array; past it, page with `listStreams`. */
+  maxUnpagedStreams: 100_000,
 });
 
 /** Events per page when a read does not say how many. */
 export const DEFAULT_PAGE_SIZE = 1000;
+/** Items per page of a list when the caller does not say how many. */
+export const DEFAULT_LIST_LIMIT = 1000;
 /** Events a temporal query returns when it does not say how many. */
 export const DEFAULT_TEMPORAL_LIMIT = 1000;
 /** Nodes of a causation graph when the caller does not say how many. */

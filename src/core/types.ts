@@ -91,6 +91,37 @@ export interface ReadByTagsOptions extends ReadPageOptions {
   match?: 'any' | 'all';
 }
 
+/** One page of a list: a list that grows with the data is read a page at a time. */
+export interface ListOptions {
+  /**
+   * Where to go on: the `next` of the previous page (an opaque cursor). Absent: from the start.
+   * A cursor stays valid while the list changes: items added or removed before it are not
+   * seen again, items after it are.
+   */
+  after?: string;
+  /** The most items of the page: 1 to 10 000, default 1000. */
+  limit?: number;
+}
+
+export interface ListStreamsOptions extends ListOptions {
+  /** Only stream ids that start with this (served by the index: cost follows the page). */
+  prefix?: string;
+  /**
+   * Only stream ids matching this glob (`*` matches any run of characters, anything else
+   * itself). The part before the first `*` is served by the index like a prefix; the rest is
+   * checked id by id, so a page looks at no more than 100 000 ids and may come back short (even
+   * empty) with a `next` to go on. Give either `prefix` or `pattern`.
+   */
+  pattern?: string;
+}
+
+/** A page of stream ids, in UTF-8 byte order. */
+export interface StreamPage {
+  streams: string[];
+  /** The cursor of the next page (`after`), or null when this page is the last. */
+  next: string | null;
+}
+
 export interface StoreConfig {
   storeId: string;
   createdAt: string;

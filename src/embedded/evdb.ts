@@ -32,6 +32,7 @@ import type {
   EventRecord,
   ExpectedVersion,
   JsonObject,
+  ListStreamsOptions,
   JsonValue,
   LinkDefinition,
   LinkInfo,
@@ -41,6 +42,7 @@ import type {
   SaveSubscriptionOptions,
   StoreConfig,
   StoreStatus,
+  StreamPage,
   StreamWrite,
   SubscribeOptions,
   Subscription,
@@ -296,8 +298,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.streams.streamExists(storeId, streamId);
   }
 
+  /** @deprecated Use `listStreams`, which pages. */
   getStreams(storeId: string): Promise<string[]> {
     return this.streams.getStreams(storeId);
+  }
+
+  listStreams(storeId: string, options?: ListStreamsOptions): Promise<StreamPage> {
+    return this.streams.listStreams(storeId, options);
   }
 
   deleteStream(storeId: string, streamId: string): Promise<DeleteStreamResult> {

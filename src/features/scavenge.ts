@@ -8,6 +8,7 @@ import type {
 import type { EventRecord } from '../core/types.js';
 import type { ArchiveBackend } from '../archive/archive-backend.js';
 import type { Store } from '../store/store.js';
+import { eachStreamId } from '../store/stream-listing.js';
 import {
   assertInteger,
   assertMicros,
@@ -111,11 +112,10 @@ export async function scavengeMatching(
   const matches = globMatcher(pattern);
   const system = pattern.startsWith('$');
   context.store.assertOpen();
-  const streams = (await context.store.log.listStreams()).filter(
-    (streamId) => (system || !streamId.startsWith('$')) && matches(streamId),
-  );
   const entries: ScavengeMatchingEntry[] = [];
-  for (const streamId of streams) {
+  const literalStart = pattern.includes('*') ? pattern.slice(0, pattern.indexOf('*')) : pattern;
+  for await (const streamId of eachStreamId(context.store.log, literalStart)) {
+    if ((!system && streamId.startsWith('$')) || !matches(streamId)) continue;
     try {
       entries.push({ ok: true, ...(await scavenge(context, streamId, options, dryRun)) });
     } catch (error) {

@@ -58,6 +58,28 @@ export const ExpectedVersion = Type.Integer({
 
 export const Direction = StringEnum(['forward', 'backward']);
 
+/** The paging options every paged list takes. */
+export const ListOptionFields = {
+  after: Type.Optional(
+    Type.String({ description: 'the `next` cursor of the previous page', maxLength: 4096 }),
+  ),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxListLimit })),
+};
+
+export const ListStreamsOptions = Type.Object(
+  {
+    ...ListOptionFields,
+    prefix: Type.Optional(Type.String({ maxLength: LIMITS.maxStreamIdBytes })),
+    pattern: Type.Optional(
+      Type.String({
+        description: '`*` matches any run of characters',
+        maxLength: LIMITS.maxStreamIdBytes,
+      }),
+    ),
+  },
+  { title: 'ListStreamsOptions' },
+);
+
 const Data = AnyData({
   title: 'Data',
   description:

@@ -6,9 +6,11 @@ import type {
   Direction,
   EventRecord,
   ExpectedVersion,
+  ListStreamsOptions,
   NewEvent,
   ReadByTagsOptions,
   ReadPageOptions,
+  StreamPage,
   StreamWrite,
 } from '../core/types.js';
 import { telemetry } from '../telemetry/publish.js';
@@ -23,6 +25,8 @@ import {
   assertWritableStreamId,
 } from '../core/validation.js';
 import { prepareWrites } from './prepare-writes.js';
+import { keyRange } from '../core/paging.js';
+import { listStreamPage } from './stream-listing.js';
 
 /**
  * The stream operations: appends and reads, validated at the boundary, through the store's
@@ -111,7 +115,21 @@ export class StreamService {
   async getStreams(storeId: string): Promise<string[]> {
     const store = await this.stores.store(storeId);
     store.assertOpen();
-    return store.log.listStreams();
+    const max = LIMITS.maxUnpagedStreams;
+    const streams = await store.log.listStreams(keyRange('', undefined), max + 1);
+    if (streams.length > max) {
+      throw invalidArgument(
+        `store ${storeId} has more than ${max} streams, too many for one array: page through them with listStreams(storeId, { after, limit, prefix })`,
+        { limit: max },
+      );
+    }
+    return streams;
+  }
+
+  async listStreams(storeId: string, options?: ListStreamsOptions): Promise<StreamPage> {
+    const store = await this.stores.store(storeId);
+    store.assertOpen();
+    return listStreamPage(store.log, options);
   }
 
   async deleteStream(storeId: string, streamId: string): Promise<DeleteStreamResult> {

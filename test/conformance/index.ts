@@ -6,6 +6,7 @@ import { event, events, rejectsWith, uniqueStoreId } from './harness.js';
 import { describeLinks } from './links.js';
 import { describeCausation } from './causation.js';
 import { describeInspection } from './inspection.js';
+import { describeListing } from './listing.js';
 import { describeScavenge } from './scavenge.js';
 import { describeSchemas } from './schemas.js';
 import { describeSnapshots, type FeatureSuiteContext } from './snapshots.js';
@@ -868,6 +869,7 @@ export function runConformance(target: ConformanceTarget): void {
     describeCausation(featureContext);
     describeSchemas(featureContext);
     describeInspection(featureContext);
+    describeListing(featureContext);
 
     if (target.persistent) {
       describe('persistence', () => {

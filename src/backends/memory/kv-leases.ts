@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../core/types.js';
 import type { KvEntry, KvStore } from '../kv-store.js';
-import { compareUtf8 } from './utf8-order.js';
+import { compareUtf8 } from '../../core/paging.js';
 
 /**
  * The key-value store of a memory store, kept as JSON text so reads return fresh objects.

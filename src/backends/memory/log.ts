@@ -14,7 +14,7 @@ import type {
 import { isLinkStream } from '../event-log.js';
 import type { EventTypeCount, StreamFacts } from '../feature-storage.js';
 import { MemorySnapshots } from './snapshots.js';
-import { compareUtf8 } from './utf8-order.js';
+import { compareUtf8, type KeyRange } from '../../core/paging.js';
 
 export const MEMORY_CAPABILITIES: BackendCapabilities = {
   multiProcess: false,
@@ -32,6 +32,34 @@ function lowerBound(list: readonly PlannedEvent[], position: number): number {
     else high = mid;
   }
   return low;
+}
+
+/** First index in a UTF-8-sorted list whose id is >= `key`. */
+function lowerBoundKey(ids: readonly string[], key: string): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareUtf8(ids[mid] as string, key) < 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+/** Two UTF-8-sorted lists without common ids, as one. */
+function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
+  if (b.length === 0) return a.slice();
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    out.push(
+      compareUtf8(a[i] as string, b[j] as string) <= 0 ? (a[i++] as string) : (b[j++] as string),
+    );
+  }
+  while (i < a.length) out.push(a[i++] as string);
+  while (j < b.length) out.push(b[j++] as string);
+  return out;
 }
 
 interface MemoryStream {
@@ -55,6 +83,13 @@ export class MemoryLog implements EventLog {
   readonly snapshots = new MemorySnapshots();
   private lastPosition = -1;
   private totalEvents = 0;
+  /**
+   * The stream ids in UTF-8 order, for paged listing: streams created since it was sorted wait
+   * in `createdStreams` and are merged in by the next listing or deletion (one sort of the new
+   * ids and one merge, not a sort of every id).
+   */
+  private sortedStreams: string[] = [];
+  private createdStreams: string[] = [];
 
   constructor(private readonly storeConfig: StoreConfig) {}
 
@@ -85,6 +120,7 @@ export class MemoryLog implements EventLog {
       if (stream === undefined) {
         stream = { version: -1, lastPosition: -1, lastEpochUs: 0, events: [] };
         this.streams.set(event.streamId, stream);
+        this.createdStreams.push(event.streamId);
       }
       stream.events.push(event);
       this.lastPosition = event.position;
@@ -182,14 +218,33 @@ export class MemoryLog implements EventLog {
     return Promise.resolve(matches.map(toRecord));
   }
 
-  listStreams(): Promise<string[]> {
-    return Promise.resolve([...this.streams.keys()].sort(compareUtf8));
+  listStreams(range: KeyRange, count: number): Promise<string[]> {
+    const ids = this.sortedStreamIds();
+    let start = lowerBoundKey(ids, range.from);
+    if (range.fromExclusive && ids[start] === range.from) start += 1;
+    const page: string[] = [];
+    for (let i = start; i < ids.length && page.length < count; i++) {
+      const id = ids[i] as string;
+      if (range.before !== undefined && compareUtf8(id, range.before) >= 0) break;
+      page.push(id);
+    }
+    return Promise.resolve(page);
+  }
+
+  private sortedStreamIds(): string[] {
+    if (this.createdStreams.length > 0) {
+      this.sortedStreams = mergeSorted(this.sortedStreams, this.createdStreams.sort(compareUtf8));
+      this.createdStreams = [];
+    }
+    return this.sortedStreams;
   }
 
   deleteStream(streamId: string): Promise<number> {
     const stream = this.streams.get(streamId);
     if (stream === undefined) return Promise.resolve(0);
     this.streams.delete(streamId);
+    const listed = this.sortedStreamIds();
+    listed.splice(lowerBoundKey(listed, streamId), 1);
     this.totalEvents -= stream.events.length;
     const gone = new Set(stream.events);
     if (!isLinkStream(streamId)) {

@@ -1,5 +1,5 @@
 import type { SnapshotStorage, StoredSnapshot, StoredSnapshotSummary } from '../feature-storage.js';
-import { compareUtf8 } from './utf8-order.js';
+import { compareUtf8 } from '../../core/paging.js';
 
 /** Snapshots of one memory store, kept as JSON text like the other backends keep them. */
 export class MemorySnapshots implements SnapshotStorage {

@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { EvdbError } from '../../core/errors.js';
 import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
+import type { KeyRange } from '../../core/paging.js';
 import { decodeEvent } from '../event-codec.js';
 import type {
   BackendCapabilities,
@@ -215,8 +216,14 @@ export class PostgresLog implements EventLog, CommitTarget {
     return found.slice(0, count);
   }
 
-  async listStreams(): Promise<string[]> {
-    const { rows } = await this.run<[string]>('getStreams', this.statements.listStreams, []);
+  async listStreams(range: KeyRange, count: number): Promise<string[]> {
+    const { rows } = await this.run<[string]>(
+      'listStreams',
+      range.before === undefined ? this.statements.listStreams : this.statements.listStreamsBefore,
+      range.before === undefined
+        ? [range.from, range.fromExclusive, count]
+        : [range.from, range.fromExclusive, count, range.before],
+    );
     return rows.map((row) => row[0]);
   }
 

@@ -131,7 +131,17 @@ export function readStatements(t: StoreTables, storeKey: number) {
         'max(position) AS last, array_agg(position) FILTER (WHERE hit) AS hits FROM c) s ' +
         `LEFT JOIN ${t.events} e ON e.position = ANY(s.hits) ORDER BY e.position`,
     ),
-    listStreams: statement(`SELECT stream_id FROM ${t.streams} ORDER BY stream_id`),
+    // Parameters (from, exclusive, count[, before]): a keyset page of the primary key. The lower
+    // bound is always `>= from`, so the index range is used whichever bound it is; the cursor's
+    // own id is then skipped by the second condition.
+    listStreams: statement(
+      `SELECT stream_id FROM ${t.streams} WHERE stream_id >= $1 ` +
+        'AND (NOT $2::boolean OR stream_id <> $1) ORDER BY stream_id LIMIT $3',
+    ),
+    listStreamsBefore: statement(
+      `SELECT stream_id FROM ${t.streams} WHERE stream_id >= $1 ` +
+        'AND (NOT $2::boolean OR stream_id <> $1) AND stream_id < $4 ORDER BY stream_id LIMIT $3',
+    ),
     // Exact counts: the folded counters plus what was created since the fold (a bounded
     // range of two indexes), in one snapshot.
     status: statement(

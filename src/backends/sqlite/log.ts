@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { EvdbError } from '../../core/errors.js';
 import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
+import type { KeyRange } from '../../core/paging.js';
 import { decodeEvent, encodeEvent, type EventRow } from '../event-codec.js';
 import type {
   BackendCapabilities,
@@ -256,8 +257,15 @@ export class SqliteLog implements EventLog {
     return statement;
   }
 
-  listStreams(): Promise<string[]> {
-    return guard(() => this.statements.listStreams.all() as string[]);
+  listStreams(range: KeyRange, count: number): Promise<string[]> {
+    const { from, before } = range;
+    const exclusive = range.fromExclusive ? 1 : 0;
+    return guard(
+      () =>
+        (before === undefined
+          ? this.statements.listStreams.all({ from, exclusive, count })
+          : this.statements.listStreamsBefore.all({ from, exclusive, before, count })) as string[],
+    );
   }
 
   deleteStream(streamId: string): Promise<number> {

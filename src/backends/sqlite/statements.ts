@@ -104,7 +104,18 @@ export function logStatements(db: Database.Database) {
       `SELECT ${JOINED_EVENT_COLUMNS} FROM event_tags t JOIN events e ON e.position = t.position ` +
         'WHERE t.tag = ? AND t.position >= ? ORDER BY t.position LIMIT ?',
     ).raw(),
-    listStreams: prepare('SELECT stream_id FROM streams ORDER BY stream_id').pluck(),
+    // Named parameters {from, exclusive, [before,] count}: a keyset page of the primary key.
+    // The lower bound is always `>= from`, so the key range is searched whichever bound it is;
+    // the cursor's own id is then skipped by the second condition.
+    listStreams: prepare(
+      'SELECT stream_id FROM streams WHERE stream_id >= @from ' +
+        'AND (@exclusive = 0 OR stream_id <> @from) ORDER BY stream_id LIMIT @count',
+    ).pluck(),
+    listStreamsBefore: prepare(
+      'SELECT stream_id FROM streams WHERE stream_id >= @from ' +
+        'AND (@exclusive = 0 OR stream_id <> @from) AND stream_id < @before ' +
+        'ORDER BY stream_id LIMIT @count',
+    ).pluck(),
   };
 }
 

@@ -6,7 +6,9 @@ import {
   EventList,
   ExpectedVersion,
   Integer,
+  ListStreamsOptions,
   NewEventList,
+  Nullable,
   P,
   StreamId,
 } from '../schemas.js';
@@ -121,7 +123,25 @@ export const STREAM_OPERATIONS = {
     idempotent: true,
     params: [P.storeId],
     result: Type.Array(Type.String()),
-    http: { method: 'GET', path: '/stores/{storeId}/streams', responseKey: 'streams' },
+  },
+  listStreams: {
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, optionalParam('options', ListStreamsOptions)],
+    result: Type.Object(
+      { streams: Type.Array(Type.String()), next: Nullable(Type.String()) },
+      { title: 'StreamPage' },
+    ),
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/streams',
+      query: {
+        after: { param: 'options', field: 'after' },
+        limit: { param: 'options', field: 'limit' },
+        prefix: { param: 'options', field: 'prefix' },
+        pattern: { param: 'options', field: 'pattern' },
+      },
+    },
   },
   deleteStream: {
     summary:
@@ -152,6 +172,7 @@ export const STREAM_OPERATIONS = {
   | 'getVersion'
   | 'streamExists'
   | 'getStreams'
+  | 'listStreams'
   | 'deleteStream'
   | 'hasEvents'
 >;

@@ -99,6 +99,50 @@ describe('evdb against a server (--url)', () => {
     assert.equal((JSON.parse(workers.stdout) as { url: string }[])[0]?.url, url);
   });
 
+  it('streams pages through every stream, or prints one page with the cursor of the next', async () => {
+    const on = ['--url', url];
+    const client = await connect(url);
+    await client.createStore('many');
+    const ids = Array.from({ length: 2_345 }, (_, i) => `s-${String(i).padStart(4, '0')}`);
+    for (let i = 0; i < ids.length; i += 1000) {
+      const writes = ids.slice(i, i + 1000).map((streamId) => ({
+        streamId,
+        events: [{ eventType: 'T', data: null }],
+      }));
+      await client.appendBatch('many', writes);
+    }
+    await client.close();
+
+    const all = await evdb(['streams', 'many', ...on]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(all.stdout.trim().split('\n'), ids, 'every id, across 1 000-id pages');
+    const json = await evdb(['streams', 'many', '--pattern', 's-*7', '--json', ...on]);
+    assert.deepEqual(
+      JSON.parse(json.stdout),
+      ids.filter((id) => id.endsWith('7')),
+    );
+
+    const first = await evdb(['streams', 'many', '--prefix', 's-01', '--limit', '60', ...on]);
+    assert.deepEqual(first.stdout.trim().split('\n'), ids.slice(100, 160));
+    const cursor = /--after (\S+)/.exec(first.stderr)?.[1];
+    assert.ok(cursor !== undefined, first.stderr);
+    const rest = await evdb([
+      'streams',
+      'many',
+      '--prefix',
+      's-01',
+      '--limit',
+      '60',
+      '--after',
+      cursor,
+      '--json',
+      ...on,
+    ]);
+    assert.deepEqual(JSON.parse(rest.stdout), { streams: ids.slice(160, 200), next: null });
+    const bad = await evdb(['streams', 'many', '--limit', '0', ...on]);
+    assert.equal(bad.code, 2);
+  });
+
   it('tail prints an event appended after it started, until stopped by its pid', async () => {
     const tail = startCli(['tail', 'shop', '$all', '--json', '--url', url]);
     await tail.waitFor(/^evdb: following shop\/\$all from position 3$/, 'stderr');

@@ -45,6 +45,13 @@ function statementsOf(storeSchema: string): [string, string, string[]][] {
     ['readTagsAny', read.readTagsAny.text, [texts(['a1', 'b2']), '3000', '100']],
     ['readTagsAll', read.readTagsAll.text, [literal('a1'), '3000', texts(['b2', 'b3']), '400']],
     ['lastPosition', read.lastPosition.text, []],
+    // A page of stream ids after a cursor, and one of a prefix's range.
+    ['listStreams', read.listStreams.text, [literal('m-0042'), 'true', '100']],
+    [
+      'listStreamsBefore',
+      read.listStreamsBefore.text,
+      [literal('m-1'), 'false', '100', literal('m-2')],
+    ],
     // The commit functions' checks of caller-chosen ids (plpgsql caches their plans too).
     ['commit: stored ids', storedIdsQuery(s, '$1::uuid[]'), [uuids(64)]],
     [
@@ -103,9 +110,20 @@ describe('postgres statement plans', () => {
           })),
         );
       }
+      // Many streams, so that a page of their ids is a small part of the heads' table.
+      for (let batch = 0; batch < 5; batch++) {
+        await evdb.appendBatch(
+          'plans',
+          Array.from({ length: 1000 }, (_, i) => ({
+            streamId: `m-${batch}${String(i).padStart(3, '0')}`,
+            events: [{ eventType: 'M', data: null }],
+          })),
+        );
+      }
       scans.push(...(await explainAll(client, storeSchema, 'large store, before ANALYZE', BOTH)));
       await client.query(`ANALYZE ${ident(storeSchema)}.events`);
       await client.query(`ANALYZE ${ident(storeSchema)}.event_tags`);
+      await client.query(`ANALYZE ${ident(storeSchema)}.streams`);
       scans.push(...(await explainAll(client, storeSchema, 'large store', BOTH)));
       assert.deepEqual(scans, []);
     } finally {

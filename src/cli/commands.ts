@@ -178,16 +178,56 @@ Options:
     },
   },
   streams: {
-    summary: 'list the streams of a store',
-    usage: `evdb streams <store> [--json]
+    summary: 'list the streams of a store, a page at a time',
+    usage: `evdb streams <store> [--prefix <p> | --pattern <glob>] [--limit <n>] [--after <cursor>] [--json]
 
-Prints the stream ids of the store, sorted, one per line (--json: one JSON array).`,
-    options: JSON_OPTION,
+Prints the stream ids of the store in UTF-8 byte order, one per line, fetched 1 000 at a time, so
+a store of millions of streams prints with bounded memory (--json: one JSON array, written as it
+is fetched).
+
+Options:
+  --prefix <p>        only ids that start with <p>
+  --pattern <glob>    only ids matching <glob> (* matches any run of characters)
+  --limit <n>         print one page of at most <n> ids (1 to 10 000), then the cursor of the
+                      next page on stderr (--json: one {streams, next} object)
+  --after <cursor>    start after the page that gave this cursor
+  --json              print JSON`,
+    options: {
+      prefix: { type: 'string' },
+      pattern: { type: 'string' },
+      limit: { type: 'string' },
+      after: { type: 'string' },
+      ...JSON_OPTION,
+    },
     async run(parsed, store, io, help) {
       const [storeId] = positionals(parsed, ['store'], help) as [string];
-      const streams = await store.getStreams(storeId);
-      if (parsed.values.json === true) io.out(JSON.stringify(streams));
-      else for (const stream of streams) io.out(stream);
+      const json = parsed.values.json === true;
+      const filter = { prefix: str(parsed, 'prefix'), pattern: str(parsed, 'pattern') };
+      const limit = int(parsed, 'limit', help, 1);
+      let after = str(parsed, 'after');
+      if (limit !== undefined) {
+        const page = await store.listStreams(storeId, { ...filter, after, limit });
+        if (json) io.out(JSON.stringify(page));
+        else {
+          for (const stream of page.streams) io.out(stream);
+          if (page.next !== null) io.err(`evdb: more after this page: --after ${page.next}`);
+        }
+        return;
+      }
+      if (json) io.out('[');
+      let first = true;
+      do {
+        const page = await store.listStreams(storeId, { ...filter, after, limit: PAGE });
+        for (const stream of page.streams) {
+          if (!json) io.out(stream);
+          else {
+            io.out(`${first ? '' : ','}${JSON.stringify(stream)}`);
+            first = false;
+          }
+        }
+        after = page.next ?? undefined;
+      } while (after !== undefined);
+      if (json) io.out(']');
     },
   },
   stats: {

@@ -3,7 +3,7 @@ import { ANY_VERSION, type EventRecord } from 'evdb/client';
 import { useState } from 'preact/hooks';
 import { EventTable } from '../components/event-table.js';
 import { LoadStatus } from '../components/status.js';
-import { errorMessage, fieldText, formatCount, formatTimeUs, globToRegExp } from '../format.js';
+import { errorMessage, fieldText, formatCount, formatTimeUs } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href, navigate, type Route } from '../router.js';
 import type { Session } from '../session.js';
@@ -18,15 +18,22 @@ export function StreamsPage(props: {
 }): preact.JSX.Element {
   const { session, storeId, route } = props;
   const search = route.query.get('q') ?? '';
+  const after = route.query.get('after') ?? undefined;
   const page = Math.max(0, Number(route.query.get('page') ?? 0) || 0);
-  // getStreams answers every id, sorted; the console filters and pages them.
-  const streams = useLoad(() => session.client.getStreams(storeId), [session, storeId]);
-  const matcher = search.includes('*')
-    ? globToRegExp(search)
-    : { test: (id: string) => id.startsWith(search) };
-  const found = (streams.value ?? []).filter((id) => matcher.test(id));
-  const pages = Math.max(1, Math.ceil(found.length / STREAMS_PER_PAGE));
-  const shown = found.slice(page * STREAMS_PER_PAGE, (page + 1) * STREAMS_PER_PAGE);
+  // One page from the server (keyset paging on the stream id): a store of millions of streams
+  // costs the page, not the store. A search with `*` is a pattern, any other a prefix.
+  const streams = useLoad(
+    () =>
+      session.client.listStreams(storeId, {
+        ...(search.includes('*') ? { pattern: search } : { prefix: search }),
+        after,
+        limit: STREAMS_PER_PAGE,
+      }),
+    [session, storeId, search, after],
+  );
+  const stats = useLoad(() => session.client.storeStats(storeId), [session, storeId]);
+  const shown = streams.value?.streams ?? [];
+  const next = streams.value?.next ?? null;
 
   const onSearch = (event: Event): void => {
     event.preventDefault();
@@ -54,14 +61,17 @@ export function StreamsPage(props: {
       <LoadStatus state={streams} what="the streams" />
       {streams.value !== undefined && (
         <p>
-          {formatCount(found.length)} of {formatCount(streams.value.length)} streams
+          {shown.length === 0
+            ? 'No stream'
+            : `${formatCount(shown.length)} stream${shown.length === 1 ? '' : 's'}`}
           {search !== '' && (
             <>
               {' '}
-              match <code>{search}</code>
+              {search.includes('*') ? 'matching' : 'starting with'} <code>{search}</code>
             </>
-          )}
-          .
+          )}{' '}
+          on page {page + 1}
+          {stats.value !== undefined && ` (${formatCount(stats.value.streamCount)} in the store)`}.
         </p>
       )}
       <ul class="stream-list">
@@ -71,32 +81,27 @@ export function StreamsPage(props: {
           </li>
         ))}
       </ul>
-      <Pager
-        label="Stream pages"
-        page={page}
-        pages={pages}
-        to={(n) => href('streams', [storeId], { q: search, page: n })}
-      />
+      {(page > 0 || next !== null) && (
+        <nav class="pager" aria-label="Stream pages">
+          {page > 0 ? (
+            // A keyset page knows the page after it, not the one before: go back in history.
+            <button type="button" onClick={() => history.back()}>
+              ← Previous
+            </button>
+          ) : (
+            <span />
+          )}
+          <span>Page {page + 1}</span>
+          {next !== null ? (
+            <a href={href('streams', [storeId], { q: search, after: next, page: page + 1 })}>
+              Next →
+            </a>
+          ) : (
+            <span />
+          )}
+        </nav>
+      )}
     </>
-  );
-}
-
-function Pager(props: {
-  label: string;
-  page: number;
-  pages: number;
-  to: (page: number) => string;
-}): preact.JSX.Element | null {
-  const { label, page, pages, to } = props;
-  if (pages <= 1) return null;
-  return (
-    <nav class="pager" aria-label={label}>
-      {page > 0 ? <a href={to(page - 1)}>← Previous</a> : <span />}
-      <span>
-        Page {page + 1} of {pages}
-      </span>
-      {page + 1 < pages ? <a href={to(page + 1)}>Next →</a> : <span />}
-    </nav>
   );
 }
 

@@ -110,6 +110,7 @@ export function SubscriptionsPage(props: {
               <th scope="col">Type</th>
               <th scope="col">Selector</th>
               <th scope="col">Checkpoint</th>
+              <th scope="col">Lease held by</th>
               <th scope="col">Lag (events)</th>
               <th scope="col">Lag (time, at most)</th>
               <th scope="col">Delivery rate</th>
@@ -119,7 +120,7 @@ export function SubscriptionsPage(props: {
           <tbody>
             {sample?.subscriptions.length === 0 && (
               <tr>
-                <td colSpan={8} class="empty">
+                <td colSpan={9} class="empty">
                   No persistent subscriptions.
                 </td>
               </tr>
@@ -136,6 +137,9 @@ export function SubscriptionsPage(props: {
                     <code>{JSON.stringify(info.selector)}</code>
                   </td>
                   <td class="num">{info.checkpoint}</td>
+                  <td data-lease-holder={info.leaseHolder ?? ''}>
+                    {info.leaseHolder === null ? 'none' : <code>{info.leaseHolder}</code>}
+                  </td>
                   <td class="num" data-lag-events={lag.lagEvents}>
                     {lag.exact ? '' : '≤ '}
                     {formatCount(lag.lagEvents)}
@@ -265,8 +269,8 @@ export function SubscriptionsPage(props: {
       </div>
       <p class="note">
         Delivery rate is how fast a checkpoint moves, in positions per second. The lag in time is
-        the age of the first event after the checkpoint. Which node holds a subscription's lease is
-        not part of the API; for links, "Run here" says whether this node runs it.
+        the age of the first event after the checkpoint. The lease holder is the node delivering a
+        subscription to its consumer now; for links, "Run here" says whether this node runs it.
       </p>
     </>
   );

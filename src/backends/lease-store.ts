@@ -9,4 +9,6 @@ export interface LeaseStore {
   acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives the lease up if `owner` holds it, so another process can take it at once. */
   releaseLease(name: string, owner: string): Promise<void>;
+  /** The owners of the leases whose names start with `prefix` and have not expired, by name. */
+  leaseOwners(prefix: string): Promise<Map<string, string>>;
 }

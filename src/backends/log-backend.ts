@@ -39,6 +39,7 @@ export function joinStore(log: EventLog, kv: KvStore, leases: LeaseStore): LogBa
     kvDelete: kv.kvDelete.bind(kv),
     acquireLease: leases.acquireLease.bind(leases),
     releaseLease: leases.releaseLease.bind(leases),
+    leaseOwners: leases.leaseOwners.bind(leases),
   };
   // The optional members are present only where the log has them: the store asks for them.
   if (log.setMemoryLevel !== undefined) joined.setMemoryLevel = log.setMemoryLevel.bind(log);

@@ -22,4 +22,13 @@ export class ProcessLeases implements LeaseStore {
     if (this.leases.get(name)?.owner === owner) this.leases.delete(name);
     return Promise.resolve();
   }
+
+  leaseOwners(prefix: string): Promise<Map<string, string>> {
+    const now = performance.now();
+    const owners = new Map<string, string>();
+    for (const [name, lease] of this.leases) {
+      if (name.startsWith(prefix) && lease.expiresAt > now) owners.set(name, lease.owner);
+    }
+    return Promise.resolve(owners);
+  }
 }

@@ -213,6 +213,11 @@ export type SubscriptionInfo = SubscriptionDefinition & {
    * Delivery resumes after it.
    */
   checkpoint: number;
+  /**
+   * The node id of the node delivering the subscription now (holding its lease), or null when
+   * no consumer runs it.
+   */
+  leaseHolder: string | null;
 };
 
 export interface SubscriptionLag {

@@ -159,8 +159,8 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
       return subscriptions.length;
     });
     this.memory = this.features.memory;
-    this.subscriptions = new SubscriptionService(this.stores, this.memory);
     this.workers = new WorkerService(this.stores, node);
+    this.subscriptions = new SubscriptionService(this.stores, this.workers.nodeId, this.memory);
     this.streams = new StreamService(this.stores, this.workers.nodeId);
     const capabilities =
       channels.capabilities instanceof CapabilityVerifier

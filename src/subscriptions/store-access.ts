@@ -17,6 +17,8 @@ export interface MemoryGate {
  */
 export interface StoreAccess {
   readonly storeId: string;
+  /** This process's node id: the lease holder that `listStoreSubscriptions` names. */
+  readonly nodeId: string;
   readonly log: LogBackend;
   /**
    * Appends to a stream evdb owns (`$link:<name>`), through the store's group commit. The

@@ -35,6 +35,8 @@ import type { StoreAccess } from './store-access.js';
 
 const SUBSCRIPTIONS = 'subscriptions';
 const CHECKPOINTS = 'subscription-checkpoints';
+/** Names the lease of a persistent subscription, before its name. */
+const SUBSCRIPTION_LEASE = 'subscription:';
 const DEFAULT_BATCH_SIZE = 100;
 const MAX_BATCH_SIZE = 10_000;
 const DEFAULT_ACK_TIMEOUT_MS = 30_000;
@@ -78,9 +80,24 @@ export class SubscriptionHost {
     this.links = new Links(access, this.feed, () => this.newOwner());
   }
 
-  /** A lease owner id unique to one subscription or link runner of this process. */
+  /**
+   * A lease owner id unique to one subscription or link runner of this process, ending with
+   * `@` and the node id, so that a lease names the node holding it (`leaseHolder`).
+   */
   private newOwner(): string {
-    return `${this.hostId}:${++this.owners}`;
+    return `${this.hostId}:${++this.owners}@${this.access.nodeId}`;
+  }
+
+  /** The node holding each subscription's lease, by subscription name. */
+  private async leaseHolders(prefix = ''): Promise<Map<string, string>> {
+    const owners = await this.access.log.leaseOwners(`${SUBSCRIPTION_LEASE}${prefix}`);
+    const holders = new Map<string, string>();
+    for (const [lease, owner] of owners) {
+      const at = owner.indexOf('@');
+      // An owner id of an earlier evdb names no node: its holder is unknown, so not named.
+      if (at >= 0) holders.set(lease.slice(SUBSCRIPTION_LEASE.length), owner.slice(at + 1));
+    }
+    return holders;
   }
 
   // ---- definitions ----------------------------------------------------------------------------
@@ -123,7 +140,7 @@ export class SubscriptionHost {
           startPosition,
         });
       }
-      return { ...toDefinition(stored), checkpoint: startPosition - 1 };
+      return { ...toDefinition(stored), checkpoint: startPosition - 1, leaseHolder: null };
     }
   }
 
@@ -186,14 +203,19 @@ export class SubscriptionHost {
 
   async listStoreSubscriptions(): Promise<SubscriptionInfo[]> {
     this.assertOpen();
-    const [definitions, checkpoints] = await Promise.all([
+    const [definitions, checkpoints, holders] = await Promise.all([
       this.access.log.kvList(SUBSCRIPTIONS),
       this.access.log.kvList(CHECKPOINTS),
+      this.leaseHolders(),
     ]);
     const byName = new Map(checkpoints.map((entry) => [entry.key, entry.value as JsonObject]));
     return definitions.map((entry) => {
       const stored = entry.value as StoredSubscription;
-      return { ...toDefinition(stored), checkpoint: checkpointOf(stored, byName.get(stored.name)) };
+      return {
+        ...toDefinition(stored),
+        checkpoint: checkpointOf(stored, byName.get(stored.name)),
+        leaseHolder: holders.get(stored.name) ?? null,
+      };
     });
   }
 
@@ -280,7 +302,7 @@ export class SubscriptionHost {
     );
     const release = await this.feed.retain();
     let definitionId: string | undefined;
-    const keeper = new LeaseKeeper(log, `subscription:${name}`, this.newOwner(), leaseMs, {
+    const keeper = new LeaseKeeper(log, `${SUBSCRIPTION_LEASE}${name}`, this.newOwner(), leaseMs, {
       acquired: async () => {
         const stored = await this.load(name);
         if (stored === undefined) {
@@ -420,10 +442,14 @@ export class SubscriptionHost {
   }
 
   private async info(stored: StoredSubscription): Promise<SubscriptionInfo> {
-    const entry = await this.access.log.kvGet(CHECKPOINTS, stored.name);
+    const [entry, holders] = await Promise.all([
+      this.access.log.kvGet(CHECKPOINTS, stored.name),
+      this.leaseHolders(stored.name),
+    ]);
     return {
       ...toDefinition(stored),
       checkpoint: checkpointOf(stored, entry?.value as JsonObject | undefined),
+      leaseHolder: holders.get(stored.name) ?? null,
     };
   }
 }

@@ -28,6 +28,8 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
 
   constructor(
     private readonly stores: StoreRegistry,
+    /** This process's node id, which its subscription leases carry. */
+    private readonly nodeId: string,
     /** The process's memory pressure, which subscriptions consult. */
     private readonly memory?: MemoryGate,
   ) {
@@ -41,6 +43,7 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     if (host === undefined) {
       const created = new SubscriptionHost({
         storeId: store.storeId,
+        nodeId: this.nodeId,
         log: store.log,
         appendSystem: (write) => store.appendSystem(write),
         deleteSystemStream: (streamId) => {

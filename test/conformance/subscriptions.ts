@@ -837,6 +837,32 @@ export function describeSubscriptions(ctx: SubscriptionSuiteContext): void {
     );
 
     test(
+      'persistent: the subscription info names the node holding its lease while a consumer runs',
+      caseOf(async (api) => {
+        const storeId = await ctx.newStore();
+        await api.appendEvents(storeId, 's', events(3));
+        const saved = await api.saveSubscription(storeId, {
+          name: 'held',
+          type: 'by_stream',
+          selector: 's',
+        });
+        assert.equal(saved.leaseHolder, null, 'no consumer yet');
+        const sub = track(await api.subscribe(storeId, { name: 'held', batchSize: 2 }));
+        assert.deepEqual(positions(await nextBatch(sub[Symbol.asyncIterator]())), [0, 1]);
+        const nodes = (await api.getWorkers(storeId)).map((worker) => worker.nodeId);
+        const holder = (await api.getSubscription(storeId, 'held')).leaseHolder;
+        assert.ok(holder !== null && nodes.includes(holder), `${holder} is one of ${nodes}`);
+        assert.deepEqual(
+          (await api.listStoreSubscriptions(storeId)).map((info) => info.leaseHolder),
+          [holder],
+        );
+        await sub.close();
+        await sub.done;
+        assert.equal((await api.getSubscription(storeId, 'held')).leaseHolder, null);
+      }),
+    );
+
+    test(
       'persistent: one consumer at a time; the next takes over from the checkpoint when it closes',
       caseOf(async (api) => {
         const storeId = await ctx.newStore();

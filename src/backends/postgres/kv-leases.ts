@@ -40,6 +40,10 @@ export function kvStatements(t: StoreTables, storeKey: number) {
         'WHERE l.owner = excluded.owner OR l.expires_at <= clock_timestamp() RETURNING owner',
     ),
     releaseLease: statement(`DELETE FROM ${t.leases} WHERE name = $1 AND owner = $2`),
+    leaseOwners: statement(
+      `SELECT name, owner FROM ${t.leases} ` +
+        'WHERE starts_with(name, $1) AND expires_at > clock_timestamp()',
+    ),
   };
 }
 
@@ -121,5 +125,12 @@ export class PostgresLeases implements LeaseStore {
 
   async releaseLease(name: string, owner: string): Promise<void> {
     await this.run('releaseLease', this.statements.releaseLease, [name, owner]);
+  }
+
+  async leaseOwners(prefix: string): Promise<Map<string, string>> {
+    const { rows } = await this.run<[string, string]>('leaseOwners', this.statements.leaseOwners, [
+      prefix,
+    ]);
+    return new Map(rows);
   }
 }

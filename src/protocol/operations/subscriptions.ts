@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { param, type OperationTable } from '../operation.js';
-import { EventRecord, Integer, Nothing, P } from '../schemas.js';
+import { EventRecord, Integer, Nothing, Nullable, P } from '../schemas.js';
 import { StringEnum } from '../schema.js';
 
 export const SubscriptionName = param('name', Type.String({ minLength: 1 }));
@@ -31,6 +31,9 @@ const SubscriptionInfo = Type.Object(
     startFrom: StartFrom,
     createdAt: Type.String(),
     checkpoint: Type.Integer({ description: 'acknowledged up to this global position (-1: none)' }),
+    leaseHolder: Nullable(Type.String(), {
+      description: 'the node id of the node delivering it (holding its lease); null: none',
+    }),
   },
   { title: 'SubscriptionInfo' },
 );

@@ -851,7 +851,10 @@ export function describeSubscriptions(ctx: SubscriptionSuiteContext): void {
         assert.deepEqual(positions(await nextBatch(sub[Symbol.asyncIterator]())), [0, 1]);
         const nodes = (await api.getWorkers(storeId)).map((worker) => worker.nodeId);
         const holder = (await api.getSubscription(storeId, 'held')).leaseHolder;
-        assert.ok(holder !== null && nodes.includes(holder), `${holder} is one of ${nodes}`);
+        assert.ok(
+          holder !== null && nodes.includes(holder),
+          `${holder} is one of ${nodes.join(', ')}`,
+        );
         assert.deepEqual(
           (await api.listStoreSubscriptions(storeId)).map((info) => info.leaseHolder),
           [holder],

@@ -9,8 +9,9 @@ import { runSubscriptionsBench } from './subscriptions.js';
 import { runChannelsBench } from './channels.js';
 import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 import { runOpsBench } from './ops.js';
+import { runListingBench } from './listing.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops|scale-out|channels]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops|scale-out|channels|listing]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -47,6 +48,7 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   ops: runOpsBench,
   'scale-out': runScaleOutBench,
   channels: runChannelsBench,
+  listing: runListingBench,
 };
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);

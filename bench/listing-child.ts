@@ -3,8 +3,9 @@
 //   pages <dataDir> <storeId> <limit>   listStreams page after page
 //   array <dataDir> <storeId>           the one-array query getStreams ran before paging
 // Prints {"ids", "ms", "pageMs": [first, middle, last], "heapMb", "maxRssMb"} on stdout: page
-// times are the mean of 10 pages at each place; heapMb is the peak heap above the heap after
-// opening the store. Run with --expose-gc.
+// times are the median of the 50 pages at each place (a median, because a shared machine stalls
+// single pages); heapMb is the peak heap above the heap after opening the store. Run with
+// --expose-gc.
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { openEvdb } from '../src/index.js';
@@ -47,15 +48,20 @@ if (mode === 'pages') {
 const ms = performance.now() - started;
 await evdb.close();
 
-const meanOf = (from: number): number => {
-  const part = pageMs.slice(Math.max(0, from), Math.max(0, from) + 10);
-  return part.reduce((sum, value) => sum + value, 0) / Math.max(1, part.length);
+const WINDOW = 50;
+const medianOf = (from: number): number => {
+  const part = pageMs.slice(Math.max(0, from), Math.max(0, from) + WINDOW).sort((a, b) => a - b);
+  return part[part.length >> 1] ?? 0;
 };
 process.stdout.write(
   JSON.stringify({
     ids,
     ms,
-    pageMs: [meanOf(0), meanOf((pageMs.length >> 1) - 5), meanOf(pageMs.length - 10)],
+    pageMs: [
+      medianOf(0),
+      medianOf((pageMs.length - WINDOW) >> 1),
+      medianOf(pageMs.length - WINDOW),
+    ],
     heapMb: (peakHeap - heapAtStart) / 2 ** 20,
     maxRssMb: process.resourceUsage().maxRSS / 1024,
   }) + '\n',

@@ -14,7 +14,7 @@ const PAGE = 1000;
 interface Listing {
   ids: number;
   ms: number;
-  /** Mean ms of a page at the start, the middle and the end. */
+  /** Median ms of a page at the start, the middle and the end (50 pages each). */
   pageMs: [number, number, number];
   heapMb: number;
   maxRssMb: number;

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { buildConsole } from '../scripts/build-console.js';
+import { WebSocket } from 'ws';
 import { connect, type EvdbClient } from '../src/client.js';
 import { CHROMIUM, haveChromium, launchChromium, type Browser } from './support/chromium.js';
 import { SEED, seedConsoleData, type Seeded } from './support/console-seed.js';
@@ -154,7 +155,8 @@ describe(
       assert.match(page.url(), /#\/streams\/shop$/);
       await page.getByLabel(/Stream id prefix or pattern/).fill('order-1');
       await page.getByRole('button', { name: 'Search' }).click();
-      await page.getByText('4 of').waitFor(); // order-1, order-10, order-11, order-12
+      // order-1, order-10, order-11, order-12
+      await page.getByText('4 streams starting with order-1 on page 1').waitFor();
       await page.getByLabel(/Stream id prefix or pattern/).fill('*ment-*');
       await page.getByRole('button', { name: 'Search' }).click();
       await page.getByRole('link', { name: 'payment-1' }).waitFor();
@@ -175,6 +177,37 @@ describe(
       await detail.getByRole('link', { name: 'region:eu' }).waitFor();
       await page.locator('form.append-form').waitFor();
       await shot(page, 'stream');
+    });
+
+    it('pages through a search of many streams, 50 a page, forward and back', async () => {
+      const ids = Array.from({ length: 120 }, (_, i) => `page-${String(i).padStart(3, '0')}`);
+      await admin.appendBatch(
+        SEED.otherStore,
+        ids.map((streamId) => ({ streamId, events: [{ eventType: 'Paged', data: {} }] })),
+      );
+      await page.goto(`${serve.url}/ui#/streams/${SEED.otherStore}?q=page-`);
+      const listed = async (): Promise<string[]> =>
+        page.locator('ul.stream-list a').allInnerTexts();
+      await page.getByText('50 streams starting with page- on page 1').waitFor();
+      assert.deepEqual(await listed(), ids.slice(0, 50));
+      const pager = page.getByRole('navigation', { name: 'Stream pages' });
+      await pager.getByRole('link', { name: 'Next →' }).click();
+      await page.getByText('on page 2').waitFor();
+      assert.deepEqual(await listed(), ids.slice(50, 100));
+      await pager.getByRole('link', { name: 'Next →' }).click();
+      await page.getByText('20 streams starting with page- on page 3').waitFor();
+      assert.deepEqual(await listed(), ids.slice(100));
+      assert.equal(await pager.getByRole('link', { name: 'Next →' }).count(), 0, 'the last page');
+      await pager.getByRole('button', { name: '← Previous' }).click();
+      await page.getByText('on page 2').waitFor();
+      assert.deepEqual(await listed(), ids.slice(50, 100));
+      await page.getByLabel(/Stream id prefix or pattern/).fill('page-*7');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.getByText('12 streams matching page-*7 on page 1').waitFor();
+      assert.deepEqual(
+        await listed(),
+        ids.filter((id) => id.endsWith('7')),
+      );
     });
 
     it('shows bytes as hex and base64, and follows causation and correlation links', async () => {
@@ -239,7 +272,34 @@ describe(
       await page.locator(`tr[data-link="${SEED.link}"] [data-write-action="stop-link"]`).waitFor();
       await page.locator('.chart canvas').waitFor();
       await chartSamples(page, 2);
-      await shot(page, 'subscriptions');
+      assert.equal(await row.locator('[data-lease-holder]').innerText(), 'none', 'no consumer');
+
+      // A consumer over the WebSocket: the server's node holds the lease, and the page says so.
+      const consumer = await connect(serve.url, {
+        token: ADMIN,
+        transport: 'websocket',
+        WebSocket,
+      });
+      try {
+        await admin.saveSubscription(SEED.store, {
+          name: 'held',
+          type: 'by_event_type',
+          selector: 'OrderShipped',
+        });
+        const sub = await consumer.subscribe(SEED.store, { name: 'held' });
+        await sub[Symbol.asyncIterator]().next();
+        const [worker] = await admin.getWorkers(SEED.store);
+        assert.ok(worker !== undefined);
+        await page
+          .locator(`tr[data-subscription="held"] [data-lease-holder="${worker.nodeId}"]`)
+          .waitFor();
+        await shot(page, 'subscriptions');
+        await sub.close();
+        await page.locator('tr[data-subscription="held"] [data-lease-holder=""]').waitFor();
+        await admin.removeSubscription(SEED.store, 'by_event_type', 'OrderShipped', 'held');
+      } finally {
+        await consumer.close();
+      }
     });
 
     it('draws the causation chain and opens an event from it', async () => {

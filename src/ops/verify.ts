@@ -1,12 +1,13 @@
 import type { EventStoreApi } from '../core/api.js';
 import type { FeatureApi } from '../core/feature-api.js';
+import { LIMITS } from '../core/limits.js';
 import type { EventRecord } from '../core/types.js';
 
 /** What `verifyStore` reads: the public API, so it checks an embedded store or a server alike. */
 export type VerifiableStore = Pick<
   EventStoreApi,
   | 'readAllGlobal'
-  | 'getStreams'
+  | 'listStreams'
   | 'getVersion'
   | 'getEvents'
   | 'readByEventTypes'
@@ -132,9 +133,14 @@ export async function verifyStore(
   }
 
   phase('checking stream heads and reads');
-  const heads = await store.getStreams(storeId);
-  const headSet = new Set(heads);
-  for (const streamId of heads) {
+  const headSet = new Set<string>();
+  let after: string | undefined;
+  do {
+    const page = await store.listStreams(storeId, { after, limit: LIMITS.maxListLimit });
+    for (const streamId of page.streams) headSet.add(streamId);
+    after = page.next ?? undefined;
+  } while (after !== undefined);
+  for (const streamId of headSet) {
     const seen = streams.get(streamId);
     const read = await readStreamDigest(store, storeId, streamId, pageSize);
     if (seen === undefined) {
@@ -225,11 +231,11 @@ export async function verifyStore(
       `the counter says ${stats.totalEvents} event(s), the log holds ${events}`,
     );
   }
-  if (stats.streamCount !== heads.length) {
+  if (stats.streamCount !== headSet.size) {
     report(
       'counters',
       'store',
-      `the counter says ${stats.streamCount} stream(s), the store has ${heads.length} stream head(s)`,
+      `the counter says ${stats.streamCount} stream(s), the store has ${headSet.size} stream head(s)`,
     );
   }
   if (dropped > 0) {
@@ -244,7 +250,7 @@ export async function verifyStore(
     sound: problems.length === 0,
     problems,
     events,
-    streams: heads.length,
+    streams: headSet.size,
     eventTypes: types.size,
     tags: tags.size,
     lastPosition: status.lastPosition,

@@ -61,7 +61,7 @@ describe('route table', () => {
       const match = matchRoute(routes, method, pathSegments(path));
       return match !== undefined && 'route' in match ? match.route.op : undefined;
     };
-    assert.equal(at('GET', '/stores/shop/streams'), 'getStreams');
+    assert.equal(at('GET', '/stores/shop/streams'), 'listStreams');
     assert.equal(at('GET', '/stores/shop/streams/a'), 'getEvents');
     assert.equal(at('POST', '/stores/shop/streams/a'), 'appendEvents');
     assert.equal(at('DELETE', '/stores/shop/streams/a'), 'deleteStream');
@@ -235,7 +235,27 @@ describe('server in-process', () => {
     );
     assert.deepEqual((await call('GET', '/stores/shop/streams')).json, {
       streams: ['order/1', 'other'],
+      next: null,
     });
+    const first = (await call('GET', '/stores/shop/streams?limit=1')).json as {
+      streams: string[];
+      next: string;
+    };
+    assert.deepEqual(first.streams, ['order/1']);
+    assert.deepEqual(
+      (await call('GET', `/stores/shop/streams?limit=1&after=${encodeURIComponent(first.next)}`))
+        .json,
+      { streams: ['other'], next: null },
+    );
+    assert.deepEqual((await call('GET', '/stores/shop/streams?prefix=oth')).json, {
+      streams: ['other'],
+      next: null,
+    });
+    assert.deepEqual((await call('GET', '/stores/shop/streams?pattern=*%2F*')).json, {
+      streams: ['order/1'],
+      next: null,
+    });
+    assert.equal((await call('GET', '/stores/shop/streams?limit=0')).status, 400);
     assert.deepEqual((await call('GET', '/stores/shop/streams/other/version')).json, {
       version: 0,
     });
@@ -300,6 +320,7 @@ describe('server in-process', () => {
       getVersion: streamArgs,
       streamExists: streamArgs,
       getStreams: { storeId: 'rpc' },
+      listStreams: { storeId: 'rpc', options: { prefix: 's', limit: 1 } },
       deleteStream: { storeId: 'rpc', streamId: 'gone' },
       hasEvents: { storeId: 'rpc' },
       readAllGlobal: { storeId: 'rpc', fromPosition: 0, count: 10 },

@@ -149,7 +149,14 @@ export function restParams(
     const raw = query.get(key) ?? target.default;
     if (raw === undefined) continue;
     const spec = r.spec.params.find((p) => p.name === target.param);
-    const value = typeof raw === 'string' ? fromQuery(raw, spec?.schema) : raw;
+    // A query parameter that fills a field of an options object converts by the field's schema.
+    const schema =
+      target.field === undefined
+        ? spec?.schema
+        : (spec?.schema as { properties?: Record<string, TSchema> } | undefined)?.properties?.[
+            target.field
+          ];
+    const value = typeof raw === 'string' ? fromQuery(raw, schema) : raw;
     if (target.field === undefined) params[target.param] = value;
     else {
       const holder = (params[target.param] ??= {}) as Record<string, unknown>;

@@ -104,6 +104,21 @@ for (const [name, make] of backends) {
       assert.equal(await log.acquireLease('job', 'a', 60_000), true, 'expired: taken over');
       assert.equal(await log.acquireLease('job', 'b', 60_000), false);
     });
+
+    it('leaseOwners: the live leases of a name prefix and their owners', async () => {
+      assert.equal(await log.acquireLease('sub:one', 'a@node-1', 60_000), true);
+      assert.equal(await log.acquireLease('sub:two', 'b@node-2', 60_000), true);
+      assert.equal(await log.acquireLease('sub:gone', 'c@node-3', 100), true);
+      assert.equal(await log.acquireLease('link:one', 'd@node-1', 60_000), true);
+      await log.releaseLease('sub:two', 'b@node-2');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(
+        [...(await log.leaseOwners('sub:'))],
+        [['sub:one', 'a@node-1']],
+        'released and expired leases are not listed',
+      );
+      assert.deepEqual([...(await log.leaseOwners('nothing:'))], []);
+    });
   });
 }
 

@@ -262,8 +262,9 @@ position and bytes on disk (storeStats and getStoreStatus).`,
     usage: `evdb subscriptions <store> [--json]
 
 Prints each persistent subscription of the store: name, type, selector, checkpoint (the global
-position acknowledged so far, -1: none) and lag (matching events after it; "≤" when it is an
-upper bound). --json prints one JSON object per subscription, with its lag.`,
+position acknowledged so far, -1: none), lag (matching events after it; "≤" when it is an
+upper bound) and, while a consumer runs it, the node holding its lease ("held by <node>").
+--json prints one JSON object per subscription, with its lag.`,
     options: JSON_OPTION,
     async run(parsed, store, io, help) {
       const [storeId] = positionals(parsed, ['store'], help) as [string];
@@ -276,7 +277,7 @@ upper bound). --json prints one JSON object per subscription, with its lag.`,
         if (parsed.values.json === true) io.out(JSON.stringify({ ...sub, lag }));
         else {
           io.out(
-            `${sub.name}  ${sub.type} ${JSON.stringify(sub.selector)}  checkpoint ${sub.checkpoint}  lag ${lag.exact ? '' : '≤'}${lag.lagEvents}`,
+            `${sub.name}  ${sub.type} ${JSON.stringify(sub.selector)}  checkpoint ${sub.checkpoint}  lag ${lag.exact ? '' : '≤'}${lag.lagEvents}${sub.leaseHolder === null ? '' : `  held by ${sub.leaseHolder}`}`,
           );
         }
       }

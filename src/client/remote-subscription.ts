@@ -69,6 +69,13 @@ export class RemoteSubscription implements Subscription {
   /** The highest position handed to the consumer, and the highest from the current server side. */
   private handedOut = -1;
   private handedOutHere = -1;
+  /**
+   * Persistent: the last batch its handler finished, and the highest position this side stored
+   * itself. `handled` is not answered, so after a drop the client cannot tell whether the server
+   * side stored the last ones: it stores them (see `storeHandled`).
+   */
+  private handledOk = -1;
+  private handledStored = -1;
   private resuming: Promise<void> | undefined;
   /** Stops the attempts of a resume when the subscription is closed meanwhile. */
   private attempts: AbortController | undefined;
@@ -229,6 +236,8 @@ export class RemoteSubscription implements Subscription {
   private async resume(): Promise<void> {
     // One batch at a time reaches the handler, across connections too.
     await this.handling;
+    // Not delivered again what was handled, if the `handled` was lost with the connection.
+    await this.storeHandled();
     if (this.state !== 'resuming') return;
     try {
       await this.attach();
@@ -247,7 +256,11 @@ export class RemoteSubscription implements Subscription {
   /** A frame of this subscription, from the server, over connection number `connection`. */
   private receive(frame: Frame, connection: number): void {
     if (frame.subscription !== this.number) return;
-    if (frame.type === 'batch') {
+    if (frame.type === 'error') {
+      // A notification of this subscription's the server could not match to it.
+      const problem = frame.problem as Problem;
+      this.fail(fromProblem(problem, problem.status));
+    } else if (frame.type === 'batch') {
       const events = decodeWire(frame.events) as EventRecord[];
       if (this.handler !== undefined) {
         this.handle(this.handler, events, connection);
@@ -296,10 +309,13 @@ export class RemoteSubscription implements Subscription {
     if (this.state !== 'open' || this.requested + this.buffered.length >= PREFETCH_BATCHES) {
       return;
     }
-    this.requested++;
-    this.sendHere({ type: 'pull', subscription: this.number, batches: 1 }).catch((error: unknown) =>
-      this.failUnlessDropped(error),
-    );
+    // Not sent: the connection is gone, and resuming asks again.
+    const sent = this.notifyOver(this.connection, {
+      type: 'pull',
+      subscription: this.number,
+      batches: 1,
+    });
+    if (sent) this.requested++;
   }
 
   private handOut(batch: EventRecord[]): void {
@@ -327,23 +343,33 @@ export class RemoteSubscription implements Subscription {
       }
       this.handlerRunning = false;
       const last = events[events.length - 1];
-      if (ok && this.name === undefined && last !== undefined) this.resumeFrom = last.position + 1;
-      try {
-        await this.sendOver(connection, { type: 'handled', subscription: this.number, ok });
-        return;
-      } catch (error) {
-        if (!isConnectionFailure(error)) {
-          this.fail(error);
-          return;
-        }
+      if (ok && last !== undefined) {
+        if (this.name === undefined) this.resumeFrom = last.position + 1;
+        else this.handledOk = Math.max(this.handledOk, last.position);
       }
+      const sent = this.notifyOver(connection, {
+        type: 'handled',
+        subscription: this.number,
+        ok,
+      });
       // The connection dropped meanwhile: store the checkpoint the server side could not.
-      if (ok && this.name !== undefined && last !== undefined) {
-        await this.route
-          .ackEvent(this.storeId, this.name, last.position)
-          .catch((error: unknown) => this.report(error));
-      }
+      if (!sent) await this.storeHandled();
     })();
+  }
+
+  /**
+   * Persistent: stores the checkpoint of the last batch the handler finished, through the
+   * ordinary `ackEvent` call, when this side has not stored it yet. After a drop the server
+   * side may not have got its `handled`; a checkpoint never moves back, so storing it again
+   * costs nothing wrong.
+   */
+  private async storeHandled(): Promise<void> {
+    const position = this.handledOk;
+    if (this.name === undefined || position <= this.handledStored) return;
+    this.handledStored = position;
+    await this.route
+      .ackEvent(this.storeId, this.name, position)
+      .catch((error: unknown) => this.report(error));
   }
 
   async ack(eventOrPosition: EventRecord | number): Promise<void> {
@@ -415,18 +441,19 @@ export class RemoteSubscription implements Subscription {
     this.end(error instanceof Error ? error : new Error(String(error)));
   }
 
-  /** A failed request of this subscription: a drop is handled by resuming, the rest is fatal. */
-  private failUnlessDropped(error: unknown): void {
-    if (isConnectionFailure(error) || this.state === 'ended') return;
-    this.fail(error);
-  }
-
   private report(error: unknown): void {
     try {
       this.onError?.(error);
     } catch {
       // A failing error callback must not stop delivery.
     }
+  }
+
+  /** Sends a notification over `connection`; false when that connection is gone. */
+  private notifyOver(connection: number | undefined, frame: Omit<Frame, 'id'>): boolean {
+    const transport = this.transport;
+    if (transport === undefined || connection === undefined) return false;
+    return transport.notify(frame, connection);
   }
 
   /** Sends a frame over the connection the server side lives on, never a newer one. */

@@ -63,6 +63,8 @@ const MAX_CALLS_PER_MESSAGE = 16;
 /** Multiplexes calls over one WebSocket per server node; reconnects on the next call after a drop. */
 export class WebSocketTransport implements Transport {
   private connecting: Promise<Connection> | undefined;
+  /** The connection open now (authenticated), for notifications; undefined between them. */
+  private current: Connection | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<FrameListener>();
   private readonly dropListeners = new Set<DropListener>();
@@ -115,6 +117,20 @@ export class WebSocketTransport implements Transport {
     }
     const result = await this.request(connection, frame, signal);
     return { result, connection: connection.serial };
+  }
+
+  /**
+   * Sends a notification: a frame without an id, which the server does not answer (a
+   * subscription's `handled` and `pull`). It goes over connection `only`, the one its
+   * subscription lives on; false when that connection is no longer open (nothing was sent).
+   * Like calls, it leaves with the other frames of this tick.
+   */
+  notify(frame: Omit<Frame, 'id'>, only: number): boolean {
+    const connection = this.current;
+    if (connection?.serial !== only || connection.socket.readyState !== OPEN) return false;
+    const text = JSON.stringify(frame);
+    this.enqueue(connection, text, text.length * 3);
+    return true;
   }
 
   close(): Promise<void> {
@@ -244,13 +260,17 @@ export class WebSocketTransport implements Transport {
             outboxBytes: 0,
           };
           connection = ready;
-          if (this.token === undefined) {
+          const opened = (): void => {
+            if (socket.readyState === OPEN) this.current = ready;
             resolve(ready);
+          };
+          if (this.token === undefined) {
+            opened();
             return;
           }
           const never = new AbortController().signal;
           this.request(ready, { type: 'auth', token: this.token }, never).then(
-            () => resolve(ready),
+            opened,
             (error: Error) => {
               socket.close(1000, 'authentication failed');
               reject(error);
@@ -263,6 +283,7 @@ export class WebSocketTransport implements Transport {
       socket.onclose = (event: { code?: number; reason?: string }) => {
         const why = `${this.url} closed the connection (${event.code ?? '?'} ${event.reason ?? ''})`;
         onDrop();
+        if (connection !== undefined && this.current === connection) this.current = undefined;
         if (connection === undefined) reject(connectionError(why, this.url, 'unsent'));
         // Calls in flight may or may not have run on the server.
         for (const [id, pending] of this.pending) {

@@ -22,15 +22,28 @@ import { channelFrameHandlers } from './ws-channels.js';
 import { asEvdbError, problemOf } from './problem.js';
 import type { RequestTelemetry } from './request-telemetry.js';
 import { subscriptionFrameHandlers, type SubscribingStore } from './ws-subscriptions.js';
-import { authenticated, type FrameHandler, type WsSession } from './ws-session.js';
+import {
+  authenticated,
+  type FrameHandler,
+  type FrameHandlers,
+  type WsSession,
+} from './ws-session.js';
+
+/**
+ * Characters of frames gathered for one message at most: past this the frames gathered so far
+ * leave at once (deliveries to many subscriptions of one connection would otherwise make one
+ * huge message while catching up).
+ */
+const MAX_MESSAGE_CHARS = 1024 * 1024;
 
 export function createFrameHandlers(
   dispatcher: Dispatcher,
   auth: Authenticator,
   store: SubscribingStore,
   channels: ChannelApi,
-): Map<string, FrameHandler> {
-  return new Map<string, FrameHandler>([
+): FrameHandlers {
+  const subscriptions = subscriptionFrameHandlers(store);
+  const requests = new Map<string, FrameHandler>([
     [
       'auth',
       (frame, session) => {
@@ -51,16 +64,17 @@ export function createFrameHandlers(
         return runCall(dispatcher, authenticated(session), frame, onPart);
       },
     ],
-    ...subscriptionFrameHandlers(store),
+    ...subscriptions.requests,
     ...channelFrameHandlers(channels),
   ]);
+  return { requests, notifications: new Map(subscriptions.notifications) };
 }
 
 export interface WsGatewayOptions {
   dispatcher: Dispatcher;
   auth: Authenticator;
   maxFrameBytes: number;
-  handlers: Map<string, FrameHandler>;
+  handlers: FrameHandlers;
   origins: OriginPolicy;
   requests: RequestTelemetry;
 }
@@ -97,21 +111,35 @@ export class WsGateway {
   private serve(ws: WebSocket, principal: Principal | undefined): void {
     this.sockets.add(ws);
     const cleanups: (() => void)[] = [];
-    // Frames sent in one tick leave as one message (a JSON array), like the client's calls.
+    // Frames sent in one turn of the event loop leave as one message (a JSON array): the
+    // answers to a burst of calls, and the deliveries of one commit to the connection's
+    // subscriptions, cost one socket write, not one each.
     let outbox: string[] = [];
+    let outboxChars = 0;
+    let flushing = false;
     const flush = (): void => {
+      flushing = false;
       const frames = outbox;
       outbox = [];
+      outboxChars = 0;
       if (ws.readyState !== ws.OPEN || frames.length === 0) return;
       ws.send(frames.length === 1 ? (frames[0] as string) : `[${frames.join(',')}]`);
     };
+    const push = (text: string): void => {
+      if (ws.readyState !== ws.OPEN) return;
+      outbox.push(text);
+      outboxChars += text.length;
+      if (outboxChars >= MAX_MESSAGE_CHARS) {
+        flush();
+      } else if (!flushing) {
+        flushing = true;
+        setImmediate(flush);
+      }
+    };
     const session: WsSession = {
       principal,
-      send: (frame) => {
-        if (ws.readyState !== ws.OPEN) return;
-        outbox.push(JSON.stringify(frame));
-        if (outbox.length === 1) queueMicrotask(flush);
-      },
+      send: (frame) => push(JSON.stringify(frame)),
+      sendEncoded: push,
       onClose: (cleanup) => cleanups.push(cleanup),
       get closed() {
         return ws.readyState !== ws.OPEN;
@@ -149,6 +177,7 @@ export class WsGateway {
 
   /** Runs one client frame (or reports why its message could not be read) and answers it. */
   private answer(session: WsSession, raw: unknown, messageError: Error | undefined): void {
+    if (messageError === undefined && this.notify(session, raw)) return;
     // The frame is checked before `track`, so that even a refusal (shutting down) carries the
     // call's id and the client can match it.
     let id: number | null = null;
@@ -170,7 +199,7 @@ export class WsGateway {
     void this.options.dispatcher
       .track(async () => {
         if (frame === undefined) throw parseError ?? invalidArgument('unreadable frame');
-        const handler = this.options.handlers.get(frame.type);
+        const handler = this.options.handlers.requests.get(frame.type);
         if (handler === undefined) {
           throw invalidArgument(`unknown frame type ${JSON.stringify(frame.type)}`);
         }
@@ -193,6 +222,27 @@ export class WsGateway {
       );
   }
 
+  /**
+   * Runs `raw` when it is a notification (a frame of a notification type, without an id): not
+   * answered, except with an error frame when it is refused. False for every other frame.
+   * Notifications are not requests: they are not counted in the request telemetry.
+   */
+  private notify(session: WsSession, raw: unknown): boolean {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+    const frame = raw as Frame;
+    if (frame.id !== undefined || typeof frame.type !== 'string') return false;
+    const handler = this.options.handlers.notifications.get(frame.type);
+    if (handler === undefined) return false;
+    try {
+      handler(frame, session);
+    } catch (error) {
+      const answer: Frame = { type: 'error', id: null, problem: problemOf(error) };
+      if (typeof frame.subscription === 'number') answer.subscription = frame.subscription;
+      session.send(answer);
+    }
+    return true;
+  }
+
   /** Closes every connection ("going away"); the clients reconnect elsewhere or later. */
   close(): Promise<void> {
     for (const ws of this.sockets) ws.close(1001, 'server shutting down');
@@ -210,12 +260,12 @@ export class WsGateway {
  * The operation a frame asks for, for telemetry: a call's operation, else the frame type. Only
  * known names, so that clients cannot make up metric labels.
  */
-function operationOf(frame: Frame | undefined, handlers: Map<string, FrameHandler>): string {
+function operationOf(frame: Frame | undefined, handlers: FrameHandlers): string {
   if (frame === undefined) return 'unknown';
   if (frame.type === 'call') {
     return typeof frame.op === 'string' && isOperationName(frame.op) ? frame.op : 'unknown';
   }
-  return handlers.has(frame.type) ? frame.type : 'unknown';
+  return handlers.requests.has(frame.type) ? frame.type : 'unknown';
 }
 
 /**

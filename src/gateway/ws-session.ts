@@ -8,6 +8,8 @@ export interface WsSession {
   principal: Principal | undefined;
   /** Sends a frame to the client (e.g. a subscription delivery). */
   send(frame: Frame): void;
+  /** Sends a frame already encoded as JSON text (deliveries reuse the text of their events). */
+  sendEncoded(text: string): void;
   /** Runs `cleanup` when the connection closes (e.g. to stop a subscription). */
   onClose(cleanup: () => void): void;
   /** True once the connection has closed. */
@@ -24,6 +26,20 @@ export interface WsSession {
  * (`subscribe`, `pull`, `ack`, … in `ws-subscriptions.ts`) and push deliveries with `session.send`.
  */
 export type FrameHandler = (frame: Frame, session: WsSession) => Promise<unknown>;
+
+/**
+ * Runs one client notification: a frame without an id, which is not answered (a subscription's
+ * `handled` and `pull`, sent for every delivery, where an answer would double the traffic). It
+ * throws when the frame is refused; the gateway then sends `{type: 'error', id: null, problem}`
+ * (with the frame's `subscription`, when it names one).
+ */
+export type NotificationHandler = (frame: Frame, session: WsSession) => void;
+
+/** The frame types a connection serves: requests (answered by id) and notifications. */
+export interface FrameHandlers {
+  requests: Map<string, FrameHandler>;
+  notifications: Map<string, NotificationHandler>;
+}
 
 /** The caller of a frame, or `unauthorized` before the connection sent its auth frame. */
 export function authenticated(session: WsSession): Principal {

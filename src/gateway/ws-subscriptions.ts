@@ -3,10 +3,15 @@ import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { EventRecord, SubscribeOptions, Subscription } from '../core/types.js';
 import { OPERATIONS } from '../protocol/operations.js';
 import type { Frame } from '../protocol/frames.js';
-import { encodeWire } from '../protocol/wire.js';
 import { assertRole, assertStoreAccess } from './auth.js';
+import { batchFrameText } from './encoded-events.js';
 import { problemOf } from './problem.js';
-import { authenticated, type FrameHandler, type WsSession } from './ws-session.js';
+import {
+  authenticated,
+  type FrameHandler,
+  type NotificationHandler,
+  type WsSession,
+} from './ws-session.js';
 
 /**
  * Open subscriptions one WebSocket connection may hold. A client has one connection per server
@@ -50,6 +55,8 @@ interface Served {
   iterator: AsyncIterator<EventRecord[]> | undefined;
   requested: number;
   pumping: boolean;
+  /** Why the server ended it: a notification of the client's it refused. */
+  refused: Error | undefined;
 }
 
 /** A connection's open subscriptions, by the number the client gave each. */
@@ -62,26 +69,34 @@ interface SessionSubscriptions {
 }
 
 /**
- * The frames of live subscriptions over the WebSocket, added to the gateway's frame table.
+ * The frames of live subscriptions over the WebSocket, added to the gateway's frame tables.
  * The server side of each is the in-process `Subscription` of the server's store, so catch-up,
- * the switch to live, leases and redelivery behave as embedded. Flow control is by demand: the
- * server reads a batch from the log only when the client has asked for one (`pull`), so a slow
- * consumer leaves its events in the log, not in memory.
+ * the switch to live, leases and redelivery behave as embedded. Flow control is by credit, per
+ * subscription: the server sends a batch only when the client has a credit for one (iterator
+ * mode: the batches it asked for with `pull`; handler mode: one batch, whose `handled` returns
+ * the credit), so a slow consumer leaves its events in the log, not in memory, and never holds
+ * up the other subscriptions of its connection.
  *
- * Client → server (each answered with `result` or `error`, like calls):
+ * Client → server requests (each answered with `result` or `error`, like calls):
  * - `{type: 'subscribe', id, subscription, storeId, options, handler}`: `subscription` is a
  *   number the client picks (unique on the connection); `options` the JSON options of
  *   `subscribe`; `handler: true` for handler mode. Answers `{startFrom}` for a transient
  *   subscription: the first position it delivers (`'current'` resolved), where a client that
  *   reconnects resumes.
- * - `{type: 'pull', id, subscription, batches}`: iterator mode, asks for that many more batches.
- * - `{type: 'handled', id, subscription, ok}`: handler mode, the client's handler resolved
- *   (`ok: true`: the batch is acknowledged) or threw (it comes again after `ackTimeoutMs`).
  * - `{type: 'ack', id, subscription, position}`: `Subscription.ack`.
  * - `{type: 'unsubscribe', id, subscription}`: `Subscription.close`.
  *
+ * Client → server notifications (no id, not answered; sent for every delivery):
+ * - `{type: 'pull', subscription, batches}`: iterator mode, asks for that many more batches.
+ * - `{type: 'handled', subscription, ok}`: handler mode, the client's handler resolved (`ok:
+ *   true`: the batch is acknowledged) or threw (it comes again after `ackTimeoutMs`).
+ * A notification the server refuses ends its subscription: the `end` frame carries the problem
+ * (one that names no open subscription is answered `{type: 'error', id: null, subscription,
+ * problem}`).
+ *
  * Server → client:
  * - `{type: 'batch', subscription, events}`: one batch (handler mode: wait for `handled`).
+ *   The JSON text of each event is made once and reused for every subscription it goes to.
  * - `{type: 'end', subscription, problem?}`: the subscription ended (closed, removed, its store
  *   closed), with the failure when it failed for good.
  *
@@ -90,7 +105,10 @@ interface SessionSubscriptions {
  * connection closes, its subscriptions close (persistent ones store what was acknowledged and
  * release their lease, so another consumer takes over at once).
  */
-export function subscriptionFrameHandlers(store: SubscribingStore): [string, FrameHandler][] {
+export function subscriptionFrameHandlers(store: SubscribingStore): {
+  requests: [string, FrameHandler][];
+  notifications: [string, NotificationHandler][];
+} {
   const bySession = new WeakMap<WsSession, SessionSubscriptions>();
 
   const subscriptionsOf = (session: WsSession): SessionSubscriptions => {
@@ -127,7 +145,7 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
         // The end (and a failure) reaches the client through `done`, as an `end` frame.
         if (next.done === true) return;
         entry.requested--;
-        session.send(batchFrame(number, next.value));
+        session.sendEncoded(batchFrameText(number, next.value));
       }
     } catch {
       // The iterator throws the failure that also rejects `done`, which sends it as `end`.
@@ -186,7 +204,7 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
           ? (batch: EventRecord[]) =>
               new Promise<void>((resolve, reject) => {
                 handling.verdict = { resolve, reject };
-                session.send(batchFrame(number, batch));
+                session.sendEncoded(batchFrameText(number, batch));
               })
           : undefined;
       // The store validates the options, as it does for an in-process caller.
@@ -202,6 +220,7 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
         iterator: handler === undefined ? subscription[Symbol.asyncIterator]() : undefined,
         requested: 0,
         pumping: false,
+        refused: undefined,
       };
     } finally {
       subscriptions.opening.delete(number);
@@ -217,7 +236,12 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
     subscription.done.then(
       () => {
         served.delete(number);
-        session.send({ type: 'end', subscription: number });
+        const { refused } = entry;
+        session.send(
+          refused === undefined
+            ? { type: 'end', subscription: number }
+            : { type: 'end', subscription: number, problem: problemOf(refused) },
+        );
       },
       (error: unknown) => {
         served.delete(number);
@@ -227,43 +251,50 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
     return persistent ? {} : { startFrom };
   };
 
-  return [
+  /**
+   * Runs a notification of an open subscription. One the server refuses ends the subscription
+   * (the client and the server no longer agree on its state), with the refusal in its `end`.
+   */
+  const notification =
+    (apply: (frame: Frame, session: WsSession, entry: Served) => void): NotificationHandler =>
+    (frame, session) => {
+      authenticated(session);
+      const entry = find(frame, session);
+      try {
+        apply(frame, session, entry);
+      } catch (error) {
+        entry.refused = error instanceof Error ? error : new Error(String(error));
+        closeServed(entry);
+      }
+    };
+
+  const pull = notification((frame, session, entry) => {
+    const { batches } = frame;
+    if (entry.iterator === undefined) {
+      throw invalidArgument('a subscription with a handler is not pulled from');
+    }
+    if (typeof batches !== 'number' || !Number.isSafeInteger(batches) || batches < 1) {
+      throw invalidArgument('pull frames carry batches: an integer >= 1');
+    }
+    if (entry.requested + batches > MAX_BATCHES_REQUESTED) {
+      throw invalidArgument(
+        `at most ${MAX_BATCHES_REQUESTED} batches may be asked for ahead of delivery`,
+      );
+    }
+    entry.requested += batches;
+    void pump(session, subscriptionNumber(frame), entry);
+  });
+
+  const handled = notification((frame, _session, entry) => {
+    const verdict = entry.handling.verdict;
+    if (verdict === undefined) throw invalidArgument('no batch is being handled');
+    entry.handling.verdict = undefined;
+    if (frame.ok === true) verdict.resolve();
+    else verdict.reject(new Error('the client handler failed'));
+  });
+
+  const requests: [string, FrameHandler][] = [
     ['subscribe', subscribe],
-    [
-      'pull',
-      (frame, session) => {
-        authenticated(session);
-        const entry = find(frame, session);
-        const { batches } = frame;
-        if (entry.iterator === undefined) {
-          throw invalidArgument('a subscription with a handler is not pulled from');
-        }
-        if (typeof batches !== 'number' || !Number.isSafeInteger(batches) || batches < 1) {
-          throw invalidArgument('pull frames carry batches: an integer >= 1');
-        }
-        if (entry.requested + batches > MAX_BATCHES_REQUESTED) {
-          throw invalidArgument(
-            `at most ${MAX_BATCHES_REQUESTED} batches may be asked for ahead of delivery`,
-          );
-        }
-        entry.requested += batches;
-        void pump(session, subscriptionNumber(frame), entry);
-        return Promise.resolve({});
-      },
-    ],
-    [
-      'handled',
-      (frame, session) => {
-        authenticated(session);
-        const entry = find(frame, session);
-        const verdict = entry.handling.verdict;
-        if (verdict === undefined) throw invalidArgument('no batch is being handled');
-        entry.handling.verdict = undefined;
-        if (frame.ok === true) verdict.resolve();
-        else verdict.reject(new Error('the client handler failed'));
-        return Promise.resolve({});
-      },
-    ],
     [
       'ack',
       async (frame, session) => {
@@ -285,6 +316,13 @@ export function subscriptionFrameHandlers(store: SubscribingStore): [string, Fra
       },
     ],
   ];
+  return {
+    requests,
+    notifications: [
+      ['pull', pull],
+      ['handled', handled],
+    ],
+  };
 }
 
 /**
@@ -320,8 +358,4 @@ function wireOptions(raw: unknown): Record<string, unknown> {
     if (value !== undefined) options[key] = value;
   }
   return options;
-}
-
-function batchFrame(subscription: number, events: EventRecord[]): Frame {
-  return { type: 'batch', subscription, events: encodeWire(events, 'events') };
 }

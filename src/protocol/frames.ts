@@ -15,9 +15,17 @@ import type { Problem } from './wire.js';
  * Frame types are open: the gateway dispatches client frames by `type` through a handler table
  * (`src/gateway/ws-gateway.ts`) and the client hands server frames it does not know to the
  * listeners registered with `onFrame`. Live subscriptions plug in there: client frames
- * `subscribe`, `pull`, `handled`, `ack` and `unsubscribe` (answered like calls), server frames
- * `batch` and `end`; `src/gateway/ws-subscriptions.ts` describes them, and
+ * `subscribe`, `ack` and `unsubscribe` (answered like calls), the notifications `pull` and
+ * `handled` (frames without an id, not answered: refused ones end their subscription), server
+ * frames `batch` and `end`; `src/gateway/ws-subscriptions.ts` describes them, and
  * `src/client/remote-subscription.ts` is the client side.
+ *
+ * The server gathers the frames it sends in one turn of its event loop into one message (a JSON
+ * array), as the client does with the calls of one tick.
+ *
+ * Versions (`hello.protocol`; a client refuses a server of another version):
+ * - 1: `pull` and `handled` were requests, each answered with a `result`;
+ * - 2: they are notifications, so a delivery to a remote handler costs two frames, not three.
  */
 export const WS_PATH = '/ws';
 
@@ -28,7 +36,7 @@ export const WS_PATH = '/ws';
  */
 export const CALLS_PATH = '/calls';
 export const MAX_CALLS_PER_REQUEST = 64;
-export const WS_PROTOCOL = 1;
+export const WS_PROTOCOL = 2;
 
 export interface HelloFrame {
   type: 'hello';

@@ -5,13 +5,13 @@ import { runKurrentBench } from './kurrent.js';
 import { runRemoteBench } from './remote.js';
 import { runSqliteBench } from './sqlite.js';
 import { runScaleOutBench } from './scale-out.js';
-import { runSubscriptionsBench } from './subscriptions.js';
+import { runSubscriptionsBench, runSubscriptionsServerBench } from './subscriptions.js';
 import { runChannelsBench } from './channels.js';
 import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 import { runOpsBench } from './ops.js';
 import { runListingBench } from './listing.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops|scale-out|channels|listing]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|subscriptions-server|kurrent|ops|scale-out|channels|listing]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -44,6 +44,7 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   features: runFeaturesBench,
   'features-postgres': runFeaturesPostgresBench,
   subscriptions: runSubscriptionsBench,
+  'subscriptions-server': runSubscriptionsServerBench,
   kurrent: runKurrentBench,
   ops: runOpsBench,
   'scale-out': runScaleOutBench,

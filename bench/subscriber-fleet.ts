@@ -1,6 +1,8 @@
 // Holds the remote subscriptions of the fan-out benchmark in a process of its own, as remote
 // subscribers would be, so that the process that appends and measures does none of their work.
 // Driven over the IPC channel by `subscriptions-fanout.ts`: one request at a time, each answered.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { WebSocket } from 'ws';
 import { connect, type EvdbClient } from '../src/client.js';
 import type { Subscription } from '../src/core/types.js';
@@ -11,9 +13,14 @@ export type FleetRequest =
   | { type: 'open'; storeId: string; count: number }
   | { type: 'received' }
   | { type: 'close' }
+  | { type: 'heap' }
   | { type: 'exit' };
 
-export type FleetReply = { type: 'ok'; received?: number[] } | { type: 'error'; message: string };
+export type FleetReply =
+  { type: 'ok'; received?: number[]; heapUsed?: number } | { type: 'error'; message: string };
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 const clients: EvdbClient[] = [];
 let open: { subscriptions: Subscription[]; received: Int32Array } | undefined;
@@ -34,6 +41,10 @@ async function serve(request: FleetRequest): Promise<FleetReply> {
       await Promise.all((open?.subscriptions ?? []).map((subscription) => subscription.close()));
       open = undefined;
       return { type: 'ok' };
+    case 'heap':
+      gc();
+      gc();
+      return { type: 'ok', heapUsed: process.memoryUsage().heapUsed };
     case 'exit':
       // Not answered: the parent waits for this process to exit.
       await Promise.all(clients.map((client) => client.close()));

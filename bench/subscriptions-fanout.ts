@@ -56,6 +56,10 @@ interface SubscriberPool {
  * - memory per idle live subscription.
  */
 export async function runFanOutBench(dataDir: string, options: BenchOptions): Promise<Row[]> {
+  return [...(await embeddedFanOut(dataDir, options)), ...(await serverFanOut(dataDir, options))];
+}
+
+async function embeddedFanOut(dataDir: string, options: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   const evdb = await openEvdb({ backend: sqlite({ dataDir: join(dataDir, 'fanout') }) });
   try {
@@ -67,6 +71,12 @@ export async function runFanOutBench(dataDir: string, options: BenchOptions): Pr
   } finally {
     await evdb.close();
   }
+  return rows;
+}
+
+/** The rows through the server alone (`npm run bench -- --only subscriptions-server`). */
+export async function serverFanOut(dataDir: string, options: BenchOptions): Promise<Row[]> {
+  const rows: Row[] = [];
   const server = await startServerProcess(join(dataDir, 'fanout-server'));
   const client = await connect(server.url, { transport: 'websocket', WebSocket });
   const fleet = await Fleet.start();
@@ -137,6 +147,11 @@ class Fleet implements SubscriberPool {
 
   async closeAll(): Promise<void> {
     await this.request({ type: 'close' });
+  }
+
+  /** The subscriber process's heap after full collections, in bytes. */
+  async heapUsed(): Promise<number> {
+    return (await this.request({ type: 'heap' })).heapUsed ?? 0;
   }
 
   async stop(): Promise<void> {
@@ -335,16 +350,20 @@ async function remoteMemory(dataDir: string, count: number): Promise<void> {
     await client.createStore('memory');
     await client.close();
     const samples: number[] = [];
+    const clientSamples: number[] = [];
     for (let run = 0; run < 3; run++) {
       const before = heapUsed();
+      const clientBefore = await fleet.heapUsed();
       await fleet.open('memory', count);
       await sleep(100);
       samples.push((heapUsed() - before) / count);
+      clientSamples.push(((await fleet.heapUsed()) - clientBefore) / count);
       await fleet.closeAll();
     }
+    const kib = (values: number[]): string => (stats(values).median / 1024).toFixed(1);
     console.log(
-      `\n${SUITE}: server heap per idle remote subscription, ${count} over ${connections} connections: ` +
-        `${(stats(samples).median / 1024).toFixed(1)} KiB (median of 3, after full collections)\n`,
+      `\n${SUITE}: heap per idle remote subscription, ${count} over ${connections} connections: ` +
+        `server ${kib(samples)} KiB, client ${kib(clientSamples)} KiB (median of 3, after full collections)\n`,
     );
   } finally {
     await fleet.stop();

@@ -17,7 +17,7 @@ import {
   type Row,
   type Stats,
 } from './lib.js';
-import { runFanOutBench } from './subscriptions-fanout.js';
+import { runFanOutBench, serverFanOut } from './subscriptions-fanout.js';
 import { payload } from './workload.js';
 
 const SUITE = 'subscriptions (sqlite, synchronous=full)';
@@ -47,6 +47,16 @@ export async function runSubscriptionsBench(options: BenchOptions): Promise<Row[
     const fanOut = await runFanOutBench(dataDir, options);
     await latency(dataDir, options);
     return [...fanOut, await catchUp(dataDir, options)];
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The fan-out rows through the server alone: append rates, latency, memory per subscription. */
+export async function runSubscriptionsServerBench(options: BenchOptions): Promise<Row[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'evdb-bench-subs-server-'));
+  try {
+    return await serverFanOut(dataDir, options);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -111,9 +111,9 @@ export class WsGateway {
   private serve(ws: WebSocket, principal: Principal | undefined): void {
     this.sockets.add(ws);
     const cleanups: (() => void)[] = [];
-    // Frames sent in one turn of the event loop leave as one message (a JSON array): the
-    // answers to a burst of calls, and the deliveries of one commit to the connection's
-    // subscriptions, cost one socket write, not one each.
+    // Frames sent in one tick leave as one message (a JSON array): the answers to a burst of
+    // calls, and the deliveries of one commit to the connection's subscriptions (the live feed
+    // hands a commit's events out in one tick), cost one socket write, not one each.
     let outbox: string[] = [];
     let outboxChars = 0;
     let flushing = false;
@@ -133,7 +133,7 @@ export class WsGateway {
         flush();
       } else if (!flushing) {
         flushing = true;
-        setImmediate(flush);
+        queueMicrotask(flush);
       }
     };
     const session: WsSession = {

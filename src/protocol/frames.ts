@@ -20,8 +20,8 @@ import type { Problem } from './wire.js';
  * frames `batch` and `end`; `src/gateway/ws-subscriptions.ts` describes them, and
  * `src/client/remote-subscription.ts` is the client side.
  *
- * The server gathers the frames it sends in one turn of its event loop into one message (a JSON
- * array), as the client does with the calls of one tick.
+ * The server gathers the frames it sends in one tick into one message (a JSON array), as the
+ * client does with the calls of one tick.
  *
  * Versions (`hello.protocol`; a client refuses a server of another version):
  * - 1: `pull` and `handled` were requests, each answered with a `result`;

@@ -299,6 +299,44 @@ describe('live subscriptions through the WebSocket client', () => {
     await persistent.close();
   });
 
+  it('a handled notification lost with its connection is stored on resuming: the batch is not delivered again', async () => {
+    // `handled` is not answered: a connection that drops with it unsent loses it.
+    const lose = { handled: false };
+    class Lossy extends WebSocket {
+      override send(data: string): void {
+        if (lose.handled && data.includes('"type":"handled"')) {
+          lose.handled = false;
+          this.terminate();
+          return;
+        }
+        super.send(data);
+      }
+    }
+    const client = await open({ WebSocket: Lossy, retry: { base: 20, max: 200 } });
+    const storeId = 'lost-handled';
+    await client.createStore(storeId);
+    await client.saveSubscription(storeId, { name: 'p', type: 'by_stream', selector: '$all' });
+    const handled: number[][] = [];
+    const subscription = await client.subscribe(storeId, { name: 'p', batchSize: 5 }, (batch) => {
+      handled.push(positionsOf(batch));
+      lose.handled = handled.length === 1;
+    });
+    await client.appendEvents(
+      storeId,
+      'w',
+      Array.from({ length: 5 }, (_, i) => ({ eventType: 'E', data: { i } })),
+    );
+    await waitFor(() => handled.length === 1, 'the first batch');
+    await waitFor(
+      async () => (await client.getSubscription(storeId, 'p')).checkpoint === 4,
+      'the checkpoint stored by the client',
+    );
+    await client.appendEvents(storeId, 'w', [{ eventType: 'E', data: {} }]);
+    await waitFor(() => handled.length === 2, 'the next batch');
+    assert.deepEqual(handled, [[0, 1, 2, 3, 4], [5]]);
+    await subscription.close();
+  });
+
   it('a cut connection releases the lease: another client takes over from the checkpoint; the first, unable to reconnect, ends with unavailable', async () => {
     const network = cuttableWebSocket();
     const first = await open({ WebSocket: network.WebSocket, retry: { retries: 1, base: 10 } });

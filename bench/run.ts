@@ -16,7 +16,8 @@ Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.m
   --quick     small sizes, to check that the benchmarks themselves work
   --runs N    runs per workload (default 5); the table shows median and spread
   --only X    run one suite
-  --parts A,B the parts of the sqlite and postgres suites to run: appends, ids, realistic, reads`;
+  --parts A,B the parts of a suite to run: appends, ids, realistic, reads (sqlite, postgres);
+              sqlite, postgres (remote)`;
 
 const { values } = parseArgs({
   options: {

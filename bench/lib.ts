@@ -116,6 +116,16 @@ export interface BenchOptions {
   /** Multiplies every size; `--quick` uses a small factor to check the benchmarks themselves. */
   scale: number;
   runs: number;
+  /**
+   * The parts of a suite to run (`--parts appends,ids,realistic,reads`), for suites that have
+   * parts; all of them when absent.
+   */
+  parts?: string[];
+}
+
+/** Whether the run asked for this part of a suite. */
+export function wants(options: BenchOptions, part: string): boolean {
+  return options.parts === undefined || options.parts.includes(part);
 }
 
 export function scaled(options: BenchOptions, size: number): number {

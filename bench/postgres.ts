@@ -3,7 +3,16 @@ import { postgres } from '../src/backends/postgres/index.js';
 import { uuidv7 } from '../src/core/ids.js';
 import { openEvdb, type Evdb, type EventRecord } from '../src/index.js';
 import { startPostgres } from '../test/support/postgres.js';
-import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
+import {
+  measurePair,
+  progress,
+  scaled,
+  verify,
+  wants,
+  type BenchOptions,
+  type Row,
+} from './lib.js';
+import { realisticWorkloads, type RawTable } from './realistic.js';
 import { idWorkloads, newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
 
 const SUITE = 'postgres (synchronous_commit=on)';
@@ -70,6 +79,57 @@ class RawPostgres {
   }
 }
 
+/**
+ * Raw node-postgres rows with metadata, in a store's own tables: one multi-row INSERT per append
+ * (one statement, one round trip, its own transaction), named so the server plans it once.
+ */
+function rawRealisticTable(client: pg.Client, events: string): RawTable {
+  let position = 0;
+  const names = new Map<number, string>();
+  return {
+    insert: async (streamId, firstVersion, rows) => {
+      const values: unknown[] = [];
+      const tuples: string[] = [];
+      const epochUs = Date.now() * 1000;
+      rows.forEach((row, i) => {
+        const p = i * 8;
+        tuples.push(`(${Array.from({ length: 8 }, (_, k) => `$${p + k + 1}`).join(',')})`);
+        values.push(
+          position,
+          streamId,
+          firstVersion + i,
+          row.eventId,
+          row.eventType,
+          row.data,
+          row.metadata,
+          epochUs,
+        );
+        position += 1;
+      });
+      let name = names.get(rows.length);
+      if (name === undefined) {
+        name = `bench_real_${events.length}_${realisticStatements++}`;
+        names.set(rows.length, name);
+      }
+      await client.query({
+        name,
+        text:
+          `INSERT INTO ${events} (position, stream_id, version, event_id, event_type, data, ` +
+          `metadata, epoch_us) VALUES ${tuples.join(',')}`,
+        values,
+      });
+    },
+    count: async () => {
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${events}`,
+      );
+      return rows[0]?.n ?? 0;
+    },
+    close: () => undefined,
+  };
+}
+let realisticStatements = 0;
+
 const RAW_COLUMNS =
   'position, stream_id, version, event_id::text, event_type, data, metadata, tags, epoch_us';
 
@@ -85,10 +145,24 @@ export async function runPostgresBench(options: BenchOptions): Promise<Row[]> {
   const rows: Row[] = [];
   try {
     const context = { evdb, raw, options };
-    rows.push(...(await appendWorkloads(context)));
-    rows.push(...(await idWorkloads(SUITE, context.evdb, context.options, 'pg')));
-    rows.push(await streamReadWorkload(context));
-    rows.push(...(await globalReadWorkloads(context)));
+    if (wants(options, 'appends')) rows.push(...(await appendWorkloads(context)));
+    if (wants(options, 'ids')) rows.push(...(await idWorkloads(SUITE, evdb, options, 'pg')));
+    if (wants(options, 'realistic')) {
+      rows.push(
+        ...(await realisticWorkloads(
+          SUITE,
+          evdb,
+          options,
+          (storeId) => newStore(evdb, storeId),
+          async (name) => rawRealisticTable(raw, tableOf(raw, await newStore(evdb, name))),
+          'raw pg',
+        )),
+      );
+    }
+    if (wants(options, 'reads')) {
+      rows.push(await streamReadWorkload(context));
+      rows.push(...(await globalReadWorkloads(context)));
+    }
   } finally {
     await evdb.close();
     for (const storeId of created) {

@@ -16,13 +16,16 @@ const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postg
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
   --runs N    runs per workload (default 5); the table shows median and spread
-  --only X    run one suite`;
+  --only X    run one suite
+  --parts A,B the parts of a suite to run: appends, ids, realistic, reads (sqlite, postgres);
+              sqlite, postgres (remote)`;
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     runs: { type: 'string' },
     only: { type: 'string' },
+    parts: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -35,7 +38,11 @@ if (!Number.isInteger(runs) || runs < 1) {
   console.error(`--runs must be a positive integer\n\n${USAGE}`);
   process.exit(2);
 }
-const options: BenchOptions = { scale: values.quick ? 0.02 : 1, runs };
+const options: BenchOptions = {
+  scale: values.quick ? 0.02 : 1,
+  runs,
+  ...(values.parts === undefined ? {} : { parts: values.parts.split(',') }),
+};
 
 const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   sqlite: runSqliteBench,

@@ -5,8 +5,17 @@ import Database from 'better-sqlite3';
 import { migrate } from '../src/backends/sqlite/migrations.js';
 import { uuidv7 } from '../src/core/ids.js';
 import { openEvdb, sqlite, type Evdb, type EventRecord } from '../src/index.js';
-import { measurePair, progress, scaled, verify, type BenchOptions, type Row } from './lib.js';
+import {
+  measurePair,
+  progress,
+  scaled,
+  verify,
+  wants,
+  type BenchOptions,
+  type Row,
+} from './lib.js';
 import { idWorkloads, newEvent, payload, populate, rawDecode, readAllByPages } from './workload.js';
+import { realisticWorkloads, type RawRow, type RawTable } from './realistic.js';
 
 const SUITE = 'sqlite (synchronous=full)';
 
@@ -49,6 +58,41 @@ class RawSqlite {
   }
 }
 
+/**
+ * Raw better-sqlite3 rows with metadata, in evdb's schema and with its pragmas: one prepared
+ * INSERT per row inside one IMMEDIATE transaction per append, as evdb's commits are.
+ */
+function rawRealisticTable(path: string): RawTable {
+  const raw = new RawSqlite(path);
+  const insert = raw.db.prepare(
+    'INSERT INTO events (position, stream_id, version, event_id, event_type, data, metadata, ' +
+      'epoch_us, prev_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  let position = 0;
+  const append = raw.db.transaction((streamId: string, firstVersion: number, rows: RawRow[]) => {
+    const epochUs = Date.now() * 1000;
+    rows.forEach((row, i) => {
+      insert.run(
+        position,
+        streamId,
+        firstVersion + i,
+        row.eventId,
+        row.eventType,
+        row.data,
+        row.metadata,
+        epochUs,
+        i === 0 ? null : position - 1,
+      );
+      position += 1;
+    });
+  });
+  return {
+    insert: (streamId, firstVersion, rows) => append.immediate(streamId, firstVersion, rows),
+    count: () => raw.db.prepare('SELECT count(*) FROM events').pluck().get() as number,
+    close: () => raw.close(),
+  };
+}
+
 const RAW_COLUMNS =
   'position, stream_id, version, event_id, event_type, data, metadata, tags, epoch_us';
 
@@ -57,10 +101,24 @@ export async function runSqliteBench(options: BenchOptions): Promise<Row[]> {
   const evdb = await openEvdb({ backend: sqlite({ dataDir: join(dir, 'evdb') }) });
   const rows: Row[] = [];
   try {
-    rows.push(...(await appendWorkloads(evdb, dir, options)));
-    rows.push(...(await idWorkloads(SUITE, evdb, options, 'sqlite')));
-    rows.push(await streamReadWorkload(evdb, dir, options));
-    rows.push(...(await globalReadWorkloads(evdb, dir, options)));
+    if (wants(options, 'appends')) rows.push(...(await appendWorkloads(evdb, dir, options)));
+    if (wants(options, 'ids')) rows.push(...(await idWorkloads(SUITE, evdb, options, 'sqlite')));
+    if (wants(options, 'realistic')) {
+      rows.push(
+        ...(await realisticWorkloads(
+          SUITE,
+          evdb,
+          options,
+          (storeId) => evdb.createStore(storeId),
+          (name) => rawRealisticTable(join(dir, `${name}.sqlite`)),
+          'raw better-sqlite3',
+        )),
+      );
+    }
+    if (wants(options, 'reads')) {
+      rows.push(await streamReadWorkload(evdb, dir, options));
+      rows.push(...(await globalReadWorkloads(evdb, dir, options)));
+    }
   } finally {
     await evdb.close();
     rmSync(dir, { recursive: true, force: true });

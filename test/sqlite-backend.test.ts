@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,4 +61,32 @@ test('store counters stay exact across folds, deletes and reopen', async () => {
   const state = db.prepare('SELECT counted_through FROM store_state').pluck().get() as number;
   db.close();
   assert.ok(state >= 4096, 'the counters were folded at least once');
+});
+
+// A commit leaves a lone write's later event ids to the unique index; when it refuses one, the
+// whole group is planned again with every id looked up. The appends committed beside the
+// refused one, and replays, must answer exactly as if every id had been looked up at once.
+test('a stored id after the first of a write is refused; the appends beside it commit', async () => {
+  const evdb = await openEvdb({ backend: sqlite({ dataDir }) });
+  await evdb.createStore('later-ids');
+  const ids = [randomUUID(), randomUUID(), randomUUID()];
+  const first = ids.map((eventId, i) => ({ eventId, eventType: 'Placed', data: { i } }));
+  assert.deepEqual(await evdb.appendEvents('later-ids', 'a', first, -1), {
+    version: 2,
+    position: 2,
+  });
+  // In one group commit: a replay, a fresh append, and a write reusing the third id second.
+  const reused = [{ eventId: randomUUID(), eventType: 'Placed', data: {} }, first[2]];
+  const [replay, fresh, refused] = await Promise.allSettled([
+    evdb.appendEvents('later-ids', 'a', first, -1),
+    evdb.appendEvents('later-ids', 'b', [{ eventType: 'Placed', data: {} }], -1),
+    evdb.appendEvents('later-ids', 'c', reused as never, -1),
+  ]);
+  assert.deepEqual(replay, { status: 'fulfilled', value: { version: 2, position: 2 } });
+  assert.deepEqual(fresh, { status: 'fulfilled', value: { version: 0, position: 3 } });
+  assert.equal(refused.status, 'rejected');
+  assert.equal((refused.reason as { code: string }).code, 'already_exists');
+  assert.equal(await evdb.streamExists('later-ids', 'c'), false);
+  assert.equal((await evdb.getStoreStatus('later-ids')).totalEvents, 4);
+  await evdb.close();
 });

@@ -186,11 +186,26 @@ export function isCircular(value: unknown): boolean {
   }
 }
 
+/**
+ * The walk keeps the path as a stack of keys and spells it only for an error: building the
+ * string of every node's path cost more than the checks themselves.
+ */
 function checkJson(value: unknown, path: string, depth: number): void {
+  checkJsonAt(value, path, [], depth);
+}
+
+function spell(root: string, keys: readonly (string | number)[]): string {
+  let path = root;
+  for (const key of keys) path += typeof key === 'number' ? `[${key}]` : `.${key}`;
+  return path;
+}
+
+function checkJsonAt(value: unknown, root: string, keys: (string | number)[], depth: number): void {
   if (depth > LIMITS.maxJsonDepth) {
-    throw invalidArgument(`${path} is nested deeper than ${LIMITS.maxJsonDepth} levels`, {
-      reason: 'too_deep',
-    });
+    throw invalidArgument(
+      `${spell(root, keys)} is nested deeper than ${LIMITS.maxJsonDepth} levels`,
+      { reason: 'too_deep' },
+    );
   }
   switch (typeof value) {
     case 'string':
@@ -198,15 +213,17 @@ function checkJson(value: unknown, path: string, depth: number): void {
       return;
     case 'number':
       if (!Number.isFinite(value))
-        throw invalidArgument(`${path} is ${value}, which JSON cannot represent`);
+        throw invalidArgument(`${spell(root, keys)} is ${value}, which JSON cannot represent`);
       return;
     case 'object': {
       if (value === null) return;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
+          keys.push(i);
           if (value[i] === undefined)
-            throw invalidArgument(`${path}[${i}] is undefined, which JSON cannot represent`);
-          checkJson(value[i], `${path}[${i}]`, depth + 1);
+            throw invalidArgument(`${spell(root, keys)} is undefined, which JSON cannot represent`);
+          checkJsonAt(value[i], root, keys, depth + 1);
+          keys.pop();
         }
         return;
       }
@@ -214,14 +231,21 @@ function checkJson(value: unknown, path: string, depth: number): void {
       if (proto !== Object.prototype && proto !== null) {
         const kind = (value as { constructor?: { name?: string } }).constructor?.name ?? 'object';
         const hint = kind === 'Date' ? ' (store dates as ISO strings: date.toISOString())' : '';
-        throw invalidArgument(`${path} is a ${kind}, not a plain JSON object${hint}`);
+        throw invalidArgument(`${spell(root, keys)} is a ${kind}, not a plain JSON object${hint}`);
       }
-      for (const [key, item] of Object.entries(value)) {
-        if (item !== undefined) checkJson(item, `${path}.${key}`, depth + 1);
+      const record = value as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        const item = record[key];
+        if (item === undefined) continue;
+        keys.push(key);
+        checkJsonAt(item, root, keys, depth + 1);
+        keys.pop();
       }
       return;
     }
     default:
-      throw invalidArgument(`${path} is a ${typeof value}, which JSON cannot represent`);
+      throw invalidArgument(
+        `${spell(root, keys)} is a ${typeof value}, which JSON cannot represent`,
+      );
   }
 }

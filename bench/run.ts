@@ -11,8 +11,9 @@ import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 import { runOpsBench } from './ops.js';
 import { runListingBench } from './listing.js';
 import { runOpsLargeBench } from './ops-large.js';
+import { runStoresBench } from './stores.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops|ops-large|scale-out|channels|listing]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|kurrent|ops|ops-large|stores|scale-out|channels|listing]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
@@ -49,6 +50,7 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   kurrent: runKurrentBench,
   ops: runOpsBench,
   'ops-large': runOpsLargeBench,
+  stores: runStoresBench,
   'scale-out': runScaleOutBench,
   channels: runChannelsBench,
   listing: runListingBench,

@@ -6,7 +6,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { connect } from '../src/client.js';
 import { openEvdb, sqlite, type Evdb, type EventRecord } from '../src/index.js';
+import { startServer } from '../src/server.js';
 import { defaultMaxOpenStores, processDescriptorLimit } from '../src/store/descriptor-limit.js';
 
 const run = promisify(execFile);
@@ -165,6 +167,31 @@ describe('closing idle stores', { skip: !linux && 'counts descriptors through /p
       evdb.appendEvents('typed', 'o', [{ eventType: 'Placed', data: {} }]),
       (error: { code?: string }) => error.code === 'invalid_argument',
     );
+  });
+});
+
+describe('through the server', () => {
+  it('a client writes and reads stores that close and reopen behind the server', async () => {
+    const server = await startServer({ port: 0, dataDir, maxOpenStores: 1 });
+    const client = await connect(server.url);
+    try {
+      for (let i = 0; i < 4; i++) await client.createStore(`t${i}`);
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 4; i++) {
+          await client.appendEvents(`t${i}`, 'a', [{ eventType: 'E', data: { i, round } }]);
+        }
+      }
+      for (let i = 0; i < 4; i++) {
+        const events = await client.streamForward(`t${i}`, 'a', 0, 10);
+        assert.deepEqual(
+          events.map((event) => event.data),
+          [0, 1, 2].map((round) => ({ i, round })),
+        );
+      }
+    } finally {
+      await client.close();
+      await server.close();
+    }
   });
 });
 

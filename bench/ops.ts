@@ -59,7 +59,7 @@ export async function runOpsBench(options: BenchOptions): Promise<Row[]> {
 }
 
 /** `total` events in 1 000 streams, 10 000 per atomic batch. */
-async function fill(evdb: Evdb, storeId: string, total: number): Promise<void> {
+export async function fill(evdb: Evdb, storeId: string, total: number): Promise<void> {
   await evdb.createStore(storeId);
   const perBatch = 10_000;
   for (let n = 0; n < total; n += perBatch) {
@@ -149,9 +149,9 @@ async function exportImport(
     };
     for (let r = 0; r < runs; r++) {
       const file = join(root, `export-${size}-${r}.ndjson`);
-      const exported = await child(['export', dataDir, 'big', String(size - 1), file]);
+      const exported = await opsChild(['export', dataDir, 'big', String(size - 1), file]);
       verify(exported.events === size, `the export holds ${size} events`);
-      const imported = await child(['import', join(root, `import-${size}-${r}`), 'copy', file]);
+      const imported = await opsChild(['import', join(root, `import-${size}-${r}`), 'copy', file]);
       verify(imported.events === size, `the import wrote ${size} events`);
       m.exportRate.push(size / (exported.ms / 1000));
       m.importRate.push(size / (imported.ms / 1000));
@@ -290,7 +290,9 @@ async function postgresBackup(root: string, total: number, runs: number): Promis
   }
 }
 
-async function child(args: string[]): Promise<{ events: number; ms: number; maxRssMb: number }> {
+export async function opsChild(
+  args: string[],
+): Promise<{ events: number; ms: number; maxRssMb: number }> {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', CHILD, ...args], {
     maxBuffer: 1 << 20,
   });

@@ -10,13 +10,16 @@ import { runChannelsBench } from './channels.js';
 import { runFeaturesBench, runFeaturesPostgresBench } from './features.js';
 import { runOpsBench } from './ops.js';
 import { runListingBench } from './listing.js';
+import { runOpsLargeBench } from './ops-large.js';
+import { runStoresBench } from './stores.js';
 
-const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|subscriptions-server|kurrent|ops|scale-out|channels|listing]
+const USAGE = `Usage: npm run bench -- [--quick] [--runs N] [--only sqlite|postgres|remote|features|features-postgres|subscriptions|subscriptions-server|kurrent|ops|ops-large|stores|scale-out|channels|listing]
 
 Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.md).
   --quick     small sizes, to check that the benchmarks themselves work
   --runs N    runs per workload (default 5); the table shows median and spread
-  --only X    run one suite
+  --only X    run one suite (ops-large, a 10 000 000-event export/import round trip, runs
+              only when named)
   --parts A,B the parts of a suite to run: appends, ids, realistic, reads (sqlite, postgres);
               sqlite, postgres (remote)`;
 
@@ -54,10 +57,14 @@ const suites: Record<string, (options: BenchOptions) => Promise<Row[]>> = {
   'subscriptions-server': runSubscriptionsServerBench,
   kurrent: runKurrentBench,
   ops: runOpsBench,
+  'ops-large': runOpsLargeBench,
+  stores: runStoresBench,
   'scale-out': runScaleOutBench,
   channels: runChannelsBench,
   listing: runListingBench,
 };
+// Suites that take the better part of an hour run only when named with --only.
+const ONLY_WHEN_ASKED = new Set(['ops-large']);
 if (values.only !== undefined && !(values.only in suites)) {
   console.error(`unknown suite '${values.only}'; known: ${Object.keys(suites).join(', ')}`);
   process.exit(2);
@@ -65,7 +72,7 @@ if (values.only !== undefined && !(values.only in suites)) {
 
 const rows: Row[] = [];
 for (const [name, run] of Object.entries(suites)) {
-  if (values.only !== undefined && values.only !== name) continue;
+  if (values.only === undefined ? ONLY_WHEN_ASKED.has(name) : values.only !== name) continue;
   progress(`suite ${name}`);
   rows.push(...(await run(options)));
 }

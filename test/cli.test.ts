@@ -313,6 +313,10 @@ describe('evdb serve', () => {
     assert.equal(config.host, '127.0.0.3');
     assert.equal(config.dataDir, '/from/file');
     assert.equal(config.logLevel, 'warn');
+    const bounded = resolveServeConfig([], { EVDB_MAX_OPEN_STORES: '64' });
+    assert.ok(bounded !== 'help');
+    assert.equal(bounded.maxOpenStores, 64);
+    assert.throws(() => resolveServeConfig(['--max-open-stores', '0'], {}), /positive integer/);
     const tokens = resolveServeConfig(['--token', 'a', '--token', 'b'], { EVDB_TOKEN: 'env' });
     assert.ok(tokens !== 'help');
     assert.deepEqual(

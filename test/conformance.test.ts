@@ -14,3 +14,13 @@ runConformance({
   persistent: true,
   open: () => openEvdb({ backend: sqlite({ dataDir }) }),
 });
+
+// The same contract when at most one store stays open: every switch to another store closes the
+// one open before (when idle) and the next call reopens it, which callers must not notice.
+const oneOpenDir = mkdtempSync(join(tmpdir(), 'evdb-conformance-one-open-'));
+after(() => rmSync(oneOpenDir, { recursive: true, force: true }));
+runConformance({
+  name: 'sqlite, one store open at a time',
+  persistent: true,
+  open: () => openEvdb({ backend: sqlite({ dataDir: oneOpenDir }), maxOpenStores: 1 }),
+});

@@ -101,6 +101,13 @@ export interface Backend {
   /** The storage schema version this code writes (compared by the cluster checks). */
   readonly schemaVersion?: string;
   readonly capabilities: BackendCapabilities;
+  /**
+   * File descriptors one open store holds, on backends whose stores each keep files open
+   * (SQLite). The store registry then closes idle stores to stay within the process's
+   * descriptor limit; stores of a backend without it stay open until closed (a memory store
+   * holds its data, PostgreSQL stores share one connection pool).
+   */
+  readonly filesPerStore?: number;
   /** The local directory the backend keeps its files in, if it has one. */
   readonly dataDir?: string;
   listStores(): Promise<string[]>;

@@ -28,6 +28,10 @@ Options (each also an environment variable, and a key of the --config file):
                                                     API on this port (see docs/kurrentdb.md)
   --advertise-url <u>   EVDB_ADVERTISE_URL advertiseUrl  the URL other nodes list (getWorkers)
   --log-level <l>       EVDB_LOG_LEVEL    logLevel  info (default), warn, error or silent
+  --max-open-stores <n> EVDB_MAX_OPEN_STORES maxOpenStores  SQLite stores kept open at once;
+                                                    idle ones beyond it close, and open again
+                                                    on use (default: half of ulimit -n over 3,
+                                                    from 8 to 1000)
   --worker-ttl <ms>     EVDB_WORKER_TTL   workerTtlMs  on a shared database (PostgreSQL), how long
                                                     this node stays listed without a heartbeat
                                                     (default 10000; heartbeats every third of it)
@@ -56,6 +60,7 @@ interface ServeConfig {
   logLevel?: LogLevel;
   corsOrigins?: string[];
   workerTtlMs?: number;
+  maxOpenStores?: number;
   kurrentPort?: number;
   channelSecret?: string;
   capabilityMode?: CapabilityMode;
@@ -76,6 +81,7 @@ const CONFIG_KEYS = new Set([
   'logLevel',
   'corsOrigins',
   'workerTtlMs',
+  'maxOpenStores',
   'kurrentPort',
   'channelSecret',
   'capabilityMode',
@@ -99,6 +105,7 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       'advertise-url': { type: 'string' },
       'log-level': { type: 'string' },
       'worker-ttl': { type: 'string' },
+      'max-open-stores': { type: 'string' },
       'kurrent-port': { type: 'string' },
       'channel-secret': { type: 'string' },
       'capability-mode': { type: 'string' },
@@ -153,6 +160,11 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       file.logLevel,
     ),
     corsOrigins: file.corsOrigins,
+    maxOpenStores: pick(
+      countOf(str(parsed, 'max-open-stores'), '--max-open-stores'),
+      countOf(env.EVDB_MAX_OPEN_STORES, 'EVDB_MAX_OPEN_STORES'),
+      file.maxOpenStores,
+    ),
     workerTtlMs: pick(
       ttlOf(str(parsed, 'worker-ttl'), '--worker-ttl'),
       ttlOf(env.EVDB_WORKER_TTL, 'EVDB_WORKER_TTL'),
@@ -217,6 +229,14 @@ function ttlOf(raw: string | undefined, where: string): number | undefined {
   return Number(raw);
 }
 
+function countOf(raw: string | undefined, where: string): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) {
+    throw new UsageError(`${where} must be a positive integer, got ${raw}`, SERVE_HELP);
+  }
+  return Number(raw);
+}
+
 function portOf(raw: string | undefined, where: string): number | undefined {
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) > 65535) {
@@ -267,6 +287,7 @@ export async function serve(config: ServeConfig, out: (line: string) => void): P
     logLevel: config.logLevel ?? 'info',
     corsOrigins: config.corsOrigins,
     node: config.workerTtlMs === undefined ? undefined : { ttlMs: config.workerTtlMs },
+    maxOpenStores: config.maxOpenStores,
     kurrent: config.kurrentPort === undefined ? undefined : { port: config.kurrentPort },
     channelSecret: config.channelSecret,
     capabilities: {

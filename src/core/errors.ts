@@ -87,3 +87,20 @@ export function isEvdbError(value: unknown, code?: ErrorCode): value is EvdbErro
 export function invalidArgument(message: string, details?: Record<string, unknown>): EvdbError {
   return new EvdbError('invalid_argument', message, { details });
 }
+
+/**
+ * The process has no file descriptor left (`EMFILE`) or the system none (`ENFILE`): `unavailable`
+ * and retriable, since the call may succeed once other files close.
+ */
+export function descriptorsExhausted(what: string, errno: string, cause: unknown): EvdbError {
+  return new EvdbError(
+    'unavailable',
+    `cannot open ${what}: too many open files (${errno}); raise the process's descriptor limit ` +
+      '(ulimit -n) or lower maxOpenStores',
+    { cause, details: { reason: 'descriptors_exhausted', errno } },
+  );
+}
+
+export function isDescriptorsExhausted(error: unknown): boolean {
+  return isEvdbError(error, 'unavailable') && error.details.reason === 'descriptors_exhausted';
+}

@@ -84,6 +84,17 @@ export interface OpenEvdbOptions extends FeatureOptions {
   /** Storage backend; default `sqlite({ dataDir })`. */
   backend?: Backend;
   /**
+   * How many stores stay open at once, on a backend whose stores each hold files open (SQLite:
+   * three descriptors and about half a megabyte per store). Opening one more closes the least
+   * recently used idle store; a closed store opens again on its next use. A store is idle when
+   * no call runs on it, no append waits, and nothing of this process holds it (a live
+   * subscription, a running link, a link or schema given code here). Default: half the
+   * process's descriptor limit (`ulimit -n`) over three, between 8 and 1 000 (170 under
+   * `ulimit -n 1024`). Ignored by the memory and PostgreSQL backends, whose stores hold no
+   * files of their own.
+   */
+  maxOpenStores?: number;
+  /**
    * This process as a worker (SPEC §13): its node id (default `<hostname>-<random>`), host, and
    * on a backend shared by several processes how long its registration lives without a
    * heartbeat (`ttlMs`, default 10 000) and how often a server renews it (`heartbeatMs`).
@@ -150,10 +161,10 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
   constructor(
     readonly backend: Backend,
     node: WorkerRegistryOptions = {},
-    features: FeatureOptions = {},
+    features: FeatureOptions & Pick<OpenEvdbOptions, 'maxOpenStores'> = {},
     channels: OpenEvdbOptions['channels'] = {},
   ) {
-    this.stores = new StoreRegistry(backend);
+    this.stores = new StoreRegistry(backend, { maxOpenStores: features.maxOpenStores });
     this.features = new FeatureService(features, this.stores, async (store) => {
       const subscriptions = await this.subscriptions.host(store).getSubscriptions();
       return subscriptions.length;
@@ -255,7 +266,7 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
    * metadata streams); not part of `EventStoreApi`, never offered to remote callers.
    */
   async appendSystem(storeId: string, write: StreamWrite): Promise<AppendResult> {
-    return (await this.stores.store(storeId)).appendSystem(write);
+    return this.stores.use(storeId, (store) => store.appendSystem(write));
   }
 
   appendBatch(storeId: string, writes: StreamWrite[]): Promise<BatchAppendResult> {

@@ -108,6 +108,8 @@ export class FeatureService implements FeatureApi {
       beforeBulkRead: (operation) => this.memory.assertBulkReadAllowed(operation),
       validateAppend: (store, writes) => this.states.get(store)?.schemas.validateWrites(writes),
       afterDeleteStream: (store, streamId) => deleteStreamSnapshots(store, streamId),
+      // Schema code lives in this process only: a store closed as idle would forget it.
+      keepsStoreOpen: (store) => this.states.get(store)?.schemas.holdsCode ?? false,
     });
     // Registered only when on: reads without it pass through the pipeline untouched.
     if (options.upcastOnRead === true) {
@@ -122,9 +124,9 @@ export class FeatureService implements FeatureApi {
     }
   }
 
-  /** Opens a store (once) or fails as the store operations do. */
-  private store(storeId: string): Promise<Store> {
-    return this.stores.store(storeId);
+  /** Runs `work` on the store (opened on demand), or fails as the store operations do. */
+  private use<T>(storeId: string, work: (store: Store) => T | Promise<T>): Promise<T> {
+    return this.stores.use(storeId, work);
   }
 
   /** What a feature read returns, through the pipeline's read hooks (upcasting on read). */
@@ -141,12 +143,8 @@ export class FeatureService implements FeatureApi {
     version: number,
     record: SnapshotRecord,
   ): Promise<SnapshotSummary> {
-    const summary = await snapshots.recordSnapshot(
-      await this.store(storeId),
-      sourceUuid,
-      streamUuid,
-      version,
-      record,
+    const summary = await this.use(storeId, (store) =>
+      snapshots.recordSnapshot(store, sourceUuid, streamUuid, version, record),
     );
     if (telemetry.snapshotCreated.hasSubscribers) {
       telemetry.snapshotCreated.publish({ storeId, sourceUuid, streamUuid, version });
@@ -160,11 +158,8 @@ export class FeatureService implements FeatureApi {
     streamUuid: string,
     version?: number | 'latest',
   ): Promise<Snapshot> {
-    const snapshot = await snapshots.readSnapshot(
-      await this.store(storeId),
-      sourceUuid,
-      streamUuid,
-      version,
+    const snapshot = await this.use(storeId, (store) =>
+      snapshots.readSnapshot(store, sourceUuid, streamUuid, version),
     );
     if (telemetry.snapshotRead.hasSubscribers) {
       telemetry.snapshotRead.publish({
@@ -183,7 +178,9 @@ export class FeatureService implements FeatureApi {
     streamUuid: string,
     version: number,
   ): Promise<void> {
-    return snapshots.deleteSnapshot(await this.store(storeId), sourceUuid, streamUuid, version);
+    return this.use(storeId, (store) =>
+      snapshots.deleteSnapshot(store, sourceUuid, streamUuid, version),
+    );
   }
 
   async listSnapshots(
@@ -192,12 +189,12 @@ export class FeatureService implements FeatureApi {
     streamUuid?: string,
   ): Promise<Snapshot[]> {
     this.memory.assertBulkReadAllowed('listSnapshots');
-    return snapshots.listSnapshots(await this.store(storeId), sourceUuid, streamUuid);
+    return this.use(storeId, (store) => snapshots.listSnapshots(store, sourceUuid, streamUuid));
   }
 
   async listAllSnapshots(storeId: string): Promise<SnapshotSummary[]> {
     this.memory.assertBulkReadAllowed('listAllSnapshots');
-    return snapshots.listAllSnapshots(await this.store(storeId));
+    return this.use(storeId, (store) => snapshots.listAllSnapshots(store));
   }
 
   // ---- temporal queries -----------------------------------------------------------------------
@@ -209,8 +206,9 @@ export class FeatureService implements FeatureApi {
     options?: TemporalReadOptions,
   ): Promise<EventRecord[]> {
     this.memory.assertBulkReadAllowed('readUntil');
-    const store = await this.store(storeId);
-    return this.afterRead(store, await temporal.readUntil(store, streamId, timestampUs, options));
+    return this.use(storeId, async (store) =>
+      this.afterRead(store, await temporal.readUntil(store, streamId, timestampUs, options)),
+    );
   }
 
   async readRange(
@@ -221,12 +219,13 @@ export class FeatureService implements FeatureApi {
     options?: TemporalReadOptions,
   ): Promise<EventRecord[]> {
     this.memory.assertBulkReadAllowed('readRange');
-    const store = await this.store(storeId);
-    return this.afterRead(store, await temporal.readRange(store, streamId, fromUs, toUs, options));
+    return this.use(storeId, async (store) =>
+      this.afterRead(store, await temporal.readRange(store, streamId, fromUs, toUs, options)),
+    );
   }
 
   async versionAt(storeId: string, streamId: string, timestampUs: number): Promise<number> {
-    return temporal.versionAt(await this.store(storeId), streamId, timestampUs);
+    return this.use(storeId, (store) => temporal.versionAt(store, streamId, timestampUs));
   }
 
   // ---- scavenging and archives ----------------------------------------------------------------
@@ -236,11 +235,8 @@ export class FeatureService implements FeatureApi {
     streamId: string,
     options?: EmbeddedScavengeOptions,
   ): Promise<ScavengeResult> {
-    const result = await scavenging.scavenge(
-      await this.scavengeContext(storeId),
-      streamId,
-      options,
-      false,
+    const result = await this.withScavengeContext(storeId, (context) =>
+      scavenging.scavenge(context, streamId, options, false),
     );
     this.scavenged(storeId, result);
     return result;
@@ -251,7 +247,9 @@ export class FeatureService implements FeatureApi {
     streamId: string,
     options?: EmbeddedScavengeOptions,
   ): Promise<ScavengeResult> {
-    return scavenging.scavenge(await this.scavengeContext(storeId), streamId, options, true);
+    return this.withScavengeContext(storeId, (context) =>
+      scavenging.scavenge(context, streamId, options, true),
+    );
   }
 
   async scavengeMatching(
@@ -259,10 +257,8 @@ export class FeatureService implements FeatureApi {
     pattern: string,
     options?: Omit<ScavengeMatchingOptions, 'archive'> & EmbeddedScavengeOptions,
   ): Promise<ScavengeMatchingEntry[]> {
-    const entries = await scavenging.scavengeMatching(
-      await this.scavengeContext(storeId),
-      pattern,
-      options,
+    const entries = await this.withScavengeContext(storeId, (context) =>
+      scavenging.scavengeMatching(context, pattern, options),
     );
     for (const entry of entries)
       if (entry.ok && entry.dryRun !== true) this.scavenged(storeId, entry);
@@ -281,7 +277,8 @@ export class FeatureService implements FeatureApi {
 
   async listArchives(storeId: string, streamId?: string): Promise<string[]> {
     if (streamId !== undefined) assertStreamId(streamId);
-    await this.store(storeId);
+    // The store must exist; its archives live apart from it.
+    await this.use(storeId, () => undefined);
     return this.defaultArchive.list(storeId, streamId);
   }
 
@@ -291,17 +288,23 @@ export class FeatureService implements FeatureApi {
     if (range.storeId !== storeId) {
       throw invalidArgument(`archive key ${JSON.stringify(key)} belongs to another store`);
     }
-    const store = await this.store(storeId);
-    return this.afterRead(store, await this.defaultArchive.read(key));
+    return this.use(storeId, async (store) =>
+      this.afterRead(store, await this.defaultArchive.read(key)),
+    );
   }
 
-  private async scavengeContext(storeId: string): Promise<scavenging.ScavengeContext> {
-    return {
-      store: await this.store(storeId),
-      memory: this.memory,
-      defaultArchive: this.defaultArchive,
-      exclusive: (key, work) => this.runExclusive(key, work),
-    };
+  private withScavengeContext<T>(
+    storeId: string,
+    work: (context: scavenging.ScavengeContext) => Promise<T>,
+  ): Promise<T> {
+    return this.use(storeId, (store) =>
+      work({
+        store,
+        memory: this.memory,
+        defaultArchive: this.defaultArchive,
+        exclusive: (key, exclusiveWork) => this.runExclusive(key, exclusiveWork),
+      }),
+    );
   }
 
   /** Runs `work` after every earlier work of the same key has settled. */
@@ -323,25 +326,29 @@ export class FeatureService implements FeatureApi {
 
   async getEffects(storeId: string, eventId: string): Promise<EventRecord[]> {
     this.memory.assertBulkReadAllowed('getEffects');
-    const store = await this.store(storeId);
-    return this.afterRead(store, await causation.getEffects(store, this.memory, eventId));
+    return this.use(storeId, async (store) =>
+      this.afterRead(store, await causation.getEffects(store, this.memory, eventId)),
+    );
   }
 
   async getCause(storeId: string, eventId: string): Promise<EventRecord | null> {
-    const store = await this.store(storeId);
-    const cause = await causation.getCause(store, eventId);
-    return cause === null ? null : ((await this.afterRead(store, [cause]))[0] ?? null);
+    return this.use(storeId, async (store) => {
+      const cause = await causation.getCause(store, eventId);
+      return cause === null ? null : ((await this.afterRead(store, [cause]))[0] ?? null);
+    });
   }
 
   async getCausationChain(storeId: string, eventId: string): Promise<EventRecord[]> {
-    const store = await this.store(storeId);
-    return this.afterRead(store, await causation.getCausationChain(store, eventId));
+    return this.use(storeId, async (store) =>
+      this.afterRead(store, await causation.getCausationChain(store, eventId)),
+    );
   }
 
   async getCorrelated(storeId: string, correlationId: string): Promise<EventRecord[]> {
     this.memory.assertBulkReadAllowed('getCorrelated');
-    const store = await this.store(storeId);
-    return this.afterRead(store, await causation.getCorrelated(store, this.memory, correlationId));
+    return this.use(storeId, async (store) =>
+      this.afterRead(store, await causation.getCorrelated(store, this.memory, correlationId)),
+    );
   }
 
   async buildCausationGraph(
@@ -350,7 +357,9 @@ export class FeatureService implements FeatureApi {
     options?: CausationGraphOptions,
   ): Promise<CausationGraph> {
     this.memory.assertBulkReadAllowed('buildCausationGraph');
-    return causation.buildCausationGraph(await this.store(storeId), this.memory, id, options);
+    return this.use(storeId, (store) =>
+      causation.buildCausationGraph(store, this.memory, id, options),
+    );
   }
 
   // ---- schema registry ------------------------------------------------------------------------
@@ -371,7 +380,9 @@ export class FeatureService implements FeatureApi {
     eventType: string,
     schema: SchemaRegistration,
   ): Promise<SchemaInfo> {
-    const info = await this.schemas(await this.store(storeId)).register(eventType, schema);
+    const info = await this.use(storeId, (store) =>
+      this.schemas(store).register(eventType, schema),
+    );
     if (telemetry.schemaRegistered.hasSubscribers) {
       telemetry.schemaRegistered.publish({ storeId, eventType, version: info.version });
     }
@@ -379,19 +390,19 @@ export class FeatureService implements FeatureApi {
   }
 
   async getSchema(storeId: string, eventType: string): Promise<SchemaInfo> {
-    return this.schemas(await this.store(storeId)).get(eventType);
+    return this.use(storeId, (store) => this.schemas(store).get(eventType));
   }
 
   async listSchemas(storeId: string): Promise<SchemaInfo[]> {
-    return this.schemas(await this.store(storeId)).list();
+    return this.use(storeId, (store) => this.schemas(store).list());
   }
 
   async getSchemaVersion(storeId: string, eventType: string): Promise<number> {
-    return this.schemas(await this.store(storeId)).version(eventType);
+    return this.use(storeId, (store) => this.schemas(store).version(eventType));
   }
 
   async unregisterSchema(storeId: string, eventType: string): Promise<void> {
-    return this.schemas(await this.store(storeId)).unregister(eventType);
+    return this.use(storeId, (store) => this.schemas(store).unregister(eventType));
   }
 
   async upcastEvents(storeId: string, events: EventRecord[]): Promise<EventRecord[]> {
@@ -410,8 +421,9 @@ export class FeatureService implements FeatureApi {
         throw invalidArgument(`events[${i}].metadata must be an object`);
       }
     });
-    const store = await this.store(storeId);
-    return this.upcasted(store, events, await this.schemas(store).upcast(events, true));
+    return this.use(storeId, async (store) =>
+      this.upcasted(store, events, await this.schemas(store).upcast(events, true)),
+    );
   }
 
   /** Publishes how many events an upcast changed (unchanged ones are the same objects). */
@@ -427,16 +439,17 @@ export class FeatureService implements FeatureApi {
   // ---- inspection -----------------------------------------------------------------------------
 
   async storeStats(storeId: string): Promise<StoreStats> {
-    const store = await this.store(storeId);
-    return inspection.storeStats(store, await this.countSubscriptions(store));
+    return this.use(storeId, async (store) =>
+      inspection.storeStats(store, await this.countSubscriptions(store)),
+    );
   }
 
   async streamInfo(storeId: string, streamId: string): Promise<StreamInfo> {
-    return inspection.streamInfo(await this.store(storeId), streamId);
+    return this.use(storeId, (store) => inspection.streamInfo(store, streamId));
   }
 
   async eventTypeSummary(storeId: string): Promise<EventTypeCount[]> {
-    return inspection.eventTypeSummary(await this.store(storeId));
+    return this.use(storeId, (store) => inspection.eventTypeSummary(store));
   }
 
   // ---- memory pressure ------------------------------------------------------------------------
@@ -482,19 +495,14 @@ export class FeatureService implements FeatureApi {
       const { used, total } = this.memory.stats();
       telemetry.memoryLevelChanged.publish({ level, previous, used, total });
     }
-    void this.stores.openStores().then(
-      (stores) => {
-        for (const store of stores) {
-          if (level !== 'normal') this.states.get(store)?.schemas.clearCache();
-          try {
-            store.log.setMemoryLevel?.(level);
-          } catch {
-            // Best effort: a store closing meanwhile keeps its caches until it is gone.
-          }
-        }
-      },
-      () => undefined,
-    );
+    for (const store of this.stores.openStores()) {
+      if (level !== 'normal') this.states.get(store)?.schemas.clearCache();
+      try {
+        store.log.setMemoryLevel?.(level);
+      } catch {
+        // Best effort: a store closing meanwhile keeps its caches until it is gone.
+      }
+    }
   }
 }
 

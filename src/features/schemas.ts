@@ -42,6 +42,11 @@ export class SchemaRegistry {
 
   constructor(private readonly store: Store) {}
 
+  /** True when code (upcasters, validators) was registered here: it lives only in this object. */
+  get holdsCode(): boolean {
+    return this.code.size > 0;
+  }
+
   async register(eventType: string, definition: SchemaRegistration): Promise<SchemaInfo> {
     assertEventType(eventType);
     if (typeof definition !== 'object' || definition === null || Array.isArray(definition)) {

@@ -69,6 +69,8 @@ export interface StartServerOptions {
    * and on a shared backend the ttl of its registration and the heartbeat interval.
    */
   node?: WorkerRegistryOptions;
+  /** SQLite stores kept open at once; see `OpenEvdbOptions.maxOpenStores`. */
+  maxOpenStores?: number;
   /**
    * The URL other nodes and clients reach this node at, as listed by `getWorkers`. Default:
    * the URL it listens on (with the hostname when it listens on every interface).
@@ -167,12 +169,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
   }
 
   const channels = { secret: options.channelSecret, capabilities };
+  const { maxOpenStores } = options;
   const stopRevocations =
     revocationsFile === undefined ? undefined : watchRevocations(revocationsFile, capabilities);
   const api = await openEvdb(
     options.backend === undefined
-      ? { dataDir: options.dataDir, node: options.node, channels }
-      : { backend: options.backend, node: options.node, channels },
+      ? { dataDir: options.dataDir, node: options.node, channels, maxOpenStores }
+      : { backend: options.backend, node: options.node, channels, maxOpenStores },
   );
   // A server whose storage cannot be used fails now, saying why, rather than answering every
   // call with an error while its health says it is fine.

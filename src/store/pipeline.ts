@@ -10,6 +10,12 @@ export interface StoreHooks {
   storeLoaded?(store: Store): void;
   /** A store is being removed (before it closes and its data goes). */
   storeRemoved?(storeId: string): void;
+  /**
+   * True while something of this process needs the store open beyond one operation (a live
+   * subscription, a running link, a lease, code registered for it): the registry does not
+   * close such a store as idle.
+   */
+  keepsStoreOpen?(store: Store): boolean;
   /** Before a bulk read touches the store; throws to refuse it. */
   beforeBulkRead?(operation: string): void;
   /** Before appends are queued, after their arguments were checked; throws to refuse them. */
@@ -29,6 +35,7 @@ type Hook<K extends keyof StoreHooks> = NonNullable<StoreHooks[K]>;
 export class StorePipeline {
   private readonly loaded: Hook<'storeLoaded'>[] = [];
   private readonly removed: Hook<'storeRemoved'>[] = [];
+  private readonly keepOpen: Hook<'keepsStoreOpen'>[] = [];
   private readonly bulkReadChecks: Hook<'beforeBulkRead'>[] = [];
   private readonly appendChecks: Hook<'validateAppend'>[] = [];
   private readonly readTransforms: Hook<'afterRead'>[] = [];
@@ -37,6 +44,7 @@ export class StorePipeline {
   register(hooks: StoreHooks): void {
     if (hooks.storeLoaded) this.loaded.push(hooks.storeLoaded.bind(hooks));
     if (hooks.storeRemoved) this.removed.push(hooks.storeRemoved.bind(hooks));
+    if (hooks.keepsStoreOpen) this.keepOpen.push(hooks.keepsStoreOpen.bind(hooks));
     if (hooks.beforeBulkRead) this.bulkReadChecks.push(hooks.beforeBulkRead.bind(hooks));
     if (hooks.validateAppend) this.appendChecks.push(hooks.validateAppend.bind(hooks));
     if (hooks.afterRead) this.readTransforms.push(hooks.afterRead.bind(hooks));
@@ -49,6 +57,10 @@ export class StorePipeline {
 
   storeRemoved(storeId: string): void {
     for (const hook of this.removed) hook(storeId);
+  }
+
+  keepsStoreOpen(store: Store): boolean {
+    return this.keepOpen.some((keeps) => keeps(store));
   }
 
   beforeBulkRead(operation: string): void {

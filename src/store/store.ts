@@ -195,6 +195,16 @@ export class Store {
     return this.closing;
   }
 
+  /** Nothing queued or committing, and not closing: closing it now interrupts nothing. */
+  get isIdle(): boolean {
+    return (
+      this.closing === undefined &&
+      !this.scheduled &&
+      this.committing === undefined &&
+      this.queue.length === 0
+    );
+  }
+
   assertOpen(): void {
     if (this.closed) throw closedError(this.storeId);
   }

@@ -47,13 +47,14 @@ export class StreamService {
   ): Promise<AppendResult> {
     // prepareWrites checks the stream id too (reserved ids included).
     const { writes } = prepareWrites([{ streamId, events, expectedVersion }]);
-    const store = await this.stores.store(storeId);
-    const { pipeline } = this.stores;
-    if (pipeline.validatesAppends) pipeline.validateAppend(store, [{ streamId, events }]);
-    const started = telemetry.streamWrite.hasSubscribers ? performance.now() : -1;
-    const [result] = await store.append({ writes });
-    if (started >= 0) this.publishWrite(storeId, [streamId], writes, result, started);
-    return result as AppendResult;
+    return this.stores.use(storeId, async (store) => {
+      const { pipeline } = this.stores;
+      if (pipeline.validatesAppends) pipeline.validateAppend(store, [{ streamId, events }]);
+      const started = telemetry.streamWrite.hasSubscribers ? performance.now() : -1;
+      const [result] = await store.append({ writes });
+      if (started >= 0) this.publishWrite(storeId, [streamId], writes, result, started);
+      return result as AppendResult;
+    });
   }
 
   async appendBatch(storeId: string, writes: StreamWrite[]): Promise<BatchAppendResult> {
@@ -65,11 +66,12 @@ export class StreamService {
       );
     }
     const prepared = prepareWrites(writes);
-    const store = await this.stores.store(storeId);
-    this.stores.pipeline.validateAppend(store, writes);
-    if (prepared.writes.length === 0) return { results: [] };
     const started = telemetry.streamWrite.hasSubscribers ? performance.now() : -1;
-    const results = await store.append(prepared);
+    const results = await this.stores.use(storeId, (store) => {
+      this.stores.pipeline.validateAppend(store, writes);
+      return prepared.writes.length === 0 ? [] : store.append(prepared);
+    });
+    if (prepared.writes.length === 0) return { results: [] };
     if (started >= 0) {
       const streamIds = writes.map((write) => write.streamId);
       this.publishWrite(storeId, streamIds, prepared.writes, results.at(-1), started);
@@ -97,52 +99,56 @@ export class StreamService {
     assertStreamId(streamId);
     assertInteger('startVersion', startVersion, direction === 'forward' ? 0 : -1);
     assertCount(count);
-    const store = await this.stores.store(storeId);
-    return this.read(store, streamId, store.readStream(streamId, startVersion, count, direction));
+    return this.stores.use(storeId, (store) =>
+      this.read(store, streamId, store.readStream(streamId, startVersion, count, direction)),
+    );
   }
 
   async getVersion(storeId: string, streamId: string): Promise<number> {
     assertStreamId(streamId);
-    const head = await (await this.stores.store(storeId)).head(streamId);
+    const head = await this.stores.use(storeId, (store) => store.head(streamId));
     return head?.version ?? -1;
   }
 
   async streamExists(storeId: string, streamId: string): Promise<boolean> {
     assertStreamId(streamId);
-    return (await (await this.stores.store(storeId)).head(streamId)) !== undefined;
+    return (await this.stores.use(storeId, (store) => store.head(streamId))) !== undefined;
   }
 
   async getStreams(storeId: string): Promise<string[]> {
-    const store = await this.stores.store(storeId);
-    store.assertOpen();
-    const max = LIMITS.maxUnpagedStreams;
-    const streams = await store.log.listStreams(keyRange('', undefined), max + 1);
-    if (streams.length > max) {
-      throw invalidArgument(
-        `store ${storeId} has more than ${max} streams, too many for one array: page through them with listStreams(storeId, { after, limit, prefix })`,
-        { limit: max },
-      );
-    }
-    return streams;
+    return this.stores.use(storeId, async (store) => {
+      store.assertOpen();
+      const max = LIMITS.maxUnpagedStreams;
+      const streams = await store.log.listStreams(keyRange('', undefined), max + 1);
+      if (streams.length > max) {
+        throw invalidArgument(
+          `store ${storeId} has more than ${max} streams, too many for one array: page through them with listStreams(storeId, { after, limit, prefix })`,
+          { limit: max },
+        );
+      }
+      return streams;
+    });
   }
 
   async listStreams(storeId: string, options?: ListStreamsOptions): Promise<StreamPage> {
-    const store = await this.stores.store(storeId);
-    store.assertOpen();
-    return listStreamPage(store.log, options);
+    return this.stores.use(storeId, (store) => {
+      store.assertOpen();
+      return listStreamPage(store.log, options);
+    });
   }
 
   async deleteStream(storeId: string, streamId: string): Promise<DeleteStreamResult> {
     assertWritableStreamId(streamId);
-    const store = await this.stores.store(storeId);
-    store.assertOpen();
-    const deletedCount = await store.log.deleteStream(streamId);
-    await this.stores.pipeline.afterDeleteStream(store, streamId);
-    return { streamId, deleted: deletedCount > 0, deletedCount };
+    return this.stores.use(storeId, async (store) => {
+      store.assertOpen();
+      const deletedCount = await store.log.deleteStream(streamId);
+      await this.stores.pipeline.afterDeleteStream(store, streamId);
+      return { streamId, deleted: deletedCount > 0, deletedCount };
+    });
   }
 
   async hasEvents(storeId: string): Promise<boolean> {
-    const status = await (await this.stores.store(storeId)).log.status();
+    const status = await this.stores.use(storeId, (store) => store.log.status());
     return status.totalEvents > 0;
   }
 
@@ -154,8 +160,9 @@ export class StreamService {
     assertInteger('fromPosition', fromPosition, 0);
     assertCount(count);
     this.stores.pipeline.beforeBulkRead('readAllGlobal');
-    const store = await this.stores.store(storeId);
-    return this.read(store, '$all', store.readAll(fromPosition, count));
+    return this.stores.use(storeId, (store) =>
+      this.read(store, '$all', store.readAll(fromPosition, count)),
+    );
   }
 
   async readByEventTypes(
@@ -166,9 +173,10 @@ export class StreamService {
     const types = assertKeyList('eventTypes', eventTypes);
     const { fromPosition, count } = pageOptions(options);
     this.stores.pipeline.beforeBulkRead('readByEventTypes');
-    const store = await this.stores.store(storeId);
-    const reading = store.readIndex({ kind: 'type', eventTypes: types }, fromPosition, count);
-    return this.read(store, '$types', reading);
+    return this.stores.use(storeId, (store) => {
+      const reading = store.readIndex({ kind: 'type', eventTypes: types }, fromPosition, count);
+      return this.read(store, '$types', reading);
+    });
   }
 
   async readByTags(
@@ -183,9 +191,10 @@ export class StreamService {
     }
     const { fromPosition, count } = pageOptions(options);
     this.stores.pipeline.beforeBulkRead('readByTags');
-    const store = await this.stores.store(storeId);
-    const reading = store.readIndex({ kind: 'tag', tags: keys, match }, fromPosition, count);
-    return this.read(store, '$tags', reading);
+    return this.stores.use(storeId, (store) => {
+      const reading = store.readIndex({ kind: 'tag', tags: keys, match }, fromPosition, count);
+      return this.read(store, '$tags', reading);
+    });
   }
 
   private publishWrite(

@@ -20,8 +20,8 @@ export interface WorkerRegistryOptions {
 
 /** What the registry needs from the embedded store. */
 export interface RegistryHost {
-  /** The open log of an existing store; `not_found` otherwise. */
-  log(storeId: string): Promise<LogBackend>;
+  /** Runs `work` on the open log of an existing store (kept open meanwhile); `not_found` otherwise. */
+  withLog<T>(storeId: string, work: (log: LogBackend) => Promise<T>): Promise<T>;
   listStores(): Promise<string[]>;
 }
 
@@ -118,12 +118,13 @@ export class WorkerRegistry {
         .filter((storeId) => !this.excluded.has(storeId))
         .map(async (storeId) => {
           try {
-            const log = await this.table(storeId);
-            if (log === undefined) return;
-            await this.writeSelf(log, now);
-            await this.watchPeers(storeId, log, now);
-            // Now and then, clear the entries of nodes long gone.
-            if (this.beats % 10 === 1) await this.prune(log, now);
+            await this.withTable(storeId, async (log) => {
+              if (log === undefined) return;
+              await this.writeSelf(log, now);
+              await this.watchPeers(storeId, log, now);
+              // Now and then, clear the entries of nodes long gone.
+              if (this.beats % 10 === 1) await this.prune(log, now);
+            });
           } catch {
             // The store was removed meanwhile, or the backend is down: the next beat retries.
           }
@@ -180,9 +181,11 @@ export class WorkerRegistry {
   }
 
   /** The store's log when workers are shared through the backend's key-value facility. */
-  private async table(storeId: string): Promise<LogBackend | undefined> {
-    const log = await this.stores.log(storeId);
-    return this.shared ? log : undefined;
+  private withTable<T>(
+    storeId: string,
+    work: (log: LogBackend | undefined) => Promise<T>,
+  ): Promise<T> {
+    return this.stores.withLog(storeId, (log) => work(this.shared ? log : undefined));
   }
 
   private async writeSelf(log: LogBackend, now: number): Promise<void> {
@@ -202,24 +205,25 @@ export class WorkerRegistry {
   }
 
   /** Live workers of a store (the store must exist), sorted by node id. */
-  async list(storeId: string): Promise<WorkerInfo[]> {
-    const log = await this.table(storeId);
-    const now = Date.now();
-    const workers = new Map<string, WorkerInfo>();
-    if (!this.excluded.has(storeId)) workers.set(this.self.nodeId, this.selfInfo());
-    const others =
-      log !== undefined
-        ? (await log.kvList(WORKERS_NAMESPACE)).map(
-            (entry) => entry.value as unknown as StoredWorker,
-          )
-        : this.localWorkers(storeId, now);
-    for (const worker of others) {
-      if (worker.nodeId === this.self.nodeId || worker.expiresAt <= now) continue;
-      workers.set(worker.nodeId, publicInfo(worker));
-    }
-    return [...workers.values()].sort((a, b) =>
-      a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0,
-    );
+  list(storeId: string): Promise<WorkerInfo[]> {
+    return this.withTable(storeId, async (log) => {
+      const now = Date.now();
+      const workers = new Map<string, WorkerInfo>();
+      if (!this.excluded.has(storeId)) workers.set(this.self.nodeId, this.selfInfo());
+      const others =
+        log !== undefined
+          ? (await log.kvList(WORKERS_NAMESPACE)).map(
+              (entry) => entry.value as unknown as StoredWorker,
+            )
+          : this.localWorkers(storeId, now);
+      for (const worker of others) {
+        if (worker.nodeId === this.self.nodeId || worker.expiresAt <= now) continue;
+        workers.set(worker.nodeId, publicInfo(worker));
+      }
+      return [...workers.values()].sort((a, b) =>
+        a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0,
+      );
+    });
   }
 
   /** Registrations kept in this process; expired ones are dropped. */
@@ -234,74 +238,76 @@ export class WorkerRegistry {
    * Without `worker`: this node serves the store again (after `unregister`). With one: records
    * that worker for `ttlMs`; register it again to keep it listed.
    */
-  async register(storeId: string, worker?: WorkerRegistration): Promise<WorkerInfo> {
-    const log = await this.table(storeId);
-    const now = Date.now();
-    let info: WorkerInfo;
-    if (worker === undefined || worker.nodeId === this.self.nodeId) {
-      this.excluded.delete(storeId);
-      if (log !== undefined && this.self.url !== undefined) await this.writeSelf(log, now);
-      info = this.selfInfo();
-    } else {
-      const stored = storedRegistration(worker, now);
-      if (log !== undefined) {
-        // A renewal keeps the worker's start time.
-        const previous = (await log.kvGet(WORKERS_NAMESPACE, stored.nodeId))?.value as
-          StoredWorker | undefined;
-        if (previous !== undefined && previous.expiresAt > now)
-          stored.startedAt = previous.startedAt;
-        await log.kvPut(WORKERS_NAMESPACE, stored.nodeId, { ...stored });
+  register(storeId: string, worker?: WorkerRegistration): Promise<WorkerInfo> {
+    return this.withTable(storeId, async (log) => {
+      const now = Date.now();
+      let info: WorkerInfo;
+      if (worker === undefined || worker.nodeId === this.self.nodeId) {
+        this.excluded.delete(storeId);
+        if (log !== undefined && this.self.url !== undefined) await this.writeSelf(log, now);
+        info = this.selfInfo();
       } else {
-        let workers = this.local.get(storeId);
-        if (workers === undefined) {
-          workers = new Map<string, StoredWorker>();
-          this.local.set(storeId, workers);
+        const stored = storedRegistration(worker, now);
+        if (log !== undefined) {
+          // A renewal keeps the worker's start time.
+          const previous = (await log.kvGet(WORKERS_NAMESPACE, stored.nodeId))?.value as
+            StoredWorker | undefined;
+          if (previous !== undefined && previous.expiresAt > now)
+            stored.startedAt = previous.startedAt;
+          await log.kvPut(WORKERS_NAMESPACE, stored.nodeId, { ...stored });
+        } else {
+          let workers = this.local.get(storeId);
+          if (workers === undefined) {
+            workers = new Map<string, StoredWorker>();
+            this.local.set(storeId, workers);
+          }
+          const previous = workers.get(stored.nodeId);
+          if (previous !== undefined && previous.expiresAt > now)
+            stored.startedAt = previous.startedAt;
+          workers.set(stored.nodeId, stored);
         }
-        const previous = workers.get(stored.nodeId);
-        if (previous !== undefined && previous.expiresAt > now)
-          stored.startedAt = previous.startedAt;
-        workers.set(stored.nodeId, stored);
+        info = publicInfo(stored);
       }
-      info = publicInfo(stored);
-    }
-    if (telemetry.workerRegistered.hasSubscribers) {
-      telemetry.workerRegistered.publish({
-        nodeId: this.self.nodeId,
-        storeId,
-        worker: { nodeId: info.nodeId, host: info.host, url: info.url },
-        via: 'call',
-      });
-    }
-    return info;
+      if (telemetry.workerRegistered.hasSubscribers) {
+        telemetry.workerRegistered.publish({
+          nodeId: this.self.nodeId,
+          storeId,
+          worker: { nodeId: info.nodeId, host: info.host, url: info.url },
+          via: 'call',
+        });
+      }
+      return info;
+    });
   }
 
   /** Removes a worker (default: this node) from the store's list; false if it was not listed. */
-  async unregister(storeId: string, nodeId: string = this.self.nodeId): Promise<boolean> {
-    const log = await this.table(storeId);
-    let removed: boolean;
-    let info: WorkerInfo | undefined;
-    if (nodeId === this.self.nodeId) {
-      removed = !this.excluded.has(storeId);
-      this.excluded.add(storeId);
-      info = this.self;
-      if (log !== undefined) await log.kvDelete(WORKERS_NAMESPACE, nodeId);
-    } else if (log !== undefined) {
-      const entry = await log.kvGet(WORKERS_NAMESPACE, nodeId);
-      info = entry?.value as unknown as StoredWorker | undefined;
-      removed = entry !== undefined && (await log.kvDelete(WORKERS_NAMESPACE, nodeId));
-    } else {
-      info = this.local.get(storeId)?.get(nodeId);
-      removed = this.local.get(storeId)?.delete(nodeId) ?? false;
-    }
-    if (removed && info !== undefined && telemetry.workerUnregistered.hasSubscribers) {
-      telemetry.workerUnregistered.publish({
-        nodeId: this.self.nodeId,
-        storeId,
-        worker: { nodeId: info.nodeId, host: info.host, url: info.url },
-        via: 'call',
-      });
-    }
-    return removed;
+  unregister(storeId: string, nodeId: string = this.self.nodeId): Promise<boolean> {
+    return this.withTable(storeId, async (log) => {
+      let removed: boolean;
+      let info: WorkerInfo | undefined;
+      if (nodeId === this.self.nodeId) {
+        removed = !this.excluded.has(storeId);
+        this.excluded.add(storeId);
+        info = this.self;
+        if (log !== undefined) await log.kvDelete(WORKERS_NAMESPACE, nodeId);
+      } else if (log !== undefined) {
+        const entry = await log.kvGet(WORKERS_NAMESPACE, nodeId);
+        info = entry?.value as unknown as StoredWorker | undefined;
+        removed = entry !== undefined && (await log.kvDelete(WORKERS_NAMESPACE, nodeId));
+      } else {
+        info = this.local.get(storeId)?.get(nodeId);
+        removed = this.local.get(storeId)?.delete(nodeId) ?? false;
+      }
+      if (removed && info !== undefined && telemetry.workerUnregistered.hasSubscribers) {
+        telemetry.workerUnregistered.publish({
+          nodeId: this.self.nodeId,
+          storeId,
+          worker: { nodeId: info.nodeId, host: info.host, url: info.url },
+          via: 'call',
+        });
+      }
+      return removed;
+    });
   }
 
   /** The store is gone: forget what was registered for it. */
@@ -328,7 +334,11 @@ export class WorkerRegistry {
     await Promise.all(
       stores.map(async (storeId) => {
         try {
-          await (await this.table(storeId))?.kvDelete(WORKERS_NAMESPACE, this.self.nodeId);
+          await this.withTable(storeId, (log) =>
+            log === undefined
+              ? Promise.resolve(false)
+              : log.kvDelete(WORKERS_NAMESPACE, this.self.nodeId),
+          );
         } catch {
           // The entry expires by itself.
         }

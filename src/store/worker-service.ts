@@ -1,6 +1,7 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import { closedError, type StoreRegistry } from './store-registry.js';
+import type { Store } from './store.js';
 import { assertStoreId } from '../core/validation.js';
 import { WorkerRegistry, type WorkerRegistryOptions } from './worker-registry.js';
 
@@ -19,7 +20,7 @@ export class WorkerService {
       {
         // Stores already open stay reachable while closing: the registry removes this node's
         // entries from them on the way out.
-        log: async (storeId) => (await stores.storeWhileClosing(storeId)).log,
+        withLog: (storeId, work) => stores.useWhileClosing(storeId, (store) => work(store.log)),
         listStores: () => stores.backend.listStores(),
       },
       stores.backend.capabilities.multiProcess,
@@ -113,7 +114,13 @@ export class WorkerService {
   private async checkStore(
     storeId: string,
   ): Promise<{ health: StoreHealth; workers: WorkerInfo[] }> {
-    const store = await this.stores.store(storeId);
+    return this.stores.use(storeId, (store) => this.checkOpenStore(storeId, store));
+  }
+
+  private async checkOpenStore(
+    storeId: string,
+    store: Store,
+  ): Promise<{ health: StoreHealth; workers: WorkerInfo[] }> {
     const started = performance.now();
     try {
       const [status, workers] = await Promise.all([

@@ -87,6 +87,15 @@ export class Links {
     private readonly owner: () => string,
   ) {}
 
+  /** True while a link runs here or this process gave code to one (code lives nowhere else). */
+  get active(): boolean {
+    if (this.runners.size > 0) return true;
+    for (const code of this.code.values()) {
+      if (code.filter !== undefined || code.transform !== undefined) return true;
+    }
+    return false;
+  }
+
   async create(options: CreateLinkOptions): Promise<LinkDefinition> {
     if (typeof options !== 'object' || options === null) {
       throw invalidArgument('createLink takes { name, source, filter?, transform?, backfill? }');

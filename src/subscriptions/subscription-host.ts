@@ -70,6 +70,8 @@ export class SubscriptionHost {
   /** The lease keepers of this process's persistent subscriptions. */
   private readonly keepers = new Map<EventSubscription, LeaseKeeper>();
   private resuming: Promise<void> | undefined;
+  /** False while `resumeLinks` runs. */
+  private resumed = true;
   private readonly hostId = randomUUID();
   private owners = 0;
   private closing: Promise<void> | undefined;
@@ -393,6 +395,18 @@ export class SubscriptionHost {
    */
   resumeLinks(): void {
     this.resuming ??= this.links.resume().catch(() => undefined);
+    this.resumed = false;
+    void this.resuming.then(() => {
+      this.resumed = true;
+    });
+  }
+
+  /**
+   * True while this store must stay open for what runs here: subscriptions (their leases and
+   * checkpoints), links running or holding code given to this process, links resuming.
+   */
+  get keepsStoreOpen(): boolean {
+    return this.running.size > 0 || this.links.active || !this.resumed;
   }
 
   /** Stops every subscription and link of this store in this process, and the dispatcher. */

@@ -33,7 +33,10 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     /** The process's memory pressure, which subscriptions consult. */
     private readonly memory?: MemoryGate,
   ) {
-    stores.pipeline.register({ storeLoaded: (store) => this.host(store).resumeLinks() });
+    stores.pipeline.register({
+      storeLoaded: (store) => this.host(store).resumeLinks(),
+      keepsStoreOpen: (store) => this.hosts.get(store)?.keepsStoreOpen ?? false,
+    });
   }
 
   /** The subscriptions and links of an open store (created on first use). */
@@ -60,15 +63,16 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     return host;
   }
 
-  private async hostOf(storeId: string): Promise<SubscriptionHost> {
-    return this.host(await this.stores.store(storeId));
+  /** Runs `work` on the store's host; the store stays open while `work` runs. */
+  private withHost<T>(storeId: string, work: (host: SubscriptionHost) => Promise<T>): Promise<T> {
+    return this.stores.use(storeId, (store) => work(this.host(store)));
   }
 
   async saveSubscription(
     storeId: string,
     options: SaveSubscriptionOptions,
   ): Promise<SubscriptionInfo> {
-    return (await this.hostOf(storeId)).saveSubscription(options);
+    return this.withHost(storeId, (host) => host.saveSubscription(options));
   }
 
   async removeSubscription(
@@ -77,7 +81,7 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     selector: SubscriptionSelector,
     name: string,
   ): Promise<void> {
-    return (await this.hostOf(storeId)).removeSubscription(type, selector, name);
+    return this.withHost(storeId, (host) => host.removeSubscription(type, selector, name));
   }
 
   async ackEvent(
@@ -85,23 +89,23 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     name: string,
     eventOrPosition: EventRecord | number,
   ): Promise<number> {
-    return (await this.hostOf(storeId)).ackEvent(name, eventOrPosition);
+    return this.withHost(storeId, (host) => host.ackEvent(name, eventOrPosition));
   }
 
   async getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]> {
-    return (await this.hostOf(storeId)).getSubscriptions();
+    return this.withHost(storeId, (host) => host.getSubscriptions());
   }
 
   async getSubscription(storeId: string, name: string): Promise<SubscriptionInfo> {
-    return (await this.hostOf(storeId)).getSubscription(name);
+    return this.withHost(storeId, (host) => host.getSubscription(name));
   }
 
   async listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]> {
-    return (await this.hostOf(storeId)).listStoreSubscriptions();
+    return this.withHost(storeId, (host) => host.listStoreSubscriptions());
   }
 
   async subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag> {
-    return (await this.hostOf(storeId)).subscriptionLag(name);
+    return this.withHost(storeId, (host) => host.subscriptionLag(name));
   }
 
   async subscribe(
@@ -109,34 +113,34 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     options: SubscribeOptions,
     handler?: SubscriptionHandler,
   ): Promise<Subscription> {
-    return (await this.hostOf(storeId)).subscribe(options, handler);
+    return this.withHost(storeId, (host) => host.subscribe(options, handler));
   }
 
   async createLink(storeId: string, options: CreateLinkOptions): Promise<LinkDefinition> {
-    return (await this.hostOf(storeId)).createLink(options);
+    return this.withHost(storeId, (host) => host.createLink(options));
   }
 
   async deleteLink(storeId: string, name: string): Promise<void> {
-    return (await this.hostOf(storeId)).deleteLink(name);
+    return this.withHost(storeId, (host) => host.deleteLink(name));
   }
 
   async getLink(storeId: string, name: string): Promise<LinkDefinition> {
-    return (await this.hostOf(storeId)).getLink(name);
+    return this.withHost(storeId, (host) => host.getLink(name));
   }
 
   async listLinks(storeId: string): Promise<LinkDefinition[]> {
-    return (await this.hostOf(storeId)).listLinks();
+    return this.withHost(storeId, (host) => host.listLinks());
   }
 
   async startLink(storeId: string, name: string): Promise<void> {
-    return (await this.hostOf(storeId)).startLink(name);
+    return this.withHost(storeId, (host) => host.startLink(name));
   }
 
   async stopLink(storeId: string, name: string): Promise<void> {
-    return (await this.hostOf(storeId)).stopLink(name);
+    return this.withHost(storeId, (host) => host.stopLink(name));
   }
 
   async linkInfo(storeId: string, name: string): Promise<LinkInfo> {
-    return (await this.hostOf(storeId)).linkInfo(name);
+    return this.withHost(storeId, (host) => host.linkInfo(name));
   }
 }

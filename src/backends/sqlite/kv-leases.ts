@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { JsonValue } from '../../core/types.js';
 import type { KvEntry, KvStore } from '../kv-store.js';
 import { guard } from './errors.js';
+import { preparedOnUse } from './statements.js';
 
 /**
  * The key-value store of a store file: the `kv` table, written in autocommit transactions that
@@ -12,31 +13,36 @@ export class SqliteKv implements KvStore {
   private readonly s;
 
   constructor(db: Database.Database) {
-    this.s = {
-      kvGet: db.prepare('SELECT value, revision FROM kv WHERE namespace = ? AND key = ?'),
-      kvList: db.prepare('SELECT key, value, revision FROM kv WHERE namespace = ? ORDER BY key'),
-      kvUpsert: db
-        .prepare(
-          'INSERT INTO kv (namespace, key, value, revision) VALUES (?, ?, ?, 1) ' +
-            'ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ' +
-            'revision = kv.revision + 1 RETURNING revision',
-        )
-        .pluck(),
-      kvInsert: db
-        .prepare(
-          'INSERT INTO kv (namespace, key, value, revision) VALUES (?, ?, ?, 1) ' +
-            'ON CONFLICT (namespace, key) DO NOTHING RETURNING revision',
-        )
-        .pluck(),
-      kvUpdate: db
-        .prepare(
-          'UPDATE kv SET value = ?, revision = revision + 1 WHERE namespace = ? AND key = ? ' +
-            'AND revision = ? RETURNING revision',
-        )
-        .pluck(),
-      kvDelete: db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ?'),
-      kvDeleteAt: db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ? AND revision = ?'),
-    };
+    this.s = preparedOnUse({
+      kvGet: () => db.prepare('SELECT value, revision FROM kv WHERE namespace = ? AND key = ?'),
+      kvList: () =>
+        db.prepare('SELECT key, value, revision FROM kv WHERE namespace = ? ORDER BY key'),
+      kvUpsert: () =>
+        db
+          .prepare(
+            'INSERT INTO kv (namespace, key, value, revision) VALUES (?, ?, ?, 1) ' +
+              'ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ' +
+              'revision = kv.revision + 1 RETURNING revision',
+          )
+          .pluck(),
+      kvInsert: () =>
+        db
+          .prepare(
+            'INSERT INTO kv (namespace, key, value, revision) VALUES (?, ?, ?, 1) ' +
+              'ON CONFLICT (namespace, key) DO NOTHING RETURNING revision',
+          )
+          .pluck(),
+      kvUpdate: () =>
+        db
+          .prepare(
+            'UPDATE kv SET value = ?, revision = revision + 1 WHERE namespace = ? AND key = ? ' +
+              'AND revision = ? RETURNING revision',
+          )
+          .pluck(),
+      kvDelete: () => db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ?'),
+      kvDeleteAt: () =>
+        db.prepare('DELETE FROM kv WHERE namespace = ? AND key = ? AND revision = ?'),
+    });
   }
 
   kvGet(namespace: string, key: string): Promise<KvEntry | undefined> {

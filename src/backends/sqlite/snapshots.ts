@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { SnapshotStorage, StoredSnapshot, StoredSnapshotSummary } from '../feature-storage.js';
+import { preparedOnUse } from './statements.js';
 
 const COLUMNS =
   'source_uuid AS sourceUuid, stream_uuid AS streamUuid, version, data, metadata, created_us AS createdUs';
@@ -21,45 +22,54 @@ export class SqliteSnapshots implements SnapshotStorage {
     db: Database.Database,
     private readonly guard: <T>(work: () => T) => Promise<T>,
   ) {
-    this.s = {
-      exists: db
-        .prepare(
-          'SELECT 1 FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? AND version = ?',
-        )
-        .pluck(),
-      upsert: db.prepare(
-        'INSERT INTO snapshots (stream_uuid, source_uuid, version, data, metadata, created_us) ' +
-          'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream_uuid, source_uuid, version) DO UPDATE ' +
-          'SET data = excluded.data, metadata = excluded.metadata, created_us = excluded.created_us',
-      ),
-      count: db.prepare('SELECT snapshot_count FROM store_state WHERE id = 1').pluck(),
-      addCount: db.prepare(
-        'UPDATE store_state SET snapshot_count = snapshot_count + ? WHERE id = 1',
-      ),
-      get: db.prepare(
-        `SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? AND version = ?`,
-      ),
-      latest: db.prepare(
-        `SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? ` +
-          'ORDER BY version DESC LIMIT 1',
-      ),
-      delete: db.prepare(
-        'DELETE FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? AND version = ?',
-      ),
-      deleteStream: db.prepare('DELETE FROM snapshots WHERE stream_uuid = ?'),
-      listAll: db.prepare(`SELECT ${COLUMNS} FROM snapshots ${ORDER}`),
-      listStream: db.prepare(`SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? ${ORDER}`),
-      listSource: db.prepare(`SELECT ${COLUMNS} FROM snapshots WHERE source_uuid = ? ${ORDER}`),
-      listBoth: db.prepare(
-        `SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? ${ORDER}`,
-      ),
-      summaries: db.prepare(
-        `SELECT ${SUMMARY_COLUMNS} FROM snapshots ORDER BY created_us DESC, version DESC`,
-      ),
-      streamStats: db.prepare(
-        'SELECT count(*) AS count, max(version) AS latestVersion FROM snapshots WHERE stream_uuid = ?',
-      ),
-    };
+    this.s = preparedOnUse({
+      exists: () =>
+        db
+          .prepare(
+            'SELECT 1 FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? AND version = ?',
+          )
+          .pluck(),
+      upsert: () =>
+        db.prepare(
+          'INSERT INTO snapshots (stream_uuid, source_uuid, version, data, metadata, created_us) ' +
+            'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream_uuid, source_uuid, version) DO UPDATE ' +
+            'SET data = excluded.data, metadata = excluded.metadata, created_us = excluded.created_us',
+        ),
+      count: () => db.prepare('SELECT snapshot_count FROM store_state WHERE id = 1').pluck(),
+      addCount: () =>
+        db.prepare('UPDATE store_state SET snapshot_count = snapshot_count + ? WHERE id = 1'),
+      get: () =>
+        db.prepare(
+          `SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? AND version = ?`,
+        ),
+      latest: () =>
+        db.prepare(
+          `SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? ` +
+            'ORDER BY version DESC LIMIT 1',
+        ),
+      delete: () =>
+        db.prepare(
+          'DELETE FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? AND version = ?',
+        ),
+      deleteStream: () => db.prepare('DELETE FROM snapshots WHERE stream_uuid = ?'),
+      listAll: () => db.prepare(`SELECT ${COLUMNS} FROM snapshots ${ORDER}`),
+      listStream: () =>
+        db.prepare(`SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? ${ORDER}`),
+      listSource: () =>
+        db.prepare(`SELECT ${COLUMNS} FROM snapshots WHERE source_uuid = ? ${ORDER}`),
+      listBoth: () =>
+        db.prepare(
+          `SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? ${ORDER}`,
+        ),
+      summaries: () =>
+        db.prepare(
+          `SELECT ${SUMMARY_COLUMNS} FROM snapshots ORDER BY created_us DESC, version DESC`,
+        ),
+      streamStats: () =>
+        db.prepare(
+          'SELECT count(*) AS count, max(version) AS latestVersion FROM snapshots WHERE stream_uuid = ?',
+        ),
+    });
     const s = this.s;
     this.putTransaction = db.transaction((snapshot: StoredSnapshot) => {
       const existed = s.exists.get(snapshot.streamUuid, snapshot.sourceUuid, snapshot.version);

@@ -7,6 +7,7 @@ import { EvdbError } from '../../core/errors.js';
 import { joinStore, type Backend, type BackupCapability, type LogBackend } from '../log-backend.js';
 import { ProcessLeases } from '../process-leases.js';
 import { LOCK_FILE, lockDataDir } from './dir-lock.js';
+import { descriptorFailure } from './errors.js';
 import { SqliteKv } from './kv-leases.js';
 import { SqliteLog, type SqliteSynchronous } from './log.js';
 
@@ -41,6 +42,8 @@ class SqliteBackend implements Backend {
   readonly name = 'sqlite';
   readonly schemaVersion = String(SCHEMA_VERSION);
   readonly capabilities: BackendCapabilities;
+  /** An open store holds its database, its write-ahead log and its shared-memory index open. */
+  readonly filesPerStore = 3;
   /** Set while this backend holds the data directory (see `lockDataDir`). */
   private unlock: (() => void) | undefined;
 
@@ -120,13 +123,20 @@ class SqliteBackend implements Backend {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return Promise.resolve(undefined);
       throw storageError(this.dataDir, error);
     }
-    return Promise.resolve(
-      openStoreFile(path, this.synchronous, {
-        storeId,
-        createdAt: new Date().toISOString(),
-        settings,
-      }),
-    );
+    try {
+      return Promise.resolve(
+        openStoreFile(path, this.synchronous, {
+          storeId,
+          createdAt: new Date().toISOString(),
+          settings,
+        }),
+      );
+    } catch (error) {
+      // A store that could not be set up (out of descriptors, say) is not left half made:
+      // creating it again must not find it existing.
+      for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+      throw error;
+    }
   }
 
   openStore(storeId: string): Promise<LogBackend | undefined> {
@@ -166,6 +176,8 @@ class SqliteBackend implements Backend {
  */
 function storageError(dataDir: string, error: unknown): EvdbError {
   if (error instanceof EvdbError) return error;
+  const exhausted = descriptorFailure(`a file in ${dataDir}`, error);
+  if (exhausted !== undefined) return exhausted;
   const errno = (error as NodeJS.ErrnoException).code;
   const why =
     errno === 'ENOTDIR' || errno === 'EEXIST'
@@ -191,7 +203,12 @@ function openStoreFile(
   synchronous: SqliteSynchronous,
   newStore: StoreConfig | undefined,
 ): LogBackend {
-  const db = new Database(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (error) {
+    throw descriptorFailure(`the store file ${path}`, error) ?? error;
+  }
   try {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${synchronous}`);
@@ -208,7 +225,9 @@ function openStoreFile(
     // A store file is opened by one process (`multiProcess: false`), so its leases live here.
     return joinStore(new SqliteLog(db, synchronous), new SqliteKv(db), new ProcessLeases());
   } catch (error) {
+    // Asked before the close: the probe must see the descriptors as the failure saw them.
+    const exhausted = descriptorFailure(`the store file ${path}`, error);
     db.close();
-    throw error;
+    throw exhausted ?? error;
   }
 }

@@ -17,10 +17,88 @@ export type ExpectedVersion = number;
 export const JSON_CONTENT_TYPE = 'application/json';
 export const BYTES_CONTENT_TYPE = 'application/octet-stream';
 
-/** An event to append. Only `eventType` and `data` are required. */
-export interface NewEvent {
+// ---------------------------------------------------------------------------------------------
+// Typed events: the event types of a store as TypeScript types. The API methods that write or
+// read events take one as an optional type argument; without it they work on any event, as
+// before. The store does not check the types at run time (schemas do that, see
+// `registerSchema`): a type argument is the caller's statement of what a stream holds.
+
+/**
+ * Any event: an event type and its data. As a type argument (the default) it means "untyped":
+ * data to write is any JSON value, object or bytes, data read back is `JsonValue | Uint8Array`.
+ * A typed store gives a union of {@link TypedEvent}s instead.
+ */
+export interface EventShape {
   eventType: string;
-  data: JsonValue | Uint8Array;
+  data: unknown;
+}
+
+/**
+ * One event type of a typed store: its name and the type of its data (an `interface` is fine).
+ *
+ * @example
+ * interface OrderPlaced { orderId: string; total: number }
+ * interface OrderPaid { orderId: string; paidAt: string }
+ * type ShopEvent = TypedEvent<'OrderPlaced', OrderPlaced> | TypedEvent<'OrderPaid', OrderPaid>;
+ * await evdb.appendEvents<ShopEvent>('shop', 'order-1', [{ eventType: 'OrderPaid', data: paid }]);
+ * for (const event of await evdb.streamForward<ShopEvent>('shop', 'order-1', 0, 100)) {
+ *   if (event.eventType === 'OrderPlaced') console.log(event.data.total); // data: OrderPlaced
+ * }
+ */
+export interface TypedEvent<Type extends string = string, Data = unknown> {
+  eventType: Type;
+  data: Data;
+}
+
+/**
+ * The union of {@link TypedEvent}s described by a map from event type to data type, for those
+ * who prefer to write the map: `EventUnion<{ OrderPlaced: OrderPlaced; OrderPaid: OrderPaid }>`.
+ */
+export type EventUnion<DataByType> = {
+  [Type in keyof DataByType & string]: TypedEvent<Type, DataByType[Type]>;
+}[keyof DataByType & string];
+
+/**
+ * Data of an untyped event to append: any JSON value, bytes, or an object of any declared type
+ * (an `interface` has no index signature, so it is not a {@link JsonObject}), but not a
+ * function.
+ */
+export type EventData = JsonValue | Uint8Array | DataObject;
+
+// An index signature of `any` is the only one an interface satisfies; the never-typed `call`,
+// `apply` and `bind` keep functions out.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type DataObject = { [key: string]: any } & { call?: never; apply?: never; bind?: never };
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/**
+ * `Data` where it survives a JSON round trip, with `never` in place of what does not
+ * (functions, symbols, bigints, class instances with methods such as `Date` or `Map`), so that
+ * appending typed data holding one of those fails to compile. `unknown` and `any` fields are
+ * not checked.
+ */
+export type JsonSafe<Data> = unknown extends Data
+  ? Data
+  : Data extends string | number | boolean | null | undefined
+    ? Data
+    : Data extends (...args: never[]) => unknown
+      ? never
+      : Data extends object
+        ? { [Key in keyof Data]: JsonSafe<Data[Key]> }
+        : never;
+
+/** The data an event of shape `Data` may be appended with. */
+type DataToAppend<Data> = unknown extends Data
+  ? EventData
+  : Data extends Uint8Array
+    ? Data
+    : JsonSafe<Data>;
+
+/** The data an event of shape `Data` is read back with. */
+type DataRead<Data> = unknown extends Data ? JsonValue | Uint8Array : Data;
+
+/** The fields of an event to append besides its type and data. */
+export interface NewEventFields {
   metadata?: JsonObject;
   tags?: string[];
   /** A UUID; defaults to a fresh UUIDv7. Fix it before the first attempt to make retries safe. */
@@ -31,16 +109,22 @@ export interface NewEvent {
   metadataContentType?: string;
 }
 
-/** An event as stored and read back. */
-export interface EventRecord {
+/**
+ * An event to append. Only `eventType` and `data` are required. With a type argument (a union of
+ * {@link TypedEvent}s) it is one of those events: `eventType` and `data` must belong together.
+ */
+export type NewEvent<E extends EventShape = EventShape> = E extends unknown
+  ? NewEventFields & { eventType: E['eventType']; data: DataToAppend<E['data']> }
+  : never;
+
+/** The fields of a stored event besides its type and data. */
+export interface EventRecordFields {
   eventId: string;
-  eventType: string;
   streamId: string;
   /** 0-based position of the event in its stream. */
   version: number;
   /** Global position in the store: unique and strictly increasing in commit order. */
   position: number;
-  data: JsonValue | Uint8Array;
   metadata: JsonObject;
   tags: string[];
   causationId?: string;
@@ -53,6 +137,14 @@ export interface EventRecord {
   epochUs: number;
 }
 
+/**
+ * An event as stored and read back. With a type argument (a union of {@link TypedEvent}s) it is a
+ * union too, so checking `eventType` narrows `data`.
+ */
+export type EventRecord<E extends EventShape = EventShape> = E extends unknown
+  ? EventRecordFields & { eventType: E['eventType']; data: DataRead<E['data']> }
+  : never;
+
 export type Direction = 'forward' | 'backward';
 
 export interface AppendResult {
@@ -62,10 +154,10 @@ export interface AppendResult {
   position: number;
 }
 
-export interface StreamWrite {
+export interface StreamWrite<E extends EventShape = EventShape> {
   streamId: string;
   expectedVersion?: ExpectedVersion;
-  events: NewEvent[];
+  events: NewEvent<E>[];
 }
 
 export interface BatchAppendResult {
@@ -271,7 +363,9 @@ export type TransientSubscribeOptions = SubscriptionFilter &
 export type SubscribeOptions = PersistentSubscribeOptions | TransientSubscribeOptions;
 
 /** Gets each batch once the previous one settled; resolving acknowledges the batch. */
-export type SubscriptionHandler = (batch: EventRecord[]) => Promise<void> | void;
+export type SubscriptionHandler<E extends EventShape = EventShape> = (
+  batch: EventRecord<E>[],
+) => Promise<void> | void;
 
 /**
  * A running subscription. Without a handler it is an async iterable of batches, each delivered
@@ -286,7 +380,9 @@ export type SubscriptionHandler = (batch: EventRecord[]) => Promise<void> | void
  *   await sub.ack(batch[batch.length - 1]!);
  * }
  */
-export interface Subscription extends AsyncIterable<EventRecord[]> {
+export interface Subscription<E extends EventShape = EventShape> extends AsyncIterable<
+  EventRecord<E>[]
+> {
   readonly storeId: string;
   /** The persistent subscription's name; undefined for a transient one. */
   readonly name: string | undefined;
@@ -295,7 +391,7 @@ export interface Subscription extends AsyncIterable<EventRecord[]> {
    * once the checkpoint is stored: acknowledged events are not delivered again, even by
    * another process. Transient subscriptions keep no checkpoint; for them it does nothing.
    */
-  ack(eventOrPosition: EventRecord | number): Promise<void>;
+  ack(eventOrPosition: EventRecord<E> | number): Promise<void>;
   /**
    * Stops delivery, stores the acknowledged position and releases the lease. Called while the
    * handler is running (from inside it, say) it resolves at once, and the subscription ends when

@@ -2,6 +2,7 @@ import type { LinkApi, SubscriptionApi } from '../core/api.js';
 import type {
   CreateLinkOptions,
   EventRecord,
+  EventShape,
   LinkDefinition,
   LinkInfo,
   SaveSubscriptionOptions,
@@ -14,6 +15,7 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
+import { typedSubscription, untypedHandler } from '../core/typed-events.js';
 import type { StoreRegistry } from '../store/store-registry.js';
 import type { Store } from '../store/store.js';
 import type { MemoryGate } from './store-access.js';
@@ -104,12 +106,13 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     return (await this.hostOf(storeId)).subscriptionLag(name);
   }
 
-  async subscribe(
+  async subscribe<E extends EventShape = EventShape>(
     storeId: string,
     options: SubscribeOptions,
-    handler?: SubscriptionHandler,
-  ): Promise<Subscription> {
-    return (await this.hostOf(storeId)).subscribe(options, handler);
+    handler?: SubscriptionHandler<E>,
+  ): Promise<Subscription<E>> {
+    const host = await this.hostOf(storeId);
+    return typedSubscription(host.subscribe(options, untypedHandler(handler)));
   }
 
   async createLink(storeId: string, options: CreateLinkOptions): Promise<LinkDefinition> {

@@ -28,13 +28,6 @@ export function untypedWrites<E extends EventShape>(writes: StreamWrite<E>[]): S
   return writes as unknown[] as StreamWrite[];
 }
 
-/** A typed record acknowledged, as the store takes it. */
-export function untypedRecord<E extends EventShape>(
-  eventOrPosition: EventRecord<E> | number,
-): EventRecord | number {
-  return eventOrPosition as unknown as EventRecord | number;
-}
-
 /** A typed handler, as the store calls it. */
 export function untypedHandler<E extends EventShape>(
   handler: SubscriptionHandler<E> | undefined,

@@ -54,7 +54,7 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
-import { typedRecords, untypedEvents, untypedRecord, untypedWrites } from '../core/typed-events.js';
+import { typedRecords, untypedEvents, untypedWrites } from '../core/typed-events.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import type { Backend } from '../backends/log-backend.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';
@@ -364,7 +364,7 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     name: string,
     eventOrPosition: EventRecord<E> | number,
   ): Promise<number> {
-    return this.subscriptions.ackEvent(storeId, name, untypedRecord(eventOrPosition));
+    return this.subscriptions.ackEvent(storeId, name, eventOrPosition);
   }
 
   getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]> {

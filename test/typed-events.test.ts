@@ -46,11 +46,35 @@ function expectations(file: string): Expected[] {
   return expected;
 }
 
+/** Where the README's typed-events example is compiled from (a file that exists only in memory). */
+const readmeExample = typesDir + 'readme-typed-events.ts';
+
+/** The README's typed-events example, importing the source instead of the package. */
+function readmeExampleText(): string {
+  const readme = readFileSync(root + 'README.md', 'utf8');
+  const marker = readme.indexOf('<!-- typed events example');
+  assert.ok(marker >= 0, 'the README marks its typed-events example');
+  const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(marker))?.[1];
+  assert.ok(block !== undefined && block.includes("from 'evdb'"));
+  return block.replace("from 'evdb'", "from '../../src/index.js'");
+}
+
 function compile(files: string[]): Map<string, Found[]> {
   const configFile = ts.readConfigFile(root + 'tsconfig.json', (path) => ts.sys.readFile(path));
   assert.equal(configFile.error, undefined);
   const config = ts.parseJsonConfigFileContent(configFile.config, ts.sys, root);
-  const program = ts.createProgram(files, { ...config.options, noEmit: true });
+  const options = { ...config.options, noEmit: true };
+  const host = ts.createCompilerHost(options);
+  const example = readmeExampleText();
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (fileName, language, ...rest) =>
+    fileName === readmeExample
+      ? ts.createSourceFile(fileName, example, language)
+      : getSourceFile.call(host, fileName, language, ...rest);
+  host.fileExists = (fileName) => fileName === readmeExample || fileExists.call(host, fileName);
+  host.readFile = (fileName) =>
+    fileName === readmeExample ? example : readFile.call(host, fileName);
+  const program = ts.createProgram(files, options, host);
   const byFile = new Map<string, Found[]>(files.map((file) => [file, []]));
   for (const diagnostic of ts.getPreEmitDiagnostics(program)) {
     const file = diagnostic.file?.fileName ?? '(no file)';
@@ -70,7 +94,7 @@ function compile(files: string[]): Map<string, Found[]> {
 }
 
 describe('typed events (type tests)', () => {
-  const passing = filesIn('pass');
+  const passing = [...filesIn('pass'), readmeExample];
   const failing = filesIn('fail');
   const diagnostics = compile([...passing, ...failing]);
 

@@ -35,18 +35,13 @@ export type {
   BatchAppendResult,
   DeleteStreamResult,
   Direction,
-  EventData,
   EventRecord,
   EventRecordFields,
-  EventShape,
-  EventUnion,
   ExpectedVersion,
   JsonObject,
-  JsonSafe,
   JsonValue,
   NewEvent,
   NewEventFields,
-  TypedEvent,
   ReadByTagsOptions,
   ReadPageOptions,
   ListOptions,
@@ -72,4 +67,11 @@ export type {
   SnapshotSummary,
   StreamInfo,
 } from './core/feature-types.js';
+export type {
+  EventData,
+  EventShape,
+  EventUnion,
+  JsonSafe,
+  TypedEvent,
+} from './core/typed-events.js';
 export type { EventStoreApi } from './core/api.js';

@@ -46,18 +46,13 @@ export type {
   BatchAppendResult,
   DeleteStreamResult,
   Direction,
-  EventData,
   EventRecord,
   EventRecordFields,
-  EventShape,
-  EventUnion,
   ExpectedVersion,
   JsonObject,
-  JsonSafe,
   JsonValue,
   NewEvent,
   NewEventFields,
-  TypedEvent,
   ReadByTagsOptions,
   ReadPageOptions,
   ListOptions,
@@ -90,6 +85,13 @@ export type {
   LinkDefinition,
   LinkInfo,
 } from './core/types.js';
+export type {
+  EventData,
+  EventShape,
+  EventUnion,
+  JsonSafe,
+  TypedEvent,
+} from './core/typed-events.js';
 export type { EventStoreApi, SubscriptionApi, LinkApi } from './core/api.js';
 export type { Backend, LogBackend } from './backends/log-backend.js';
 export type {

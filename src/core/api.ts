@@ -5,7 +5,6 @@ import type {
   DeleteStreamResult,
   Direction,
   EventRecord,
-  EventShape,
   ExpectedVersion,
   JsonObject,
   ListStreamsOptions,
@@ -29,6 +28,7 @@ import type {
   SubscriptionType,
 } from './types.js';
 import type { FeatureApi } from './feature-api.js';
+import type { EventShape } from './typed-events.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from './workers.js';
 
 /**

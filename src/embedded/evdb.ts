@@ -30,7 +30,6 @@ import type {
   DeleteStreamResult,
   Direction,
   EventRecord,
-  EventShape,
   ExpectedVersion,
   JsonObject,
   ListStreamsOptions,
@@ -54,7 +53,12 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
-import { typedRecords, untypedEvents, untypedWrites } from '../core/typed-events.js';
+import {
+  typedRecords,
+  untypedEvents,
+  untypedWrites,
+  type EventShape,
+} from '../core/typed-events.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import type { Backend } from '../backends/log-backend.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';

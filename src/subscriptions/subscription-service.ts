@@ -2,7 +2,6 @@ import type { LinkApi, SubscriptionApi } from '../core/api.js';
 import type {
   CreateLinkOptions,
   EventRecord,
-  EventShape,
   LinkDefinition,
   LinkInfo,
   SaveSubscriptionOptions,
@@ -15,7 +14,7 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
-import { typedSubscription, untypedHandler } from '../core/typed-events.js';
+import { typedSubscription, untypedHandler, type EventShape } from '../core/typed-events.js';
 import type { StoreRegistry } from '../store/store-registry.js';
 import type { Store } from '../store/store.js';
 import type { MemoryGate } from './store-access.js';

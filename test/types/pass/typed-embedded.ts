@@ -1,5 +1,5 @@
 // Typed events on the embedded store: appends check type/data pairs, reads narrow by type.
-import { NO_STREAM, openEvdb, type EventRecord } from '../../../src/index.js';
+import { NO_STREAM, openEvdb, type EventRecord, type TypedEvent } from '../../../src/index.js';
 import {
   paid,
   placed,
@@ -25,7 +25,15 @@ export async function typedEmbedded(): Promise<number> {
     { streamId: 'order-2', events: [{ eventType: 'OrderPaid', data: paid }] },
   ]);
 
-  let total = 0;
+  // Binary events: the data type is Uint8Array, written and read as such.
+  type Attachment = TypedEvent<'AttachmentAdded', Uint8Array>;
+  await evdb.appendEvents<Attachment>('shop', 'order-1-files', [
+    { eventType: 'AttachmentAdded', data: new Uint8Array([1]), dataContentType: 'image/png' },
+  ]);
+  const [file] = await evdb.streamForward<Attachment>('shop', 'order-1-files', 0, 1);
+  const bytes: Uint8Array | undefined = file?.data;
+
+  let total = bytes?.length ?? 0;
   const forward = await evdb.streamForward<ShopEvent>('shop', 'order-1', 0, 100);
   const backward = await evdb.streamBackward<ShopEvent>('shop', 'order-1', -1, 100);
   const all = await evdb.readAllGlobal<ShopEvent>('shop', 0, 100);

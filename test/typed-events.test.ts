@@ -64,16 +64,17 @@ function compile(files: string[]): Map<string, Found[]> {
   assert.equal(configFile.error, undefined);
   const config = ts.parseJsonConfigFileContent(configFile.config, ts.sys, root);
   const options = { ...config.options, noEmit: true };
-  const host = ts.createCompilerHost(options);
+  const base = ts.createCompilerHost(options);
   const example = readmeExampleText();
-  const { getSourceFile, fileExists, readFile } = host;
-  host.getSourceFile = (fileName, language, ...rest) =>
-    fileName === readmeExample
-      ? ts.createSourceFile(fileName, example, language)
-      : getSourceFile.call(host, fileName, language, ...rest);
-  host.fileExists = (fileName) => fileName === readmeExample || fileExists.call(host, fileName);
-  host.readFile = (fileName) =>
-    fileName === readmeExample ? example : readFile.call(host, fileName);
+  const host: ts.CompilerHost = {
+    ...base,
+    getSourceFile: (fileName, language, ...rest) =>
+      fileName === readmeExample
+        ? ts.createSourceFile(fileName, example, language)
+        : base.getSourceFile(fileName, language, ...rest),
+    fileExists: (fileName) => fileName === readmeExample || base.fileExists(fileName),
+    readFile: (fileName) => (fileName === readmeExample ? example : base.readFile(fileName)),
+  };
   const program = ts.createProgram(files, options, host);
   const byFile = new Map<string, Found[]>(files.map((file) => [file, []]));
   for (const diagnostic of ts.getPreEmitDiagnostics(program)) {

@@ -10,6 +10,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { CALLS_PATH, MAX_CALLS_PER_REQUEST, WS_PATH, WS_PROTOCOL } from '../src/protocol/frames.js';
 import { PARTS_HEADER, PARTS_LAYOUT } from '../src/protocol/wire.js';
 import { PART_EVENTS } from '../src/gateway/dispatcher.js';
+import { OPENAPI_PATH } from '../src/gateway/openapi.js';
 import { STATUS_BY_CODE } from '../src/gateway/problem.js';
 import { buildRoutes, type Route } from '../src/gateway/routes.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from '../src/gateway/server.js';
@@ -45,7 +46,8 @@ export function renderHttpApiDoc(): string {
   );
   line(
     '- Authentication: `Authorization: Bearer <token>` when the server has tokens. Roles nest: ' +
-      '`read` ⊂ `write` ⊂ `admin`; a token may be limited to some stores. `GET /health` needs no token.',
+      '`read` ⊂ `write` ⊂ `admin`; a token may be limited to some stores. `GET /health` and ' +
+      `\`GET ${OPENAPI_PATH}\` need no token.`,
   );
   line(
     "- Browsers: pages of the server's own origin and of the origins given as `corsOrigins` may " +
@@ -134,6 +136,7 @@ export function renderHttpApiDoc(): string {
   line('| method | path | operation | role |');
   line('| --- | --- | --- | --- |');
   line('| GET | `/health` | — | none |');
+  line(`| GET | \`${OPENAPI_PATH}\` | — (this API as an OpenAPI 3.1 document) | none |`);
   for (const r of routes) {
     line(`| ${r.method} | \`${r.path}\` | [${r.op}](#${r.op.toLowerCase()}) | ${r.spec.role} |`);
   }

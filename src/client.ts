@@ -36,10 +36,12 @@ export type {
   DeleteStreamResult,
   Direction,
   EventRecord,
+  EventRecordFields,
   ExpectedVersion,
   JsonObject,
   JsonValue,
   NewEvent,
+  NewEventFields,
   ReadByTagsOptions,
   ReadPageOptions,
   ListOptions,
@@ -49,6 +51,7 @@ export type {
   StoreStatus,
   StreamWrite,
   Subscription,
+  SubscriptionHandler,
   SubscribeOptions,
   SubscriptionInfo,
   SubscriptionLag,
@@ -64,4 +67,11 @@ export type {
   SnapshotSummary,
   StreamInfo,
 } from './core/feature-types.js';
+export type {
+  EventData,
+  EventShape,
+  EventUnion,
+  JsonSafe,
+  TypedEvent,
+} from './core/typed-events.js';
 export type { EventStoreApi } from './core/api.js';

@@ -47,10 +47,12 @@ export type {
   DeleteStreamResult,
   Direction,
   EventRecord,
+  EventRecordFields,
   ExpectedVersion,
   JsonObject,
   JsonValue,
   NewEvent,
+  NewEventFields,
   ReadByTagsOptions,
   ReadPageOptions,
   ListOptions,
@@ -83,6 +85,13 @@ export type {
   LinkDefinition,
   LinkInfo,
 } from './core/types.js';
+export type {
+  EventData,
+  EventShape,
+  EventUnion,
+  JsonSafe,
+  TypedEvent,
+} from './core/typed-events.js';
 export type { EventStoreApi, SubscriptionApi, LinkApi } from './core/api.js';
 export type { Backend, LogBackend } from './backends/log-backend.js';
 export type {

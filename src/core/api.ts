@@ -28,6 +28,7 @@ import type {
   SubscriptionType,
 } from './types.js';
 import type { FeatureApi } from './feature-api.js';
+import type { EventShape } from './typed-events.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from './workers.js';
 
 /**
@@ -50,35 +51,44 @@ export interface EventStoreApi extends FeatureApi {
    * @example
    * await store.appendEvents('shop', 'order-1', [{ eventType: 'OrderPlaced', data: { total: 5 } }], NO_STREAM);
    */
-  appendEvents(
+  appendEvents<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
-    events: NewEvent[],
+    events: NewEvent<E>[],
     expectedVersion?: ExpectedVersion,
   ): Promise<AppendResult>;
   /** Appends to several streams in one atomic step: every write succeeds or none does. */
-  appendBatch(storeId: string, writes: StreamWrite[]): Promise<BatchAppendResult>;
+  appendBatch<E extends EventShape = EventShape>(
+    storeId: string,
+    writes: StreamWrite<E>[],
+  ): Promise<BatchAppendResult>;
 
-  getEvents(
+  getEvents<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
     startVersion: number,
     count: number,
     direction?: Direction,
-  ): Promise<EventRecord[]>;
-  streamForward(
+  ): Promise<EventRecord<E>[]>;
+  /**
+   * Ascending from `startVersion`. With a type argument the records narrow by `eventType`.
+   *
+   * @example
+   * const events = await store.streamForward<ShopEvent>('shop', 'order-1', 0, 100);
+   */
+  streamForward<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
     startVersion: number,
     count: number,
-  ): Promise<EventRecord[]>;
+  ): Promise<EventRecord<E>[]>;
   /** Descending from `startVersion`; `-1` starts at the stream's last event. */
-  streamBackward(
+  streamBackward<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
     startVersion: number,
     count: number,
-  ): Promise<EventRecord[]>;
+  ): Promise<EventRecord<E>[]>;
   /** The stream's version; -1 for a missing or empty stream. */
   getVersion(storeId: string, streamId: string): Promise<number>;
   streamExists(storeId: string, streamId: string): Promise<boolean>;
@@ -107,13 +117,21 @@ export interface EventStoreApi extends FeatureApi {
   hasEvents(storeId: string): Promise<boolean>;
 
   /** Events in global order from `fromPosition` (inclusive). Page with the last position + 1. */
-  readAllGlobal(storeId: string, fromPosition: number, count: number): Promise<EventRecord[]>;
-  readByEventTypes(
+  readAllGlobal<E extends EventShape = EventShape>(
     storeId: string,
-    eventTypes: string[],
+    fromPosition: number,
+    count: number,
+  ): Promise<EventRecord<E>[]>;
+  readByEventTypes<E extends EventShape = EventShape>(
+    storeId: string,
+    eventTypes: E['eventType'][],
     options?: ReadPageOptions,
-  ): Promise<EventRecord[]>;
-  readByTags(storeId: string, tags: string[], options?: ReadByTagsOptions): Promise<EventRecord[]>;
+  ): Promise<EventRecord<E>[]>;
+  readByTags<E extends EventShape = EventShape>(
+    storeId: string,
+    tags: string[],
+    options?: ReadByTagsOptions,
+  ): Promise<EventRecord<E>[]>;
 
   /**
    * The live workers of a store (SPEC §13): every server node serving it, cluster-wide on a
@@ -162,7 +180,11 @@ export interface SubscriptionApi {
     name: string,
   ): Promise<void>;
   /** Acknowledges up to and including an event (or position); returns the stored checkpoint. */
-  ackEvent(storeId: string, name: string, eventOrPosition: EventRecord | number): Promise<number>;
+  ackEvent<E extends EventShape = EventShape>(
+    storeId: string,
+    name: string,
+    eventOrPosition: EventRecord<E> | number,
+  ): Promise<number>;
   /** The persistent subscriptions of a store, by name. */
   getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]>;
   /** One persistent subscription with its checkpoint; `not_found` if missing. */
@@ -178,11 +200,11 @@ export interface SubscriptionApi {
    * const sub = await evdb.subscribe('shop', { type: 'by_stream', selector: '$all', startFrom: 0 });
    * for await (const batch of sub) console.log(batch.length);
    */
-  subscribe(
+  subscribe<E extends EventShape = EventShape>(
     storeId: string,
     options: SubscribeOptions,
-    handler?: SubscriptionHandler,
-  ): Promise<Subscription>;
+    handler?: SubscriptionHandler<E>,
+  ): Promise<Subscription<E>>;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { DataRead, DataToAppend, EventShape } from './typed-events.js';
+
 /** A value that survives a JSON round trip unchanged. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 export interface JsonObject {
@@ -17,10 +19,8 @@ export type ExpectedVersion = number;
 export const JSON_CONTENT_TYPE = 'application/json';
 export const BYTES_CONTENT_TYPE = 'application/octet-stream';
 
-/** An event to append. Only `eventType` and `data` are required. */
-export interface NewEvent {
-  eventType: string;
-  data: JsonValue | Uint8Array;
+/** The fields of an event to append besides its type and data. */
+export interface NewEventFields {
   metadata?: JsonObject;
   tags?: string[];
   /** A UUID; defaults to a fresh UUIDv7. Fix it before the first attempt to make retries safe. */
@@ -31,16 +31,22 @@ export interface NewEvent {
   metadataContentType?: string;
 }
 
-/** An event as stored and read back. */
-export interface EventRecord {
+/**
+ * An event to append. Only `eventType` and `data` are required. With a type argument (a union of
+ * {@link TypedEvent}s) it is one of those events: `eventType` and `data` must belong together.
+ */
+export type NewEvent<E extends EventShape = EventShape> = E extends unknown
+  ? NewEventFields & { eventType: E['eventType']; data: DataToAppend<E['data']> }
+  : never;
+
+/** The fields of a stored event besides its type and data. */
+export interface EventRecordFields {
   eventId: string;
-  eventType: string;
   streamId: string;
   /** 0-based position of the event in its stream. */
   version: number;
   /** Global position in the store: unique and strictly increasing in commit order. */
   position: number;
-  data: JsonValue | Uint8Array;
   metadata: JsonObject;
   tags: string[];
   causationId?: string;
@@ -53,6 +59,14 @@ export interface EventRecord {
   epochUs: number;
 }
 
+/**
+ * An event as stored and read back. With a type argument (a union of {@link TypedEvent}s) it is a
+ * union too, so checking `eventType` narrows `data`.
+ */
+export type EventRecord<E extends EventShape = EventShape> = E extends unknown
+  ? EventRecordFields & { eventType: E['eventType']; data: DataRead<E['data']> }
+  : never;
+
 export type Direction = 'forward' | 'backward';
 
 export interface AppendResult {
@@ -62,10 +76,10 @@ export interface AppendResult {
   position: number;
 }
 
-export interface StreamWrite {
+export interface StreamWrite<E extends EventShape = EventShape> {
   streamId: string;
   expectedVersion?: ExpectedVersion;
-  events: NewEvent[];
+  events: NewEvent<E>[];
 }
 
 export interface BatchAppendResult {
@@ -271,7 +285,9 @@ export type TransientSubscribeOptions = SubscriptionFilter &
 export type SubscribeOptions = PersistentSubscribeOptions | TransientSubscribeOptions;
 
 /** Gets each batch once the previous one settled; resolving acknowledges the batch. */
-export type SubscriptionHandler = (batch: EventRecord[]) => Promise<void> | void;
+export type SubscriptionHandler<E extends EventShape = EventShape> = (
+  batch: EventRecord<E>[],
+) => Promise<void> | void;
 
 /**
  * A running subscription. Without a handler it is an async iterable of batches, each delivered
@@ -286,7 +302,9 @@ export type SubscriptionHandler = (batch: EventRecord[]) => Promise<void> | void
  *   await sub.ack(batch[batch.length - 1]!);
  * }
  */
-export interface Subscription extends AsyncIterable<EventRecord[]> {
+export interface Subscription<E extends EventShape = EventShape> extends AsyncIterable<
+  EventRecord<E>[]
+> {
   readonly storeId: string;
   /** The persistent subscription's name; undefined for a transient one. */
   readonly name: string | undefined;
@@ -295,7 +313,7 @@ export interface Subscription extends AsyncIterable<EventRecord[]> {
    * once the checkpoint is stored: acknowledged events are not delivered again, even by
    * another process. Transient subscriptions keep no checkpoint; for them it does nothing.
    */
-  ack(eventOrPosition: EventRecord | number): Promise<void>;
+  ack(eventOrPosition: EventRecord<E> | number): Promise<void>;
   /**
    * Stops delivery, stores the acknowledged position and releases the lease. Called while the
    * handler is running (from inside it, say) it resolves at once, and the subscription ends when

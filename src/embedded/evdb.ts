@@ -53,6 +53,12 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
+import {
+  typedRecords,
+  untypedEvents,
+  untypedWrites,
+  type EventShape,
+} from '../core/typed-events.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import type { Backend } from '../backends/log-backend.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';
@@ -251,13 +257,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
 
   // ---- streams --------------------------------------------------------------------------------
 
-  appendEvents(
+  appendEvents<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
-    events: NewEvent[],
+    events: NewEvent<E>[],
     expectedVersion?: ExpectedVersion,
   ): Promise<AppendResult> {
-    return this.streams.appendEvents(storeId, streamId, events, expectedVersion);
+    return this.streams.appendEvents(storeId, streamId, untypedEvents(events), expectedVersion);
   }
 
   /**
@@ -269,36 +275,39 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.stores.use(storeId, (store) => store.appendSystem(write));
   }
 
-  appendBatch(storeId: string, writes: StreamWrite[]): Promise<BatchAppendResult> {
-    return this.streams.appendBatch(storeId, writes);
+  appendBatch<E extends EventShape = EventShape>(
+    storeId: string,
+    writes: StreamWrite<E>[],
+  ): Promise<BatchAppendResult> {
+    return this.streams.appendBatch(storeId, untypedWrites(writes));
   }
 
-  getEvents(
+  getEvents<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
     startVersion: number,
     count: number,
     direction?: Direction,
-  ): Promise<EventRecord[]> {
-    return this.streams.getEvents(storeId, streamId, startVersion, count, direction);
+  ): Promise<EventRecord<E>[]> {
+    return typedRecords(this.streams.getEvents(storeId, streamId, startVersion, count, direction));
   }
 
-  streamForward(
+  streamForward<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
     startVersion: number,
     count: number,
-  ): Promise<EventRecord[]> {
-    return this.streams.getEvents(storeId, streamId, startVersion, count, 'forward');
+  ): Promise<EventRecord<E>[]> {
+    return this.getEvents(storeId, streamId, startVersion, count, 'forward');
   }
 
-  streamBackward(
+  streamBackward<E extends EventShape = EventShape>(
     storeId: string,
     streamId: string,
     startVersion: number,
     count: number,
-  ): Promise<EventRecord[]> {
-    return this.streams.getEvents(storeId, streamId, startVersion, count, 'backward');
+  ): Promise<EventRecord<E>[]> {
+    return this.getEvents(storeId, streamId, startVersion, count, 'backward');
   }
 
   getVersion(storeId: string, streamId: string): Promise<number> {
@@ -326,20 +335,28 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.streams.hasEvents(storeId);
   }
 
-  readAllGlobal(storeId: string, fromPosition: number, count: number): Promise<EventRecord[]> {
-    return this.streams.readAllGlobal(storeId, fromPosition, count);
-  }
-
-  readByEventTypes(
+  readAllGlobal<E extends EventShape = EventShape>(
     storeId: string,
-    eventTypes: string[],
-    options?: ReadPageOptions,
-  ): Promise<EventRecord[]> {
-    return this.streams.readByEventTypes(storeId, eventTypes, options);
+    fromPosition: number,
+    count: number,
+  ): Promise<EventRecord<E>[]> {
+    return typedRecords(this.streams.readAllGlobal(storeId, fromPosition, count));
   }
 
-  readByTags(storeId: string, tags: string[], options?: ReadByTagsOptions): Promise<EventRecord[]> {
-    return this.streams.readByTags(storeId, tags, options);
+  readByEventTypes<E extends EventShape = EventShape>(
+    storeId: string,
+    eventTypes: E['eventType'][],
+    options?: ReadPageOptions,
+  ): Promise<EventRecord<E>[]> {
+    return typedRecords(this.streams.readByEventTypes(storeId, eventTypes, options));
+  }
+
+  readByTags<E extends EventShape = EventShape>(
+    storeId: string,
+    tags: string[],
+    options?: ReadByTagsOptions,
+  ): Promise<EventRecord<E>[]> {
+    return typedRecords(this.streams.readByTags(storeId, tags, options));
   }
 
   // ---- subscriptions --------------------------------------------------------------------------
@@ -357,7 +374,11 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.subscriptions.removeSubscription(storeId, type, selector, name);
   }
 
-  ackEvent(storeId: string, name: string, eventOrPosition: EventRecord | number): Promise<number> {
+  ackEvent<E extends EventShape = EventShape>(
+    storeId: string,
+    name: string,
+    eventOrPosition: EventRecord<E> | number,
+  ): Promise<number> {
     return this.subscriptions.ackEvent(storeId, name, eventOrPosition);
   }
 
@@ -377,11 +398,11 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.subscriptions.subscriptionLag(storeId, name);
   }
 
-  subscribe(
+  subscribe<E extends EventShape = EventShape>(
     storeId: string,
     options: SubscribeOptions,
-    handler?: SubscriptionHandler,
-  ): Promise<Subscription> {
+    handler?: SubscriptionHandler<E>,
+  ): Promise<Subscription<E>> {
     return this.subscriptions.subscribe(storeId, options, handler);
   }
 

@@ -17,6 +17,7 @@ import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import { asEvdbError, httpStatusOf, payloadTooLarge, problemOf } from './problem.js';
 import { healthStatusCode, type Health } from './health.js';
+import { OPENAPI_PATH, openApiDocument, packageVersion } from './openapi.js';
 import type { RequestTelemetry } from './request-telemetry.js';
 import {
   matchRoute,
@@ -52,6 +53,8 @@ export function createHttpHandler(
   options: HttpHandlerOptions,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const { routes, dispatcher, auth, bodyLimitBytes, origins, requests } = options;
+  // Built on first request: most servers are never asked for it.
+  let openApiText: string | undefined;
 
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://evdb');
@@ -64,6 +67,12 @@ export function createHttpHandler(
       void options.health.report().then((report) => {
         sendJson(res, healthStatusCode(report), report);
       });
+      return;
+    }
+    // Public like /health: the document describes the API (as docs/http-api.md does), no store.
+    if (url.pathname === OPENAPI_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      openApiText ??= JSON.stringify(openApiDocument(routes, packageVersion()));
+      sendJsonText(res, 200, openApiText);
       return;
     }
     if (url.pathname === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {

@@ -171,7 +171,7 @@ function parseLine(line: string, lineNumber: number): { streamId: string; event:
   ) {
     throw invalidArgument(`line ${lineNumber} lacks a streamId, eventId or eventType`);
   }
-  const event: NewEvent = { eventType, data: (record.data ?? null) as NewEvent['data'] };
+  const event: NewEvent = { eventType, data: record.data ?? null };
   if (record.metadata !== undefined && record.metadata !== null) {
     event.metadata = record.metadata as NewEvent['metadata'];
   }

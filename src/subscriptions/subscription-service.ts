@@ -14,6 +14,7 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
+import { typedSubscription, untypedHandler, type EventShape } from '../core/typed-events.js';
 import type { StoreRegistry } from '../store/store-registry.js';
 import type { Store } from '../store/store.js';
 import type { MemoryGate } from './store-access.js';
@@ -108,12 +109,14 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
     return this.withHost(storeId, (host) => host.subscriptionLag(name));
   }
 
-  async subscribe(
+  async subscribe<E extends EventShape = EventShape>(
     storeId: string,
     options: SubscribeOptions,
-    handler?: SubscriptionHandler,
-  ): Promise<Subscription> {
-    return this.withHost(storeId, (host) => host.subscribe(options, handler));
+    handler?: SubscriptionHandler<E>,
+  ): Promise<Subscription<E>> {
+    return typedSubscription(
+      this.withHost(storeId, (host) => host.subscribe(options, untypedHandler(handler))),
+    );
   }
 
   async createLink(storeId: string, options: CreateLinkOptions): Promise<LinkDefinition> {

@@ -99,7 +99,9 @@ export class Links {
 
   async create(options: CreateLinkOptions): Promise<LinkDefinition> {
     if (typeof options !== 'object' || options === null) {
-      throw invalidArgument('createLink takes { name, source, filter?, transform?, backfill? }');
+      throw invalidArgument(
+        'createLink takes { name, source, filter?, transform?, backfill?, leaseMs? }',
+      );
     }
     const { name, filter, transform, backfill = false, leaseMs = DEFAULT_LINK_LEASE_MS } = options;
     assertLinkName(name);

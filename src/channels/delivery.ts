@@ -6,8 +6,15 @@ import {
   type ChannelPriority,
 } from '../core/channel-types.js';
 
-/** Deliveries made in one turn of the event loop before I/O (and new arrivals) get a turn. */
-const DELIVERIES_PER_TURN = 512;
+/**
+ * How long one turn of the event loop hands out messages before I/O (and new arrivals) get a
+ * turn. Bounded by time, not by count: when turns are long (a busy process, a burst from the
+ * cluster bus), more arrives per turn, and a fixed count per turn would let the queues grow
+ * until subscribers that keep up easily lose messages.
+ */
+const DELIVERY_BUDGET_MS = 5;
+/** Deliveries between two looks at the clock. */
+const DELIVERIES_PER_CLOCK_CHECK = 128;
 
 /** One subscription's side of delivery: its queue, and whether its handler is running. */
 export class Receiver {
@@ -103,13 +110,15 @@ export class DeliveryScheduler {
 
   private drain(): void {
     this.scheduled = false;
-    for (let i = 0; i < DELIVERIES_PER_TURN; i++) {
+    const until = performance.now() + DELIVERY_BUDGET_MS;
+    for (let i = 1; ; i++) {
       const receiver = this.nextReceiver();
       if (receiver === undefined) return;
       const message = receiver.shift();
       if (message !== undefined) this.run(receiver, message);
       // Back at the end of its priority's turn order: subscriptions of one priority take turns.
       this.markReady(receiver);
+      if (i % DELIVERIES_PER_CLOCK_CHECK === 0 && performance.now() >= until) return;
     }
   }
 

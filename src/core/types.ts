@@ -354,6 +354,12 @@ export interface CreateLinkOptions {
   transform?: (event: EventRecord) => LinkedEvent | Promise<LinkedEvent>;
   /** Also link the source events written before the link was created. Default false. */
   backfill?: boolean;
+  /**
+   * How long the process running the link keeps it without renewing (when it died) before
+   * another process sharing the database takes it over; renewed every third of it. Default
+   * 10 000 ms, from 100 ms to 1 hour.
+   */
+  leaseMs?: number;
 }
 
 /** A link as stored. */
@@ -365,6 +371,8 @@ export interface LinkDefinition {
   /** Code the link needs in the process that runs it (given to `createLink`). */
   code: { filter: boolean; transform: boolean };
   backfill: boolean;
+  /** See {@link CreateLinkOptions.leaseMs}. */
+  leaseMs: number;
   /** `running` until `stopLink`. */
   status: 'running' | 'stopped';
   linkStream: string;

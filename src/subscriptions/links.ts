@@ -1,6 +1,7 @@
 // Over 400 lines: the link registry and its runner, which share the stored definition, the
 // lease and the link stream's tail; the runner's copy loop is one piece of state.
 
+import process from 'node:process';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import { assertName, describe } from '../core/validation.js';
 import { uuidv7 } from '../core/ids.js';
@@ -35,8 +36,13 @@ const LINKS = 'links';
 const LINK_CHECKPOINTS = 'link-checkpoints';
 /** Source events read per step; each step writes at most one append to the link stream. */
 const LINK_BATCH = 200;
-/** How long a dead process keeps a link; a live one renews every third of it. */
-const LINK_LEASE_MS = 10_000;
+/** How long a dead process keeps a link by default; a live one renews every third of it. */
+const DEFAULT_LINK_LEASE_MS = 10_000;
+/**
+ * How often a process sharing its database with others looks for links started elsewhere, so
+ * that it stands by to take them over (a link's lease decides which process runs it).
+ */
+const LINK_DISCOVERY_MS = 1_000;
 const MIN_RETRY_MS = 200;
 const MAX_RETRY_MS = 30_000;
 
@@ -54,6 +60,8 @@ interface StoredLink extends JsonObject {
   filter: EventPattern | null;
   code: { filter: boolean; transform: boolean };
   backfill: boolean;
+  /** Absent in links stored before the lease time was an option (see `leaseOf`). */
+  leaseMs: number;
   status: 'running' | 'stopped';
   createdAt: string;
   /** The first source position the link considers. */
@@ -79,6 +87,8 @@ export function linkStreamOf(name: string): string {
 export class Links {
   private readonly runners = new Map<string, LinkRunner>();
   private readonly code = new Map<string, LinkCode>();
+  private discovery: NodeJS.Timeout | undefined;
+  private discoveryFailing = false;
   private closed = false;
 
   constructor(
@@ -98,9 +108,11 @@ export class Links {
 
   async create(options: CreateLinkOptions): Promise<LinkDefinition> {
     if (typeof options !== 'object' || options === null) {
-      throw invalidArgument('createLink takes { name, source, filter?, transform?, backfill? }');
+      throw invalidArgument(
+        'createLink takes { name, source, filter?, transform?, backfill?, leaseMs? }',
+      );
     }
-    const { name, filter, transform, backfill = false } = options;
+    const { name, filter, transform, backfill = false, leaseMs = DEFAULT_LINK_LEASE_MS } = options;
     assertLinkName(name);
     const source = checkSource(options.source);
     if (source.type === 'stream' && source.streamId === linkStreamOf(name)) {
@@ -112,6 +124,16 @@ export class Links {
     if (typeof backfill !== 'boolean') {
       throw invalidArgument(`backfill must be a boolean, got ${describe(backfill)}`);
     }
+    if (
+      typeof leaseMs !== 'number' ||
+      !Number.isSafeInteger(leaseMs) ||
+      leaseMs < 100 ||
+      leaseMs > 3_600_000
+    ) {
+      throw invalidArgument(
+        `leaseMs must be an integer from 100 to 3600000, got ${describe(leaseMs)}`,
+      );
+    }
     const pattern =
       filter === undefined || typeof filter === 'function' ? null : checkPattern(filter);
     const code: LinkCode = {};
@@ -122,6 +144,7 @@ export class Links {
       filter: pattern,
       code: { filter: code.filter !== undefined, transform: code.transform !== undefined },
       backfill,
+      leaseMs,
     };
     for (;;) {
       const existing = await this.load(name);
@@ -132,6 +155,7 @@ export class Links {
             filter: existing.filter,
             code: existing.code,
             backfill: existing.backfill,
+            leaseMs: leaseOf(existing),
           }) === canonicalJson(shape);
         if (!same) {
           throw new EvdbError(
@@ -224,12 +248,46 @@ export class Links {
     return info;
   }
 
-  /** Starts the links that run without code: after a restart they resume on their own. */
+  /**
+   * Starts the links that run without code: after a restart they resume on their own. On a
+   * database shared by several processes, it then looks again every {@link LINK_DISCOVERY_MS}, so
+   * that a link created or restarted through another process has a runner standing by here too:
+   * when that process dies, one of the others takes the link over once its lease expires.
+   */
   async resume(): Promise<void> {
+    await this.startStored();
+    if (this.access.log.capabilities.multiProcess) this.scheduleDiscovery();
+  }
+
+  private async startStored(): Promise<void> {
     for (const entry of await this.access.log.kvList(LINKS)) {
       const stored = entry.value as StoredLink;
       if (!stored.code.filter && !stored.code.transform) this.ensureRunner(stored);
     }
+  }
+
+  private scheduleDiscovery(): void {
+    if (this.closed) return;
+    this.discovery = setTimeout(() => {
+      this.startStored().then(
+        () => {
+          this.discoveryFailing = false;
+          this.scheduleDiscovery();
+        },
+        (error: unknown) => {
+          // Tried again at the next turn; said once per outage, not every second.
+          if (!this.discoveryFailing && !this.closed) {
+            process.emitWarning(
+              `evdb: could not look for links of store '${this.access.storeId}': ${errorText(error)}`,
+            );
+          }
+          this.discoveryFailing = true;
+          this.scheduleDiscovery();
+        },
+      );
+    }, LINK_DISCOVERY_MS);
+    // Standing by must not keep a process alive on its own.
+    this.discovery.unref();
   }
 
   private ensureRunner(stored: StoredLink): void {
@@ -244,6 +302,7 @@ export class Links {
       stored.name,
       code,
       this.owner(),
+      leaseOf(stored),
       () => {
         if (this.runners.get(stored.name) === runner) this.runners.delete(stored.name);
       },
@@ -270,6 +329,7 @@ export class Links {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.discovery);
     await Promise.all([...this.runners.values()].map((runner) => runner.stop()));
   }
 }
@@ -296,6 +356,7 @@ class LinkRunner {
     private readonly name: string,
     private readonly code: LinkCode,
     private readonly owner: string,
+    private readonly leaseMs: number,
     private readonly onStopped: () => void,
   ) {
     this.linkStream = linkStreamOf(name);
@@ -314,7 +375,7 @@ class LinkRunner {
           this.access.log,
           `link:${this.name}`,
           this.owner,
-          LINK_LEASE_MS,
+          this.leaseMs,
           {
             acquired: () => this.acquired(),
             lost: () => this.halt(),
@@ -521,12 +582,18 @@ async function readLinkStreamTail(
   };
 }
 
+function leaseOf(stored: StoredLink): number {
+  // Links stored before the lease time was an option have none: they keep the default.
+  return (stored as Partial<StoredLink>).leaseMs ?? DEFAULT_LINK_LEASE_MS;
+}
+
 function toDefinition(stored: StoredLink): LinkDefinition {
   const definition: LinkDefinition = {
     name: stored.name,
     source: stored.source,
     code: { ...stored.code },
     backfill: stored.backfill,
+    leaseMs: leaseOf(stored),
     status: stored.status,
     linkStream: linkStreamOf(stored.name),
     createdAt: stored.createdAt,

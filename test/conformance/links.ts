@@ -217,6 +217,7 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
         ['a', 'b'],
       );
       assert.deepEqual(await api.getLink(storeId, 'a'), a);
+      assert.equal(a.leaseMs, 10_000, 'the default lease');
       assert.deepEqual(
         await api.createLink(storeId, { name: 'a', source: { type: 'all' } }),
         a,
@@ -226,6 +227,18 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
         api.createLink(storeId, { name: 'a', source: { type: 'stream', streamId: 'z' } }),
         'already_exists',
       );
+      await rejectsWith(
+        api.createLink(storeId, { name: 'a', source: { type: 'all' }, leaseMs: 2_000 }),
+        'already_exists',
+      );
+      const short = await api.createLink(storeId, {
+        name: 'c',
+        source: { type: 'all' },
+        leaseMs: 2_000,
+      });
+      assert.equal(short.leaseMs, 2_000);
+      assert.equal((await api.getLink(storeId, 'c')).leaseMs, 2_000);
+      await api.deleteLink(storeId, 'c');
       await api.appendEvents(storeId, 'q', events(2));
       await linked(api, storeId, 'a', 2);
       await api.deleteLink(storeId, 'a');
@@ -244,6 +257,9 @@ export function describeLinks(ctx: SubscriptionSuiteContext): void {
         { name: 'x', source: { type: 'all' }, filter: { nope: 1 } },
         { name: 'x', source: { type: 'all' }, transform: 'upper' },
         { name: 'x', source: { type: 'all' }, backfill: 'yes' },
+        { name: 'x', source: { type: 'all' }, leaseMs: 99 },
+        { name: 'x', source: { type: 'all' }, leaseMs: 1.5 },
+        { name: 'x', source: { type: 'all' }, leaseMs: '1000' },
         { name: 'x', source: { type: 'stream', streamId: '$link:x' } },
       ]) {
         await rejectsWith(api.createLink(storeId, bad as never), 'invalid_argument');

@@ -15,12 +15,23 @@ export interface PostgresMessageBusOptions {
 
 /**
  * NOTIFY refuses payloads of 8 000 bytes or more. Below this, payloads travel inside a
- * notification (several, one per line, when they fit); above, or holding a line break, a
- * payload is stored in the table and the notification carries its row id.
+ * notification (several, one per line, when they fit); above, or holding a line break or a
+ * {@link NOTE_SEPARATOR}, a payload is stored in the table and the notification carries its row id.
  */
 const INLINE_BYTES = 7_800;
-/** Payloads sent in one round trip (one transaction of notifications, delivered in order). */
-const MAX_BATCH = 512;
+/**
+ * The bytes of payload sent in one round trip (one transaction of notifications, delivered in
+ * order). A round trip costs about the same whatever it carries, so a sender that fell behind
+ * catches up by sending everything waiting at once, up to this; a cap by count instead would
+ * leave the bus unable to carry more than that count per round trip when the database is slow.
+ */
+const MAX_BATCH_BYTES = 1 << 20;
+/**
+ * Separates the notifications of one round trip in the one text parameter that carries them
+ * (split by the server): cheaper than a text array, whose every element the driver escapes.
+ * JSON text escapes this character, so channel messages never hold it.
+ */
+const NOTE_SEPARATOR = '\u001e';
 /** How long a large payload stays in the table for listeners to fetch it. */
 const KEEP_LARGE_MS = 300_000;
 const CLEANUP_EVERY_MS = 60_000;
@@ -74,7 +85,7 @@ export class PostgresMessageBus implements MessageBus {
 
   private async flush(): Promise<void> {
     while (this.pending.length > 0 && !this.closed) {
-      const batch = this.pending.splice(0, MAX_BATCH);
+      const batch = this.pending.splice(0, this.batchLength());
       try {
         await this.sendBatch(batch.map((p) => p.payload));
         for (const p of batch) p.resolve();
@@ -91,23 +102,37 @@ export class PostgresMessageBus implements MessageBus {
     if (this.closed) for (const p of this.pending.splice(0)) p.reject(closedError());
   }
 
+  /** How many pending payloads the next round trip carries: at least one, then up to the size. */
+  private batchLength(): number {
+    let bytes = 0;
+    let count = 0;
+    for (const { payload } of this.pending) {
+      // Characters, not bytes: a bound on the round trip's size is all that is needed here.
+      bytes += payload.length;
+      if (count > 0 && bytes > MAX_BATCH_BYTES) break;
+      count++;
+    }
+    return count;
+  }
+
   private async sendBatch(payloads: string[]): Promise<void> {
     const client = await this.senderClient();
     const notes: string[] = [];
     // Small payloads travel several to a notification (one per line), which is what lets the
     // bus carry thousands a second: each notification costs the server far more than its bytes.
-    let packed = '';
+    let packed: string[] = [];
+    let packedBytes = 0;
     const flushPacked = (): void => {
-      if (packed !== '') notes.push(`m${packed}`);
-      packed = '';
+      if (packed.length > 0) notes.push(`m${packed.join('\n')}`);
+      packed = [];
+      packedBytes = 0;
     };
     for (const payload of payloads) {
       const bytes = Buffer.byteLength(payload, 'utf8');
-      if (bytes <= INLINE_BYTES && !payload.includes('\n')) {
-        if (packed !== '' && Buffer.byteLength(packed, 'utf8') + 1 + bytes > INLINE_BYTES) {
-          flushPacked();
-        }
-        packed = packed === '' ? payload : `${packed}\n${payload}`;
+      if (bytes <= INLINE_BYTES && !payload.includes('\n') && !payload.includes(NOTE_SEPARATOR)) {
+        if (packed.length > 0 && packedBytes + 1 + bytes > INLINE_BYTES) flushPacked();
+        packedBytes += (packed.length > 0 ? 1 : 0) + bytes;
+        packed.push(payload);
         continue;
       }
       flushPacked();
@@ -123,8 +148,8 @@ export class PostgresMessageBus implements MessageBus {
     flushPacked();
     // One statement, one transaction: its notifications are delivered together, in this order.
     await client.query({
-      text: 'SELECT count(pg_notify($1, note)) FROM unnest($2::text[]) AS note',
-      values: [this.options.channel, notes],
+      text: 'SELECT count(pg_notify($1, note)) FROM unnest(string_to_array($2, $3)) AS note',
+      values: [this.options.channel, notes.join(NOTE_SEPARATOR), NOTE_SEPARATOR],
     });
     if (Date.now() - this.lastCleanup > CLEANUP_EVERY_MS) {
       this.lastCleanup = Date.now();
@@ -207,13 +232,18 @@ export class PostgresMessageBus implements MessageBus {
     this.pumping = true;
     try {
       while (this.incoming.length > 0 && !this.closed) {
-        const note = this.incoming.shift() as string;
-        const payloads = note.startsWith('m')
-          ? note.slice(1).split('\n')
-          : [await this.fetchLarge(client, note.slice(1))];
-        for (const payload of payloads) {
-          if (payload === undefined) continue;
-          for (const listener of this.listeners) listener(payload);
+        // Taken as a whole: what arrives meanwhile waits for the next turn of this loop.
+        const notes = this.incoming;
+        this.incoming = [];
+        for (const note of notes) {
+          if (this.closed) return;
+          const payloads = note.startsWith('m')
+            ? note.slice(1).split('\n')
+            : [await this.fetchLarge(client, note.slice(1))];
+          for (const payload of payloads) {
+            if (payload === undefined) continue;
+            for (const listener of this.listeners) listener(payload);
+          }
         }
       }
     } finally {

@@ -30,6 +30,7 @@ const LinkDefinition = Type.Object(
       },
     ),
     backfill: Type.Boolean(),
+    leaseMs: Integer,
     status: StringEnum(['running', 'stopped']),
     linkStream: Type.String(),
     createdAt: Type.String(),
@@ -54,6 +55,13 @@ export const LINK_OPERATIONS = {
             source: LinkSource,
             filter: Type.Optional(Type.Object({}, { description: 'an event pattern' })),
             backfill: Type.Optional(Type.Boolean()),
+            leaseMs: Type.Optional(
+              Type.Integer({
+                minimum: 100,
+                maximum: 3_600_000,
+                description: 'how long a dead process keeps the link before another takes it over',
+              }),
+            ),
           },
           { title: 'CreateLinkOptions', additionalProperties: false },
         ),

@@ -106,7 +106,10 @@ export function renderHttpApiDoc(): string {
   line();
   line(
     `\`GET ${WS_PATH}\` upgrades to a WebSocket (protocol ${WS_PROTOCOL}) carrying JSON text frames. The server ` +
-      'first sends `{"type": "hello", "protocol", "maxFrameBytes"}`. The client authenticates with ' +
+      'first sends `{"type": "hello", "protocol", "maxFrameBytes"}`; the client refuses a server of ' +
+      'another protocol version. Either side may send several frames as one message, a JSON array of ' +
+      'frames (the server does so with what it sends in one tick, such as the deliveries of one ' +
+      'commit to the subscriptions of a connection). The client authenticates with ' +
       'an `Authorization` header on the upgrade or with `{"type": "auth", "id", "token"}`, then sends ' +
       '`{"type": "call", "id", "op", "params"}` (the RPC parameters); each is answered by ' +
       '`{"type": "result", "id", "result"}` or `{"type": "error", "id", "problem"}`, in any order. ' +
@@ -115,20 +118,29 @@ export function renderHttpApiDoc(): string {
   );
   line();
   line(
-    'Live subscriptions (`subscribe` of the client) use their own frames, each answered like a ' +
-      'call: `{"type": "subscribe", "id", "subscription", "storeId", "options", "handler"}` opens ' +
-      'one (`subscription`: a number the client picks; `options`: the JSON options of `subscribe`; ' +
-      'answered with `{"startFrom"}` for a transient one: where it starts, `current` resolved). ' +
-      'The server sends `{"type": "batch", "subscription", "events"}` only as asked: for each ' +
-      '`{"type": "pull", "id", "subscription", "batches"}` (at most ' +
+    'Live subscriptions (`subscribe` of the client) use their own frames. Requests, each answered ' +
+      'like a call: `{"type": "subscribe", "id", "subscription", "storeId", "options", "handler"}` ' +
+      'opens one (`subscription`: a number the client picks; `options`: the JSON options of ' +
+      '`subscribe`; answered with `{"startFrom"}` for a transient one: where it starts, `current` ' +
+      'resolved); `{"type": "ack", "id", "subscription", "position"}` acknowledges; ' +
+      '`{"type": "unsubscribe", "id", "subscription"}` closes. Flow control is by credit, per ' +
+      'subscription: the server sends `{"type": "batch", "subscription", "events"}` only as asked, ' +
+      'for each `{"type": "pull", "subscription", "batches"}` (at most ' +
       `${MAX_BATCHES_REQUESTED} asked ahead), or with \`"handler": true\` one batch at a time, the next ` +
-      'after `{"type": "handled", "id", "subscription", "ok"}` (`ok`: acknowledged; otherwise it ' +
-      'comes again after `ackTimeoutMs`). `{"type": "ack", "id", "subscription", "position"}` ' +
-      'acknowledges, `{"type": "unsubscribe", "id", "subscription"}` closes; ' +
+      'after `{"type": "handled", "subscription", "ok"}` (`ok`: acknowledged; otherwise it comes ' +
+      'again after `ackTimeoutMs`). `pull` and `handled` are notifications: frames without an `id`, ' +
+      'not answered, so that a delivery costs two frames. A notification the server refuses ends ' +
+      'its subscription, with the problem in the `end` frame; one naming no open subscription is ' +
+      'answered `{"type": "error", "id": null, "subscription", "problem"}`. ' +
       '`{"type": "end", "subscription", "problem"?}` tells that a subscription ended. A transient ' +
       'subscription needs the read role, a persistent one the write role (like `ackEvent`); a ' +
       `connection holds at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} (\`rate_limited\` beyond), and ` +
       'its subscriptions close with it.',
+  );
+  line();
+  line(
+    'Protocol versions: 1 answered `pull` and `handled` (they carried an `id`); 2 makes them ' +
+      'notifications.',
   );
   line();
   line('## Routes');

@@ -55,6 +55,7 @@ import type {
 } from '../core/types.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import type { Backend } from '../backends/log-backend.js';
+import type { KvStore } from '../backends/kv-store.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';
 import { StoreRegistry } from '../store/store-registry.js';
 import { StreamService } from '../store/stream-service.js';
@@ -267,6 +268,21 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
    */
   async appendSystem(storeId: string, write: StreamWrite): Promise<AppendResult> {
     return this.stores.use(storeId, (store) => store.appendSystem(write));
+  }
+
+  /**
+   * The key-value facility kept with a store, beside its log and as durable, for tools that
+   * keep their own state with the store they work on (an import's checkpoint); not part of
+   * `EventStoreApi`, never offered to remote callers.
+   */
+  async keyValues(storeId: string): Promise<KvStore> {
+    const { log } = await this.stores.store(storeId);
+    return {
+      kvGet: log.kvGet.bind(log),
+      kvList: log.kvList.bind(log),
+      kvPut: log.kvPut.bind(log),
+      kvDelete: log.kvDelete.bind(log),
+    };
   }
 
   appendBatch(storeId: string, writes: StreamWrite[]): Promise<BatchAppendResult> {

@@ -276,12 +276,16 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
    * `EventStoreApi`, never offered to remote callers.
    */
   async keyValues(storeId: string): Promise<KvStore> {
-    const { log } = await this.stores.store(storeId);
+    // Each call opens the store if it was closed while idle, and holds it open meanwhile.
+    await this.stores.use(storeId, () => undefined);
+    const use = <T>(work: (kv: KvStore) => Promise<T>): Promise<T> =>
+      this.stores.use(storeId, (store) => work(store.log));
     return {
-      kvGet: log.kvGet.bind(log),
-      kvList: log.kvList.bind(log),
-      kvPut: log.kvPut.bind(log),
-      kvDelete: log.kvDelete.bind(log),
+      kvGet: (namespace, key) => use((kv) => kv.kvGet(namespace, key)),
+      kvList: (namespace) => use((kv) => kv.kvList(namespace)),
+      kvPut: (namespace, key, value, expected) =>
+        use((kv) => kv.kvPut(namespace, key, value, expected)),
+      kvDelete: (namespace, key, expected) => use((kv) => kv.kvDelete(namespace, key, expected)),
     };
   }
 

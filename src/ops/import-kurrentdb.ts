@@ -1,4 +1,3 @@
-import type { Position } from '@kurrent/kurrentdb-client';
 import { RE2JS } from 're2js';
 import { invalidArgument } from '../core/errors.js';
 import type { Evdb } from '../embedded/evdb.js';
@@ -25,10 +24,16 @@ export interface KurrentImportFilter {
   includeSystemEvents?: boolean;
 }
 
+/** A position in KurrentDB's `$all`, as its clients give it. */
+export interface KurrentPosition {
+  commit: bigint;
+  prepare: bigint;
+}
+
 /** Where an import stands: the source position of the last event it has dealt with. */
 export interface ImportCheckpoint {
-  load(): Promise<Position | undefined>;
-  save(position: Position): Promise<void>;
+  load(): Promise<KurrentPosition | undefined>;
+  save(position: KurrentPosition): Promise<void>;
 }
 
 export interface KurrentImportOptions extends KurrentImportFilter {
@@ -157,7 +162,7 @@ export async function importFromKurrentDb(
       conflictIds: [],
       batches: 0,
     };
-    const writer = await BatchWriter.open<Position>(store, storeId, {
+    const writer = await BatchWriter.open<KurrentPosition>(store, storeId, {
       batchEvents: Math.max(1, options.batchEvents ?? 5000),
       conflicts: 'count',
       onFlushed: async (mark) => {
@@ -169,7 +174,7 @@ export async function importFromKurrentDb(
     const resumedAfter = await options.checkpoint?.load();
     if (resumedAfter !== undefined) result.resumedAfter = resumedAfter.commit.toString();
     let lastPosition = (await source.lastPosition())?.commit ?? 0n;
-    const report = (at: Position): void => {
+    const report = (at: KurrentPosition): void => {
       if (at.commit > lastPosition) lastPosition = at.commit;
       options.onProgress?.({ events: result.read, position: at.commit, lastPosition });
     };
@@ -179,7 +184,7 @@ export async function importFromKurrentDb(
       const fresh =
         after === undefined
           ? page
-          : page.filter((e) => comparePositions(e.position, after as Position) > 0);
+          : page.filter((e) => comparePositions(e.position, after as KurrentPosition) > 0);
       for (const event of fresh) {
         result.read++;
         const skip = await whySkipped(event, wanted, source);

@@ -12,7 +12,15 @@
 // this repository tests with (@kurrent/kurrentdb-client, devDependency), not the checkout's
 // workspace build. Results: `<checkout>/.evdb-suite/results.json` and a summary on stdout.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -69,6 +77,12 @@ if (!existsSync(join(work, 'node_modules', '.bin', 'jest'))) {
     stdio: 'inherit',
   });
 }
+// The suite's Jest environment (enableVersionCheck.ts) is loaded by Node, not by Jest's
+// resolver: the client must be in the work directory's node_modules too, as a link to evdb's.
+const linkedClient = join(work, 'node_modules', '@kurrent', 'kurrentdb-client');
+rmSync(linkedClient, { recursive: true, force: true });
+mkdirSync(join(work, 'node_modules', '@kurrent'), { recursive: true });
+symlinkSync(join(ROOT, 'node_modules', '@kurrent', 'kurrentdb-client'), linkedClient, 'dir');
 writeFileSync(
   join(work, 'tsconfig.json'),
   JSON.stringify(
@@ -121,7 +135,14 @@ const resultsFile = join(work, 'results.json');
 rmSync(resultsFile, { force: true });
 const run = spawnSync(
   join(work, 'node_modules', '.bin', 'jest'),
-  ['--runInBand', '--forceExit', '--json', `--outputFile=${resultsFile}`, ...jestArgs],
+  [
+    // Each file has a node of its own, so files may run side by side (--maxWorkers=N).
+    ...(jestArgs.some((arg) => arg.startsWith('--maxWorkers')) ? [] : ['--runInBand']),
+    '--forceExit',
+    '--json',
+    `--outputFile=${resultsFile}`,
+    ...jestArgs,
+  ],
   {
     cwd: work,
     stdio: 'inherit',

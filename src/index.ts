@@ -166,3 +166,11 @@ export { exportStore } from './ops/export.js';
 export type { ExportOptions, ExportResult, ExportableStore, LineSink } from './ops/export.js';
 export { importStore } from './ops/import.js';
 export type { ImportOptions, ImportResult, ImportableStore } from './ops/import.js';
+export { importFromKurrentDb, storeCheckpoint, checkpointKey } from './ops/import-kurrentdb.js';
+export type {
+  ImportCheckpoint,
+  KurrentImportFilter,
+  KurrentImportOptions,
+  KurrentImportResult,
+  KurrentPosition,
+} from './ops/import-kurrentdb.js';

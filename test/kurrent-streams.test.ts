@@ -329,6 +329,15 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
       assert.equal(again.nextExpectedRevision, 0n);
     });
 
+    it('refuses to delete a stream that does not exist, as KurrentDB does', async () => {
+      // The client's own suite (reconnect/no-reconnection) expects WrongExpectedVersionError.
+      const stream = `never-${randomUUID()}`;
+      await rejectsWith(() => client.deleteStream(stream), WrongExpectedVersionError);
+      await client.appendToStream(stream, events(1));
+      await client.deleteStream(stream);
+      await rejectsWith(() => client.deleteStream(stream), WrongExpectedVersionError);
+    });
+
     it('tombstones: the stream can never be read or written again', async () => {
       const stream = `hard-${randomUUID()}`;
       await client.appendToStream(stream, events(2));

@@ -13,6 +13,11 @@ import {
 } from '../ops/backup.js';
 import { exportStore } from '../ops/export.js';
 import { importStore } from '../ops/import.js';
+import {
+  KURRENT_IMPORT_HELP,
+  KURRENT_IMPORT_OPTIONS,
+  importFromKurrentCommand,
+} from './import-kurrent.js';
 import { verifyStore } from '../ops/verify.js';
 import { UsageError, int, parse, positionals, str, type OptionSpec, type Parsed } from './args.js';
 import type { Io } from './commands.js';
@@ -242,7 +247,7 @@ Options:
     },
   },
   import: {
-    summary: 'read NDJSON (as export writes it) into a store, keeping event ids',
+    summary: 'read NDJSON (as export writes it), or a running KurrentDB, into a store',
     usage: `evdb import <store> <file | -> [--batch N]
 
 Appends the events of an export file ("-": stdin) to the store, created if missing, in atomic
@@ -251,14 +256,27 @@ correlation ids are kept; positions and times are the store's own. Events alread
 (a re-run after an interruption) are recognised by their ids and not written again. Link streams
 ($link:...) are skipped: a link rebuilds its stream. Prints a summary.
 
+${KURRENT_IMPORT_HELP}
+
 Options:
   --batch <n>     events per atomic batch (default 5000)
   --json          print the summary as JSON`,
-    options: { batch: { type: 'string' }, json: { type: 'boolean' } },
+    options: { batch: { type: 'string' }, json: { type: 'boolean' }, ...KURRENT_IMPORT_OPTIONS },
     target: 'any',
     async run(parsed, io, help) {
-      const [storeId, file] = positionals(parsed, ['store', 'file'], help) as [string, string];
+      const from = str(parsed, 'from');
       const batchEvents = int(parsed, 'batch', help, 1);
+      if (from !== undefined) {
+        const [storeId] = positionals(parsed, ['store'], help) as [string];
+        const store = await openTarget(parsed, io.env, help, true);
+        try {
+          await importFromKurrentCommand(parsed, io, store, storeId, from, batchEvents);
+        } finally {
+          await store.close();
+        }
+        return;
+      }
+      const [storeId, file] = positionals(parsed, ['store', 'file'], help) as [string, string];
       const total = file === '-' ? 0 : statSync(file).size;
       const input = file === '-' ? process.stdin : createReadStream(file);
       const store = await openTarget(parsed, io.env, help, true);

@@ -61,6 +61,7 @@ import {
 } from '../core/typed-events.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import type { Backend } from '../backends/log-backend.js';
+import type { KvStore } from '../backends/kv-store.js';
 import { sqlite } from '../backends/sqlite/sqlite-backend.js';
 import { StoreRegistry } from '../store/store-registry.js';
 import { StreamService } from '../store/stream-service.js';
@@ -273,6 +274,25 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
    */
   async appendSystem(storeId: string, write: StreamWrite): Promise<AppendResult> {
     return this.stores.use(storeId, (store) => store.appendSystem(write));
+  }
+
+  /**
+   * The key-value facility kept with a store, beside its log and as durable, for tools that
+   * keep their own state with the store they work on (an import's checkpoint); not part of
+   * `EventStoreApi`, never offered to remote callers.
+   */
+  async keyValues(storeId: string): Promise<KvStore> {
+    // Each call opens the store if it was closed while idle, and holds it open meanwhile.
+    await this.stores.use(storeId, () => undefined);
+    const use = <T>(work: (kv: KvStore) => Promise<T>): Promise<T> =>
+      this.stores.use(storeId, (store) => work(store.log));
+    return {
+      kvGet: (namespace, key) => use((kv) => kv.kvGet(namespace, key)),
+      kvList: (namespace) => use((kv) => kv.kvList(namespace)),
+      kvPut: (namespace, key, value, expected) =>
+        use((kv) => kv.kvPut(namespace, key, value, expected)),
+      kvDelete: (namespace, key, expected) => use((kv) => kv.kvDelete(namespace, key, expected)),
+    };
   }
 
   appendBatch<E extends EventShape = EventShape>(

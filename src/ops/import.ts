@@ -1,16 +1,12 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { EventStoreApi } from '../core/api.js';
-import { EvdbError, invalidArgument } from '../core/errors.js';
-import { ANY_VERSION, type NewEvent, type StreamWrite } from '../core/types.js';
+import { invalidArgument } from '../core/errors.js';
+import type { NewEvent } from '../core/types.js';
 import { decodeWire } from '../protocol/wire.js';
 import { LIMITS } from '../core/limits.js';
+import { BatchWriter, type ImportableStore } from './batch-writer.js';
 
-/** What `importStore` writes through: the public API, so it imports into a store or a server. */
-export type ImportableStore = Pick<
-  EventStoreApi,
-  'appendBatch' | 'appendEvents' | 'createStore' | 'listStores' | 'getStoreStatus'
->;
+export type { ImportableStore };
 
 export interface ImportOptions {
   /** Events per atomic batch. Default 5 000. */
@@ -32,11 +28,6 @@ export interface ImportResult {
   batches: number;
 }
 
-/**
- * A batch is sent once it holds this much input too: under a server's default request body
- * limit (16 MiB) and the store's limit per append, whatever the size of the events.
- */
-const MAX_BATCH_CHARS = 8 * 1024 * 1024;
 /** A line longer than this cannot be one event (events are at most LIMITS.maxEventBytes). */
 const MAX_LINE_CHARS = LIMITS.maxEventBytes * 2 + 64 * 1024;
 
@@ -58,60 +49,14 @@ export async function importStore(
   input: Readable,
   options: ImportOptions = {},
 ): Promise<ImportResult> {
-  const batchEvents = Math.max(1, options.batchEvents ?? 5000);
-  if (!(await store.listStores()).includes(storeId)) {
-    try {
-      await store.createStore(storeId);
-    } catch (error) {
-      if (!(error instanceof EvdbError && error.code === 'already_exists')) throw error;
-    }
-  }
-  // A write answered with a position at or below what the store (or this import) had already
-  // reached was stored before: a replay. New events always get higher positions.
-  let reached = (await store.getStoreStatus(storeId)).lastPosition;
-  const result: ImportResult = {
-    storeId,
-    read: 0,
-    written: 0,
-    alreadyPresent: 0,
-    skippedLinkEvents: 0,
-    batches: 0,
-  };
+  let read = 0;
   let bytes = 0;
-  let writes: StreamWrite[] = [];
-  let pending = 0;
-  let pendingChars = 0;
-
-  const account = (events: number, position: number): void => {
-    if (position > reached) {
-      result.written += events;
-      reached = position;
-    } else result.alreadyPresent += events;
-  };
-  const flush = async (): Promise<void> => {
-    if (pending === 0) return;
-    const batch = writes;
-    writes = [];
-    pending = 0;
-    pendingChars = 0;
-    result.batches++;
-    try {
-      const { results } = await store.appendBatch(storeId, batch);
-      results.forEach((r, i) => account(batch[i]?.events.length ?? 0, r.position));
-    } catch (error) {
-      // A run that is partly stored (an earlier import cut its batches differently): event by
-      // event, each either recognised or written.
-      if (!(error instanceof EvdbError && error.code === 'already_exists')) throw error;
-      for (const write of batch) {
-        for (const event of write.events) {
-          const r = await store.appendEvents(storeId, write.streamId, [event], ANY_VERSION);
-          account(1, r.position);
-        }
-      }
-    }
-    options.onProgress?.({ events: result.read, bytes });
-  };
-
+  let skippedLinkEvents = 0;
+  const writer = await BatchWriter.open(store, storeId, {
+    batchEvents: Math.max(1, options.batchEvents ?? 5000),
+    conflicts: 'throw',
+    onFlushed: () => options.onProgress?.({ events: read, bytes }),
+  });
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNumber = 0;
   for await (const line of lines) {
@@ -122,27 +67,16 @@ export async function importStore(
       throw invalidArgument(`line ${lineNumber} is longer than any event can be`);
     }
     const { streamId, event } = parseLine(line, lineNumber);
-    result.read++;
+    read++;
     if (streamId.startsWith('$')) {
-      result.skippedLinkEvents++;
+      skippedLinkEvents++;
       continue;
     }
-    const last = writes[writes.length - 1];
-    if (
-      last !== undefined &&
-      last.streamId === streamId &&
-      last.events.length < LIMITS.maxEventsPerAppend
-    ) {
-      last.events.push(event);
-    } else {
-      if (writes.length >= LIMITS.maxWritesPerBatch) await flush();
-      writes.push({ streamId, expectedVersion: ANY_VERSION, events: [event] });
-    }
-    pendingChars += line.length;
-    if (++pending >= batchEvents || pendingChars >= MAX_BATCH_CHARS) await flush();
+    await writer.add(streamId, event, line.length);
   }
-  await flush();
-  return result;
+  await writer.flush();
+  const { written, alreadyPresent, batches } = writer.counts;
+  return { storeId, read, written, alreadyPresent, skippedLinkEvents, batches };
 }
 
 const COPIED_FIELDS = [

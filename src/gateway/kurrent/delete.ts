@@ -5,6 +5,7 @@
 // revision + 1); evdb removes the events and starts the stream again at revision 0.
 // A tombstone appends a `$streamDeleted` event (see tombstones.ts).
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import { EvdbError } from '../../core/errors.js';
 import { assertExpectedVersion } from '../../store/append-planner.js';
 import type { Evdb } from '../../embedded/evdb.js';
 import type { CallContexts } from './call-context.js';
@@ -53,7 +54,15 @@ export function deleteHandler(deps: DeleteDeps): Handler {
     // evdb's deleteStream takes no expected version: the check is made just before it, so a
     // write that lands in between is deleted with the rest.
     const current = await deps.evdb.getVersion(storeId, streamId);
-    assertExpectedVersion(streamId, expectedFromWire(options), current);
+    const expected = expectedFromWire(options);
+    // KurrentDB refuses to delete a stream that does not exist (or no longer does), whatever
+    // revision the caller expects.
+    if (current < 0) {
+      throw new EvdbError('wrong_expected_version', `stream '${streamId}' does not exist`, {
+        details: { streamId, expected, actual: current },
+      });
+    }
+    assertExpectedVersion(streamId, expected, current);
     await deps.evdb.deleteStream(storeId, streamId);
     return { no_position: EMPTY };
   });

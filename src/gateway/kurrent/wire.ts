@@ -2,14 +2,13 @@
 // The field names are the protocol's (snake_case), as @grpc/proto-loader gives them with keepCase.
 import { EvdbError, invalidArgument } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
+import { RAW_METADATA_KEY, kurrentEventToEvdb } from '../../protocol/kurrent-event.js';
 import {
   ANY_VERSION,
   BYTES_CONTENT_TYPE,
-  JSON_CONTENT_TYPE,
   NO_STREAM,
   STREAM_EXISTS,
   type EventRecord,
-  type JsonObject,
   type JsonValue,
   type NewEvent,
 } from '../../core/types.js';
@@ -49,12 +48,6 @@ export interface WireExpectedRevision {
 
 /** Event type of the record a tombstone writes, as KurrentDB names it. */
 export const TOMBSTONE_EVENT_TYPE = '$streamDeleted';
-
-/**
- * Custom metadata that is not a JSON object is kept as base64 under this key, with the
- * metadata content type `application/octet-stream`, so it reads back byte for byte.
- */
-const RAW_METADATA_KEY = 'base64';
 
 export function uuidFromWire(uuid: WireUuid | undefined | null, what: string): string {
   if (uuid?.string !== undefined && uuid.string !== '') {
@@ -141,10 +134,8 @@ export function timestampNow(): { seconds: string; nanos: number } {
 }
 
 /**
- * A proposed message as an evdb event. KurrentDB requires the `type` and `content-type`
- * metadata keys. JSON data is stored as JSON (so evdb's own readers and filters see it) when it
- * parses; anything else is stored as bytes. `$correlationId`/`$causationId` in JSON custom
- * metadata also become evdb's correlation and causation ids.
+ * A proposed message as an evdb event (mapped as `kurrentEventToEvdb` says). KurrentDB
+ * requires the `type` and `content-type` metadata keys.
  */
 export function eventFromWire(message: WireProposedMessage, index: number): NewEvent {
   const where = `proposed message ${index}`;
@@ -155,32 +146,13 @@ export function eventFromWire(message: WireProposedMessage, index: number): NewE
       details: { kurrentException: 'missing-required-metadata-property' },
     });
   }
-  const raw = bytesOf(message.data);
-  let data: JsonValue | Uint8Array = raw;
-  if (contentType === JSON_CONTENT_TYPE) {
-    const parsed = parseJson(raw);
-    if (parsed.ok) data = parsed.value;
-  }
-  const event: NewEvent = {
+  return kurrentEventToEvdb({
     eventId: uuidFromWire(message.id, `${where}'s id`),
     eventType,
-    data,
-    dataContentType: contentType,
-  };
-  const custom = bytesOf(message.custom_metadata);
-  if (custom.length > 0) {
-    const parsed = parseJson(custom);
-    if (parsed.ok && isJsonObject(parsed.value)) {
-      event.metadata = parsed.value;
-      const { $correlationId: correlation, $causationId: causation } = parsed.value;
-      if (typeof correlation === 'string' && correlation !== '') event.correlationId = correlation;
-      if (typeof causation === 'string' && causation !== '') event.causationId = causation;
-    } else {
-      event.metadata = { [RAW_METADATA_KEY]: Buffer.from(custom).toString('base64') };
-      event.metadataContentType = BYTES_CONTENT_TYPE;
-    }
-  }
-  return event;
+    contentType,
+    data: bytesOf(message.data),
+    customMetadata: bytesOf(message.custom_metadata),
+  });
 }
 
 export interface RecordedEventWire {
@@ -229,17 +201,4 @@ function customMetadataToWire(event: EventRecord): Buffer {
 
 function bytesOf(value: Buffer | Uint8Array | undefined): Uint8Array {
   return value ?? new Uint8Array(0);
-}
-
-function parseJson(bytes: Uint8Array): { ok: true; value: JsonValue } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(Buffer.from(bytes).toString('utf8')) as JsonValue };
-  } catch {
-    // Not JSON after all: the bytes are kept as they are (KurrentDB does not validate JSON).
-    return { ok: false };
-  }
-}
-
-function isJsonObject(value: JsonValue): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -159,16 +159,26 @@ export interface LogStatus {
  * Reads return events in the order asked; cross-stream reads are served from indexes so their
  * cost grows with the events returned, not with the size of the store.
  */
+/** A write owner's proof of ownership for a commit: its lease and the token it holds. */
+export interface CommitFence {
+  lease: string;
+  token: number;
+}
+
 export interface EventLog {
   readonly capabilities: BackendCapabilities;
   /**
    * Runs one group commit in one transaction: reads the state, lets `plan` decide, writes the
    * plan's events and heads, commits durably, and returns what `plan` returned.
-   * Commits of one store never interleave.
+   * Commits of one store never interleave. With `fence` (only on a backend whose leases have
+   * `acquireFencedLease`), the commit writes only while the fence's token is its lease's
+   * current token, else it fails with a retriable `unavailable` (`reason: 'not_write_owner'`)
+   * having written nothing.
    */
   commit<T>(
     keys: CommitKeys,
     plan: (view: CommitView) => { plan: CommitPlan; result: T },
+    fence?: CommitFence,
   ): Promise<T>;
   streamHead(streamId: string): Promise<StreamHead | undefined>;
   /** `fromVersion` is the first version to return; backward reads descend from it. */

@@ -44,6 +44,10 @@ export function joinStore(log: EventLog, kv: KvStore, leases: LeaseStore): LogBa
   // The optional members are present only where the log has them: the store asks for them.
   if (log.setMemoryLevel !== undefined) joined.setMemoryLevel = log.setMemoryLevel.bind(log);
   if (log.watchCommits !== undefined) joined.watchCommits = log.watchCommits.bind(log);
+  if (leases.acquireFencedLease !== undefined && leases.leaseHolder !== undefined) {
+    joined.acquireFencedLease = leases.acquireFencedLease.bind(leases);
+    joined.leaseHolder = leases.leaseHolder.bind(leases);
+  }
   return joined;
 }
 

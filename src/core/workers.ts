@@ -10,6 +10,11 @@ export interface WorkerInfo {
   startedAt: number;
   /** ms since the Unix epoch, on the worker's clock. */
   lastHeartbeat: number;
+  /**
+   * Set on the node that commits the store's appends (its write owner, on a database shared by
+   * several server nodes): clients send appends straight to it; other nodes forward them.
+   */
+  writeOwner?: boolean;
 }
 
 /** A worker registered by a caller rather than by the node itself (e.g. a sidecar). */

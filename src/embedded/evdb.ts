@@ -67,6 +67,7 @@ import { StoreRegistry } from '../store/store-registry.js';
 import { StreamService } from '../store/stream-service.js';
 import { WorkerService } from '../store/worker-service.js';
 import type { WorkerRegistryOptions } from '../store/worker-registry.js';
+import type { WriteRoute } from '../store/write-owners.js';
 import { FeatureService, type FeatureOptions } from '../features/feature-service.js';
 import type { MemoryMonitor } from '../features/memory-monitor.js';
 import type { EmbeddedScavengeOptions } from '../features/scavenge.js';
@@ -466,6 +467,19 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     await this.workers.advertise(url);
     // Listed as a worker, it is expected to answer cluster checks: it hears the cluster now.
     await this.channels.join();
+  }
+
+  /**
+   * Who commits `storeId`'s appends when several server nodes share the database: this node,
+   * another one (the gateway forwards appends to its URL), or nobody (commit here).
+   */
+  writeRoute(storeId: string): Promise<WriteRoute> {
+    return this.workers.writeRoute(storeId);
+  }
+
+  /** Forgets who else owns `storeId`'s writes (forwarding to it failed). */
+  forgetWriteRoute(storeId: string): void {
+    this.workers.forgetWriteRoute(storeId);
   }
 
   /** The live workers of a store, sorted by node id; this process is one unless unregistered. */

@@ -21,6 +21,7 @@ export function runCall(
   principal: Principal,
   frame: Frame,
   onPart?: PartListener,
+  forwarded = false,
 ): Promise<unknown> {
   const { op, params } = frame;
   if (typeof op !== 'string' || !isOperationName(op)) {
@@ -31,7 +32,13 @@ export function runCall(
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     throw invalidArgument('call frames carry params: an object of parameters by name');
   }
-  return dispatcher.execute(op, decodeWire(params) as Record<string, unknown>, principal, onPart);
+  return dispatcher.execute(
+    op,
+    decodeWire(params) as Record<string, unknown>,
+    principal,
+    onPart,
+    forwarded,
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type RemoteApi,
 } from '../protocol/operations.js';
 import { schemaError } from '../protocol/validator.js';
+import type { WriteForwarder } from './write-forwarding.js';
 import {
   assertChannelAccess,
   assertRole,
@@ -40,7 +41,11 @@ export class Dispatcher {
   private idle: (() => void)[] = [];
   private draining = false;
 
-  constructor(private readonly api: RemoteApi) {}
+  constructor(
+    private readonly api: RemoteApi,
+    /** Sends appends to their store's write owner when another node owns it. */
+    private readonly writes?: WriteForwarder,
+  ) {}
 
   /** True once `drain` was called: new work is refused with a retriable `unavailable`. */
   get closing(): boolean {
@@ -92,6 +97,8 @@ export class Dispatcher {
     params: Record<string, unknown>,
     principal: Principal,
     onPart?: PartListener,
+    /** The call was forwarded by another node to this one as the store's write owner. */
+    forwarded = false,
   ): Promise<unknown> {
     const spec: OperationSpec = OPERATIONS[op];
     assertRole(principal, op, spec);
@@ -104,7 +111,11 @@ export class Dispatcher {
     if (onPart !== undefined && spec.parts !== undefined && isParted(spec.parts, params)) {
       return this.readInParts(spec, spec.parts, params, method, onPart);
     }
-    const result = await method.apply(this.api, toArgs(spec, params));
+    const run = (): Promise<unknown> => method.apply(this.api, toArgs(spec, params));
+    if (this.writes !== undefined && (op === 'appendEvents' || op === 'appendBatch')) {
+      return this.writes.append(op, params, forwarded, run);
+    }
+    const result = await run();
     if (spec.visibleTo === undefined) return result;
     return spec.visibleTo(result, (storeId) => canSeeStore(principal, storeId));
   }

@@ -18,6 +18,7 @@ import {
 } from '../channels/capability-tokens.js';
 import { watchRevocations } from './capability-auth.js';
 import { Dispatcher } from './dispatcher.js';
+import { WriteForwarder } from './write-forwarding.js';
 import { ConsoleAssets } from './console-assets.js';
 import {
   limitConnections,
@@ -96,6 +97,12 @@ export interface StartServerOptions {
    * {@link ConnectionLimits} for the defaults).
    */
   connections?: ConnectionLimits;
+  /**
+   * The bearer token this node presents when it forwards appends to a store's write owner
+   * (another node sharing the PostgreSQL database). Needed when the nodes have `tokens`: one
+   * with the write role on every store.
+   */
+  peerToken?: string;
 }
 
 export interface EvdbServer {
@@ -193,7 +200,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
       ? undefined
       : await enableOpenTelemetry({ requests: true, streams: false });
   const requests = new RequestTelemetry(nodeId);
-  const dispatcher = new Dispatcher(api);
+  const forwarder = new WriteForwarder(api, options.peerToken, 2 * (options.node?.ttlMs ?? 10_000));
+  const dispatcher = new Dispatcher(api, forwarder);
   const origins = new OriginPolicy(options.corsOrigins);
   const handler = createHttpHandler({
     routes: buildRoutes(),
@@ -295,6 +303,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await dispatcher.drain();
+        await forwarder.close();
         await kurrent?.close();
         await ws.close();
         server.closeAllConnections();

@@ -15,6 +15,7 @@ import { parseJsonText } from '../protocol/json-text.js';
 import { encodeWire } from '../protocol/wire.js';
 import type { Authenticator, Principal } from './auth.js';
 import { runCall } from './calls.js';
+import { FORWARD_FRAME } from './write-forwarding.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { OriginPolicy } from './origins.js';
 import type { ChannelApi } from '../core/channel-types.js';
@@ -65,6 +66,12 @@ export function createFrameHandlers(
       },
     ],
     ...subscriptions.requests,
+    [
+      // An append another node forwarded to this one as the store's write owner (see
+      // write-forwarding.ts): run here, never forwarded again.
+      FORWARD_FRAME,
+      (frame, session) => runCall(dispatcher, authenticated(session), frame, undefined, true),
+    ],
     ...channelFrameHandlers(channels),
   ]);
   return { requests, notifications: new Map(subscriptions.notifications) };

@@ -1,6 +1,6 @@
 import { EvdbError } from '../core/errors.js';
 import type { AppendResult, EventRecord, StreamWrite } from '../core/types.js';
-import type { IndexQuery, StreamHead } from '../backends/event-log.js';
+import type { CommitFence, IndexQuery, StreamHead } from '../backends/event-log.js';
 import type { LogBackend } from '../backends/log-backend.js';
 import { commitKeys, planGroupCommit, type AppendUnit } from './append-planner.js';
 import { prepareSystemWrite } from './prepare-writes.js';
@@ -11,6 +11,8 @@ const MAX_EVENTS_PER_COMMIT = 20_000;
 
 interface PendingAppend {
   unit: AppendUnit;
+  /** The write owner's token when it was queued (see `setFenceSource`). */
+  fence: CommitFence | undefined;
   resolve: (results: AppendResult[]) => void;
   reject: (error: unknown) => void;
 }
@@ -29,6 +31,7 @@ export class Store {
   private closing: Promise<void> | undefined;
   private readonly committedListeners = new Set<(lastPosition: number) => void>();
   private readonly closers: (() => Promise<void>)[] = [];
+  private fenceSource: (() => CommitFence | undefined) | undefined;
 
   constructor(
     readonly storeId: string,
@@ -59,10 +62,19 @@ export class Store {
     return result as AppendResult;
   }
 
+  /**
+   * Makes each append take the fence `source` gives when it is queued (this node is the
+   * store's write owner, see write-owners.ts): a group commits only appends with the same
+   * fence, and the backend refuses it once the fence's token is stale.
+   */
+  setFenceSource(source: () => CommitFence | undefined): void {
+    this.fenceSource = source;
+  }
+
   append(unit: AppendUnit): Promise<AppendResult[]> {
     if (this.closed) return Promise.reject(closedError(this.storeId));
     return new Promise((resolve, reject) => {
-      this.queue.push({ unit, resolve, reject });
+      this.queue.push({ unit, fence: this.fenceSource?.(), resolve, reject });
       this.schedule();
     });
   }
@@ -87,11 +99,15 @@ export class Store {
     try {
       const epochUs = this.nextEpochUs();
       let written = -1;
-      const outcomes = await this.log.commit(commitKeys(units), (view) => {
-        const decided = planGroupCommit(view, units, epochUs);
-        written = decided.plan.events[decided.plan.events.length - 1]?.position ?? -1;
-        return decided;
-      });
+      const outcomes = await this.log.commit(
+        commitKeys(units),
+        (view) => {
+          const decided = planGroupCommit(view, units, epochUs);
+          written = decided.plan.events[decided.plan.events.length - 1]?.position ?? -1;
+          return decided;
+        },
+        group[0]?.fence,
+      );
       if (written >= 0) this.committed(written);
       group.forEach((pending, i) => {
         const outcome = outcomes[i];
@@ -121,8 +137,10 @@ export class Store {
   private takeGroup(): PendingAppend[] {
     let events = 0;
     let taken = 0;
+    const fence = this.queue[0]?.fence;
     while (taken < this.queue.length && taken < MAX_UNITS_PER_COMMIT) {
-      const unit = (this.queue[taken] as PendingAppend).unit;
+      const { unit, fence: itsFence } = this.queue[taken] as PendingAppend;
+      if (itsFence !== fence) break;
       const size = unit.writes.reduce((sum, write) => sum + write.events.length, 0);
       if (taken > 0 && events + size > MAX_EVENTS_PER_COMMIT) break;
       events += size;

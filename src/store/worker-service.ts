@@ -4,6 +4,7 @@ import { closedError, type StoreRegistry } from './store-registry.js';
 import type { Store } from './store.js';
 import { assertStoreId } from '../core/validation.js';
 import { WorkerRegistry, type WorkerRegistryOptions } from './worker-registry.js';
+import { WriteOwners, type WriteRoute } from './write-owners.js';
 
 /**
  * The worker and health operations: which processes serve each store, and whether this node's
@@ -11,6 +12,8 @@ import { WorkerRegistry, type WorkerRegistryOptions } from './worker-registry.js
  */
 export class WorkerService {
   private readonly registry: WorkerRegistry;
+  /** Set once this node advertised itself on a backend shared by several processes. */
+  private owners: WriteOwners | undefined;
 
   constructor(
     private readonly stores: StoreRegistry,
@@ -38,14 +41,48 @@ export class WorkerService {
     return this.registry.self.nodeId;
   }
 
-  advertise(url: string): Promise<void> {
-    return this.registry.advertise(url);
+  /**
+   * Makes this node known at `url`; on a backend shared by several processes it also becomes
+   * a candidate write owner of each store (write-owners.ts), with the registry's ttl.
+   */
+  async advertise(url: string): Promise<void> {
+    await this.registry.advertise(url);
+    if (this.stores.backend.capabilities.multiProcess && this.owners === undefined) {
+      this.owners = new WriteOwners(
+        {
+          // On PostgreSQL stores stay open (no cap on open stores), so the Store kept is current.
+          store: (storeId) => this.stores.useWhileClosing(storeId, (store) => store),
+          workers: (storeId) => this.registry.list(storeId),
+        },
+        this.nodeId,
+        this.registry.ttlMs,
+      );
+    }
+  }
+
+  /**
+   * Who commits `storeId`'s appends: this node, another (to forward them to), or nobody
+   * (commit here) — always nobody on a node that did not advertise itself.
+   */
+  writeRoute(storeId: string): Promise<WriteRoute> {
+    return this.owners?.route(storeId) ?? Promise.resolve({ owner: 'none' });
+  }
+
+  /** Forwarding to the owner failed: read the lease again before the next append. */
+  forgetWriteRoute(storeId: string): void {
+    this.owners?.forget(storeId);
   }
 
   async getWorkers(storeId: string): Promise<WorkerInfo[]> {
     this.stores.assertOpen();
     assertStoreId(storeId);
-    return this.registry.list(storeId);
+    const workers = await this.registry.list(storeId);
+    if (this.owners === undefined) return workers;
+    // The owner hint: clients send a store's appends straight to the node marked.
+    const owner = await this.owners.ownerOf(storeId);
+    return workers.map((worker) =>
+      worker.nodeId === owner ? { ...worker, writeOwner: true } : worker,
+    );
   }
 
   async registerWorker(storeId: string, worker?: WorkerRegistration): Promise<WorkerInfo> {
@@ -106,9 +143,10 @@ export class WorkerService {
     return report(failed ? 'degraded' : 'healthy', stores, [...workers.values()]);
   }
 
-  /** Removes this node's entries and stops the heartbeat. */
-  close(): Promise<void> {
-    return this.registry.close();
+  /** Gives up the write leases, removes this node's entries and stops the heartbeat. */
+  async close(): Promise<void> {
+    await this.owners?.close();
+    await this.registry.close();
   }
 
   private async checkStore(

@@ -215,6 +215,21 @@ export function rebasedCommitStatement(t: StoreTables, storeKey: number): NamedS
   return { name: `evdb_${storeKey}_commit_rebased`, text: `SELECT ${t.commitRebased}(${params})` };
 }
 
+/**
+ * `evdb_commit_fenced` (fenced-commit.ts): the write owner's lease and token, then
+ * `evdb_commit_rebased`'s arguments.
+ */
+export function fencedCommitStatement(t: StoreTables, storeKey: number): NamedStatement {
+  const types = ['text', 'bigint', ...COMMIT_ARG_TYPES, 'text[]', 'bigint[]'];
+  const params = types.map((type, i) => `$${i + 1}::${type}`).join(', ');
+  return { name: `evdb_${storeKey}_commit_fenced`, text: `SELECT ${t.commitFenced}(${params})` };
+}
+
+/** The token of the lease `lease` now: read under the lock by the locked path of a fenced commit. */
+export function leaseTokenSql(t: StoreTables, lease: string): string {
+  return `SELECT token FROM ${t.leases} WHERE name = ${literal(lease)}`;
+}
+
 export function rebasedCommitArgs(
   lockKey: number,
   storeKey: number,

@@ -5,6 +5,7 @@
 import type pg from 'pg';
 import { EvdbError } from '../../core/errors.js';
 import type {
+  CommitFence,
   CommitKeys,
   CommitPlan,
   CommitView,
@@ -17,6 +18,8 @@ import {
   commitOneArgs,
   commitOneStatement,
   commitStatement,
+  fencedCommitStatement,
+  leaseTokenSql,
   prefetchReads,
   prefetchSql,
   rebasedCommitArgs,
@@ -74,6 +77,7 @@ export class Committer {
   private readonly commitCall: NamedStatement;
   private readonly commitOneCall: NamedStatement;
   private readonly rebasedCall: NamedStatement;
+  private readonly fencedCall: NamedStatement;
   /** The state this process's last commit left, while nothing says it is wrong. */
   private cache: CommitCache | undefined;
   private readonly notifier: CommitNotifier;
@@ -82,6 +86,7 @@ export class Committer {
     this.commitCall = commitStatement(store.tables, store.storeKey);
     this.commitOneCall = commitOneStatement(store.tables, store.storeKey);
     this.rebasedCall = rebasedCommitStatement(store.tables, store.storeKey);
+    this.fencedCall = fencedCommitStatement(store.tables, store.storeKey);
     this.notifier = new CommitNotifier(store.backend.pool, store.schema);
   }
 
@@ -90,26 +95,35 @@ export class Committer {
     this.cache = undefined;
   }
 
-  async commit<T>(keys: CommitKeys, plan: Planner<T>): Promise<T> {
-    const result = await this.commitAnyPath(keys, plan);
+  /**
+   * With `fence` (this node is the store's write owner), every path checks the token under the
+   * lock: the rebased path through `evdb_commit_fenced`, the locked path by reading the lease.
+   */
+  async commit<T>(keys: CommitKeys, plan: Planner<T>, fence?: CommitFence): Promise<T> {
+    const result = await this.commitAnyPath(keys, plan, fence);
     if (this.cache !== undefined) this.notifier.committed(this.cache.lastPosition);
     return result;
   }
 
-  private async commitAnyPath<T>(keys: CommitKeys, plan: Planner<T>): Promise<T> {
+  private async commitAnyPath<T>(
+    keys: CommitKeys,
+    plan: Planner<T>,
+    fence: CommitFence | undefined,
+  ): Promise<T> {
     const cache = this.cache;
     if (cache !== undefined) {
-      const attempt = cache.exact
-        ? await this.commitFast(cache, keys, plan)
-        : await this.commitRebased(cacheBase(cache), keys, plan);
+      const attempt =
+        cache.exact && fence === undefined
+          ? await this.commitFast(cache, keys, plan)
+          : await this.commitRebased(cacheBase(cache), keys, plan, fence);
       if (attempt.done) return attempt.result;
     }
     const read = await this.readUnlocked(keys);
-    const rebased = await this.commitRebased(read, keys, plan);
+    const rebased = await this.commitRebased(read, keys, plan, fence);
     if (rebased.done) return rebased.result;
     // Another process changed what this plan read between the read and the commit (a hot
     // stream, or a deleteStream): plan under the lock, which always succeeds.
-    return this.commitLocked(keys, plan);
+    return this.commitLocked(keys, plan, fence);
   }
 
   private async commitFast<T>(
@@ -176,6 +190,7 @@ export class Committer {
     base: PlanBase,
     keys: CommitKeys,
     plan: Planner<T>,
+    fence: CommitFence | undefined,
   ): Promise<{ done: true; result: T } | { done: false }> {
     const absentStreams = new Set<string>();
     const knownHeads = new Map<string, number>();
@@ -194,7 +209,12 @@ export class Committer {
     );
     const previous = this.cache;
     this.cache = undefined;
-    const shift = Number(await this.call<number | string>({ ...this.rebasedCall, values: args }));
+    const call =
+      fence === undefined
+        ? { ...this.rebasedCall, values: args }
+        : { ...this.fencedCall, values: [fence.lease, fence.token, ...args] };
+    const shift = Number(await this.call<number | string>(call));
+    if (shift === -3) throw notWriteOwner(this.store.storeId);
     if (shift === -2) throw this.store.removedError();
     if (shift === -1) return { done: false };
     if (!Number.isSafeInteger(shift) || shift < 0) {
@@ -269,13 +289,15 @@ export class Committer {
     }
   }
 
-  private commitLocked<T>(keys: CommitKeys, plan: Planner<T>): Promise<T> {
-    const prefetch = prefetchSql(
-      this.store.tables,
-      this.store.backend.lockKey,
-      this.store.storeKey,
-      keys,
-    );
+  private commitLocked<T>(
+    keys: CommitKeys,
+    plan: Planner<T>,
+    fence: CommitFence | undefined,
+  ): Promise<T> {
+    const prefetch = [
+      prefetchSql(this.store.tables, this.store.backend.lockKey, this.store.storeKey, keys),
+      ...(fence === undefined ? [] : [leaseTokenSql(this.store.tables, fence.lease)]),
+    ].join(';\n');
     const previous = this.cache;
     this.cache = undefined;
     let sent = false;
@@ -293,6 +315,13 @@ export class Committer {
         if (state === undefined || state[0] !== this.store.storeKey)
           throw this.store.removedError();
         const [, lastPosition, generation] = state;
+        if (fence !== undefined) {
+          const token = results[5]?.rows[0]?.[0];
+          // Leaving by an error rolls the transaction back: nothing is written.
+          if (token === undefined || Number(token) !== fence.token) {
+            throw notWriteOwner(this.store.storeId);
+          }
+        }
         const eventRows = results[4]?.rows as FoundEventRow[];
         const view = prefetchedView(
           lastPosition,
@@ -454,6 +483,15 @@ function prefetchedView(
       return events.get(eventId);
     },
   };
+}
+
+/** A fenced commit refused: another node owns the store's writes now. Nothing was written. */
+function notWriteOwner(storeId: string): EvdbError {
+  return new EvdbError(
+    'unavailable',
+    `this node is no longer the write owner of store '${storeId}'; nothing was written`,
+    { details: { storeId, reason: 'not_write_owner' } },
+  );
 }
 
 function notPrefetched(kind: string, key: string): EvdbError {

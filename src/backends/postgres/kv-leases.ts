@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../core/types.js';
 import type { KvEntry, KvStore } from '../kv-store.js';
-import type { LeaseStore } from '../lease-store.js';
+import type { LeaseHolder, LeaseStore } from '../lease-store.js';
 import type { NamedStatement, Run, StoreTables } from './statements.js';
 
 export type KvStatements = ReturnType<typeof kvStatements>;
@@ -43,6 +43,12 @@ export function kvStatements(t: StoreTables, storeKey: number) {
     leaseOwners: statement(
       `SELECT name, owner FROM ${t.leases} ` +
         'WHERE starts_with(name, $1) AND expires_at > clock_timestamp()',
+    ),
+    takeFencedLease: statement(
+      `SELECT ${t.takeFencedLease}($1::integer, $2::integer, $3::text, $4::text, $5::bigint)`,
+    ),
+    leaseHolder: statement(
+      `SELECT owner, token FROM ${t.leases} WHERE name = $1 AND expires_at > clock_timestamp()`,
     ),
   };
 }
@@ -112,7 +118,31 @@ export class PostgresLeases implements LeaseStore {
   constructor(
     private readonly statements: KvStatements,
     private readonly run: Run,
+    /** The store's commit lock (`lockKey`, `storeKey`), which fenced leases change under. */
+    private readonly commitLock: readonly [number, number],
   ) {}
+
+  async acquireFencedLease(
+    name: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<number | undefined> {
+    const { rows } = await this.run<[string | null]>(
+      'acquireFencedLease',
+      this.statements.takeFencedLease,
+      [...this.commitLock, name, owner, ttlMs],
+    );
+    const token = rows[0]?.[0];
+    return token === null || token === undefined ? undefined : Number(token);
+  }
+
+  async leaseHolder(name: string): Promise<LeaseHolder | undefined> {
+    const { rows } = await this.run<[string, string]>('leaseHolder', this.statements.leaseHolder, [
+      name,
+    ]);
+    const row = rows[0];
+    return row && { owner: row[0], token: Number(row[1]) };
+  }
 
   async acquireLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     const { rows } = await this.run<[string]>('acquireLease', this.statements.acquireLease, [

@@ -11,6 +11,7 @@ import type {
   BackendCapabilities,
   CommitKeys,
   CommitPlan,
+  CommitFence,
   CommitView,
   EventLog,
   IndexQuery,
@@ -110,9 +111,10 @@ export class PostgresLog implements EventLog, CommitTarget {
   commit<T>(
     keys: CommitKeys,
     plan: (view: CommitView) => { plan: CommitPlan; result: T },
+    fence?: CommitFence,
   ): Promise<T> {
     this.assertOpen();
-    return this.committer.commit(keys, plan);
+    return this.committer.commit(keys, plan, fence);
   }
 
   async streamHead(streamId: string): Promise<StreamHead | undefined> {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { fencedCommitFunction, takeFencedLeaseFunction } from './fenced-commit.js';
 import { rebasedCommitFunction } from './rebased-commit.js';
 import { ident, integer } from './sql.js';
 
@@ -309,6 +310,14 @@ const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [
   ${commitFunction(s, 'many', 'ids by lookup', false)}
   ${commitFunction(s, 'one', 'first', false)}
   ${rebasedCommitFunction(s, COUNTER_FOLD, storedIdsQuery(s, 'p_absent_ids'))}
+  `,
+  // A write owner per store among server nodes: leases carry a fencing token, and the owner's
+  // commits are refused once its token is not the lease's (fenced-commit.ts).
+  (s) => `
+  CREATE SEQUENCE lease_tokens;
+  ALTER TABLE leases ADD COLUMN token bigint NOT NULL DEFAULT 0;
+  ${takeFencedLeaseFunction(s)}
+  ${fencedCommitFunction(s)}
   `,
 ];
 

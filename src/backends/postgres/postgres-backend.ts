@@ -322,7 +322,8 @@ export class PostgresBackend implements Backend {
     this.logs.add(log);
     const statements = kvStatements(log.tables, storeKey);
     const run = log.run.bind(log);
-    return joinStore(log, new PostgresKv(statements, run), new PostgresLeases(statements, run));
+    const leases = new PostgresLeases(statements, run, [this.lockKey, storeKey]);
+    return joinStore(log, new PostgresKv(statements, run), leases);
   }
 
   /** One round trip, and the catalog migrated (once): the login, the database and the rights. */

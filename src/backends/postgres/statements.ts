@@ -19,6 +19,9 @@ export interface StoreTables {
   commit: string;
   commitOne: string;
   commitRebased: string;
+  /** The write owner's commit and lease (fenced-commit.ts). */
+  commitFenced: string;
+  takeFencedLease: string;
   events: string;
   tags: string;
   streams: string;
@@ -35,6 +38,8 @@ export function storeTables(schema: string): StoreTables {
     commit: `${s}.evdb_commit`,
     commitOne: `${s}.evdb_commit_one`,
     commitRebased: `${s}.evdb_commit_rebased`,
+    commitFenced: `${s}.evdb_commit_fenced`,
+    takeFencedLease: `${s}.evdb_take_fenced_lease`,
     tags: `${s}.event_tags`,
     streams: `${s}.streams`,
     state: `${s}.store_state`,

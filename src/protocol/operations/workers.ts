@@ -12,6 +12,9 @@ const WorkerInfo = Type.Object(
     lastHeartbeat: Type.Integer({
       description: "ms since the Unix epoch, on the worker's clock",
     }),
+    writeOwner: Type.Optional(
+      Type.Boolean({ description: "set on the node that commits the store's appends" }),
+    ),
   },
   { title: 'WorkerInfo' },
 );

@@ -5,6 +5,7 @@ import { postgres } from '../src/backends/postgres/index.js';
 import { openEvdb } from '../src/index.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { progress, stats, verify, type BenchOptions, type Row, type Stats } from './lib.js';
+import { runScaleOutNodesBench } from './scale-out-nodes.js';
 
 /**
  * Several processes writing one store of one PostgreSQL database, against one process doing the
@@ -120,6 +121,7 @@ export async function runScaleOutBench(options: BenchOptions): Promise<Row[]> {
     progress(`1 process: ${describe(one)}`);
     progress(`3 processes: ${describe(three)}`);
     const rate = (rounds: Round[]): Stats => stats(rounds.map((r) => r.rate));
+    const served = await runScaleOutNodesBench(options, server, admin);
     return [
       {
         suite: 'scale-out',
@@ -130,6 +132,7 @@ export async function runScaleOutBench(options: BenchOptions): Promise<Row[]> {
         baseline: rate(one),
         target: { ratio: 0.9, label: '≥ 0.9× of one process' },
       },
+      ...served,
     ];
   } finally {
     await evdb.close();

@@ -185,7 +185,7 @@ describe('postgres: a write owner per store among serve nodes', () => {
     assert.ok(tookOverMs < TTL_MS * 4, `took over after ${tookOverMs} ms`);
   });
 
-  it('an owner paused past its lease: appends forwarded to it, and appends it queued, are written once; its stale token commits nothing', async () => {
+  it('an owner paused past its lease: appends forwarded to it (their owner changes mid-flight) and appends it had queued are written exactly once', async () => {
     const [, second, third, owner] = nodes as [ServeNode, ServeNode, ServeNode, ServeNode];
     const [viaOwner, viaSecond, viaThird] = [
       await client(owner.url),

@@ -34,7 +34,10 @@ Options (each also an environment variable, and a key of the --config file):
                                                     from 8 to 1000)
   --worker-ttl <ms>     EVDB_WORKER_TTL   workerTtlMs  on a shared database (PostgreSQL), how long
                                                     this node stays listed without a heartbeat
-                                                    (default 10000; heartbeats every third of it)
+                                                    (default 10000; heartbeats every third of it),
+                                                    and the lease of a store's write owner
+  --peer-token <token>  EVDB_PEER_TOKEN   peerToken  the token this node presents when it
+                                                    forwards appends to a store's write owner
   --channel-secret <s>  EVDB_CHANNEL_SECRET channelSecret  the shared secret signed channel
                                                     messages are checked with (alerts, security)
   --capability-mode <m> EVDB_CAPABILITY_MODE capabilityMode  disabled, optional (default) or
@@ -61,6 +64,7 @@ interface ServeConfig {
   corsOrigins?: string[];
   workerTtlMs?: number;
   maxOpenStores?: number;
+  peerToken?: string;
   kurrentPort?: number;
   channelSecret?: string;
   capabilityMode?: CapabilityMode;
@@ -82,6 +86,7 @@ const CONFIG_KEYS = new Set([
   'corsOrigins',
   'workerTtlMs',
   'maxOpenStores',
+  'peerToken',
   'kurrentPort',
   'channelSecret',
   'capabilityMode',
@@ -106,6 +111,7 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       'log-level': { type: 'string' },
       'worker-ttl': { type: 'string' },
       'max-open-stores': { type: 'string' },
+      'peer-token': { type: 'string' },
       'kurrent-port': { type: 'string' },
       'channel-secret': { type: 'string' },
       'capability-mode': { type: 'string' },
@@ -169,6 +175,11 @@ export function resolveServeConfig(args: string[], env: NodeJS.ProcessEnv): Serv
       ttlOf(str(parsed, 'worker-ttl'), '--worker-ttl'),
       ttlOf(env.EVDB_WORKER_TTL, 'EVDB_WORKER_TTL'),
       file.workerTtlMs,
+    ),
+    peerToken: pick(
+      str(parsed, 'peer-token'),
+      env.EVDB_PEER_TOKEN === '' ? undefined : env.EVDB_PEER_TOKEN,
+      file.peerToken,
     ),
     kurrentPort: pick(
       portOf(str(parsed, 'kurrent-port'), '--kurrent-port'),
@@ -288,6 +299,7 @@ export async function serve(config: ServeConfig, out: (line: string) => void): P
     corsOrigins: config.corsOrigins,
     node: config.workerTtlMs === undefined ? undefined : { ttlMs: config.workerTtlMs },
     maxOpenStores: config.maxOpenStores,
+    peerToken: config.peerToken,
     kurrent: config.kurrentPort === undefined ? undefined : { port: config.kurrentPort },
     channelSecret: config.channelSecret,
     capabilities: {

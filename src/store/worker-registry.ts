@@ -235,6 +235,16 @@ export class WorkerRegistry {
   }
 
   /**
+   * Writes this node's entry into `storeId` now rather than at the next heartbeat (a store
+   * created since, whose writes this node is taking over: the other nodes look its URL up here).
+   */
+  async announce(storeId: string): Promise<void> {
+    if (this.excluded.has(storeId) || this.self.url === undefined) return;
+    const log = await this.table(storeId);
+    if (log !== undefined) await this.writeSelf(log, Date.now());
+  }
+
+  /**
    * Without `worker`: this node serves the store again (after `unregister`). With one: records
    * that worker for `ttlMs`; register it again to keep it listed.
    */

@@ -53,6 +53,7 @@ export class WorkerService {
           // On PostgreSQL stores stay open (no cap on open stores), so the Store kept is current.
           store: (storeId) => this.stores.useWhileClosing(storeId, (store) => store),
           workers: (storeId) => this.registry.list(storeId),
+          announce: (storeId) => this.registry.announce(storeId),
         },
         this.nodeId,
         this.registry.ttlMs,

@@ -20,6 +20,8 @@ export interface WriteOwnersHost {
   store(storeId: string): Promise<Store>;
   /** The store's live workers, with their URLs. */
   workers(storeId: string): Promise<WorkerInfo[]>;
+  /** Lists this node among the store's workers now, so that the others find its URL. */
+  announce(storeId: string): Promise<void>;
 }
 
 interface Ownership {
@@ -104,6 +106,7 @@ export class WriteOwners {
     const token = await log.acquireFencedLease(WRITE_OWNER_LEASE, this.nodeId, this.ttlMs);
     if (token !== undefined) {
       this.own(storeId, store, state, token, asked);
+      await this.host.announce(storeId);
       return SELF;
     }
     const holder = await log.leaseHolder(WRITE_OWNER_LEASE);

@@ -55,7 +55,9 @@ export interface ConnectOptions extends CallOptions {
    * Route calls that address a store over the workers `getWorkers(storeId)` lists (asked of the
    * given URLs, refreshed every `refreshMs`, default 5 000), local-first: workers on the
    * caller's `node` (or on loopback) first, else round robin over all. The given URLs remain the
-   * fallback when no worker with a URL is listed. Default false: only the given URLs.
+   * fallback when no worker with a URL is listed. Appends go to the store's write owner (the
+   * worker listed with `writeOwner`, on a database shared by several nodes) while it is up; any
+   * other node would forward them to it. Default false: only the given URLs.
    */
   discoverWorkers?: boolean | { refreshMs?: number };
   /**

@@ -89,7 +89,7 @@ describe('postgres: the write owner fencing', () => {
       if (i % 2 === 1) assert.equal(result.status, 'fulfilled');
       else {
         assert.equal(result.status, 'rejected');
-        const error = (result).reason as { code: string; details: object };
+        const error = result.reason as { code: string; details: object };
         assert.equal(error.code, 'unavailable');
         assert.equal((error.details as { reason?: string }).reason, 'not_write_owner');
       }

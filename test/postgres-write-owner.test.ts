@@ -52,11 +52,15 @@ describe('postgres: the write owner fencing', () => {
     await evdb.createStore(storeId);
     const a = (await nodeA.openStore(storeId)) as LogBackend;
     const b = (await nodeB.openStore(storeId)) as LogBackend;
-    const first = await a.acquireFencedLease?.(WRITE_OWNER_LEASE, 'A', 200);
+    // Long enough for the calls below to run before it expires, on a loaded machine too.
+    const ttlMs = 5_000;
+    const first = await a.acquireFencedLease?.(WRITE_OWNER_LEASE, 'A', ttlMs);
     assert.equal(typeof first, 'number');
-    assert.equal(await a.acquireFencedLease?.(WRITE_OWNER_LEASE, 'A', 200), first);
-    assert.equal(await b.acquireFencedLease?.(WRITE_OWNER_LEASE, 'B', 200), undefined);
+    assert.equal(await a.acquireFencedLease?.(WRITE_OWNER_LEASE, 'A', ttlMs), first);
+    assert.equal(await b.acquireFencedLease?.(WRITE_OWNER_LEASE, 'B', ttlMs), undefined);
     assert.deepEqual(await b.leaseHolder?.(WRITE_OWNER_LEASE), { owner: 'A', token: first });
+    // Renewed with a short ttl, then left to expire.
+    assert.equal(await a.acquireFencedLease?.(WRITE_OWNER_LEASE, 'A', 100), first);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(await b.leaseHolder?.(WRITE_OWNER_LEASE), undefined);
     const second = await b.acquireFencedLease?.(WRITE_OWNER_LEASE, 'B', 200);

@@ -240,8 +240,9 @@ export class WorkerRegistry {
    */
   async announce(storeId: string): Promise<void> {
     if (this.excluded.has(storeId) || this.self.url === undefined) return;
-    const log = await this.table(storeId);
-    if (log !== undefined) await this.writeSelf(log, Date.now());
+    await this.withTable(storeId, async (log) => {
+      if (log !== undefined) await this.writeSelf(log, Date.now());
+    });
   }
 
   /**

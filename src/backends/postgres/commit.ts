@@ -27,7 +27,7 @@ import {
 } from './commit-statements.js';
 import { CommitNotifier } from './commit-notifier.js';
 import { toEvdbError } from './errors.js';
-import type { PostgresBackend } from './postgres-backend.js';
+import type { PostgresConnection } from './connection.js';
 import type { NamedStatement, StoreTables } from './statements.js';
 
 /** Heads of this many streams at most are cached for the fast commit path. */
@@ -35,7 +35,7 @@ const MAX_CACHED_HEADS = 10_000;
 
 /** The store a committer writes to. */
 export interface CommitTarget {
-  backend: PostgresBackend;
+  backend: PostgresConnection;
   storeId: string;
   storeKey: number;
   /** The store's schema, also its NOTIFY channel. */

@@ -22,7 +22,7 @@ import type { EventTypeCount, StreamFacts } from '../feature-storage.js';
 import { Committer, type CommitTarget } from './commit.js';
 import { CommitWatcher } from './commit-watcher.js';
 import { inTransaction } from './migrations.js';
-import type { PostgresBackend } from './postgres-backend.js';
+import type { PostgresConnection } from './connection.js';
 import { PostgresSnapshots, snapshotStatements } from './snapshots.js';
 import {
   featureStatements,
@@ -88,7 +88,7 @@ export class PostgresLog implements EventLog, CommitTarget {
   private closed = false;
 
   constructor(
-    readonly backend: PostgresBackend,
+    readonly backend: PostgresConnection,
     readonly storeId: string,
     readonly storeKey: number,
     private readonly onClose: () => void,

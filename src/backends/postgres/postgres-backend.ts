@@ -3,6 +3,7 @@ import { EvdbError, invalidArgument } from '../../core/errors.js';
 import type { JsonObject, StoreConfig } from '../../core/types.js';
 import { joinStore, type Backend, type BackupCapability, type LogBackend } from '../log-backend.js';
 import { backupPostgresStore, restorePostgresStore } from './backup.js';
+import type { PostgresConnection, ResolvedOptions } from './connection.js';
 import { toEvdbError, type PostgresErrorContext } from './errors.js';
 import { PostgresKv, PostgresLeases, kvStatements } from './kv-leases.js';
 import { POSTGRES_CAPABILITIES, PostgresLog } from './log.js';
@@ -81,15 +82,7 @@ export function postgres(options: PostgresBackendOptions): Backend {
   });
 }
 
-interface ResolvedOptions {
-  url: string;
-  schema: string;
-  poolSize: number;
-  listen: boolean;
-  pollIntervalMs: number;
-}
-
-export class PostgresBackend implements Backend {
+export class PostgresBackend implements Backend, PostgresConnection {
   readonly name = 'postgres';
   readonly schemaVersion = `catalog ${CATALOG_SCHEMA_VERSION}, store ${STORE_SCHEMA_VERSION}`;
   readonly capabilities = POSTGRES_CAPABILITIES;

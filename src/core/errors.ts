@@ -95,7 +95,7 @@ export function invalidArgument(message: string, details?: Record<string, unknow
 export function descriptorsExhausted(what: string, errno: string, cause: unknown): EvdbError {
   return new EvdbError(
     'unavailable',
-    `cannot open ${what}: too many open files (${errno}); raise the process's descriptor limit ` +
+    `cannot open ${what}: too many open files (${errno}); raise the descriptor limit ` +
       '(ulimit -n) or lower maxOpenStores',
     { cause, details: { reason: 'descriptors_exhausted', errno } },
   );

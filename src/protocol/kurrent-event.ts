@@ -8,6 +8,7 @@ import {
   type JsonValue,
   type NewEvent,
 } from '../core/types.js';
+import { toBase64 } from './wire.js';
 
 /**
  * Custom metadata that is not a JSON object is kept as base64 under this key, with the
@@ -52,16 +53,19 @@ export function kurrentEventToEvdb(source: KurrentEventBytes): NewEvent {
       if (typeof correlation === 'string' && correlation !== '') event.correlationId = correlation;
       if (typeof causation === 'string' && causation !== '') event.causationId = causation;
     } else {
-      event.metadata = { [RAW_METADATA_KEY]: Buffer.from(custom).toString('base64') };
+      event.metadata = { [RAW_METADATA_KEY]: toBase64(custom) };
       event.metadataContentType = BYTES_CONTENT_TYPE;
     }
   }
   return event;
 }
 
+// ignoreBOM keeps a byte-order mark in the text, so JSON.parse refuses it as KurrentDB would.
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 function parseJson(bytes: Uint8Array): { ok: true; value: JsonValue } | { ok: false } {
   try {
-    return { ok: true, value: JSON.parse(Buffer.from(bytes).toString('utf8')) as JsonValue };
+    return { ok: true, value: JSON.parse(UTF8.decode(bytes)) as JsonValue };
   } catch {
     // Not JSON after all: the bytes are kept as they are (KurrentDB does not validate JSON).
     return { ok: false };

@@ -64,6 +64,7 @@ export type {
   MemoryStats,
   ScavengeResult,
   SchemaInfo,
+  SnapshotPage,
   SnapshotSummary,
   StreamInfo,
 } from './core/feature-types.js';

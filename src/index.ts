@@ -126,6 +126,7 @@ export type {
   SchemaValidator,
   Snapshot,
   SnapshotRecord,
+  SnapshotPage,
   SnapshotSummary,
   StoreStats,
   StreamInfo,

@@ -53,8 +53,15 @@ export interface SnapshotStorage {
   deleteStream(streamUuid: string): Promise<number>;
   /** Snapshots matching the given parts, ascending by version (ties by source, then stream). */
   list(filter: { sourceUuid?: string; streamUuid?: string }): Promise<StoredSnapshot[]>;
-  /** Every snapshot without data, newest first. */
-  summaries(): Promise<StoredSnapshotSummary[]>;
+  /**
+   * Up to `count` snapshots without data, newest first (by `createdUs`, ties by stream, source,
+   * then version, all descending), after `after` in that order when given: a page of the index
+   * on those columns.
+   */
+  summaries(
+    after: StoredSnapshotSummary | undefined,
+    count: number,
+  ): Promise<StoredSnapshotSummary[]>;
   /** How many snapshots a stream has (any source) and the highest version among them. */
   streamStats(streamUuid: string): Promise<{ count: number; latestVersion: number | undefined }>;
   /** How many snapshots the store has, from a maintained counter. */

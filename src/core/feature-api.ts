@@ -12,12 +12,13 @@ import type {
   SchemaInfo,
   Snapshot,
   SnapshotRecord,
+  SnapshotPage,
   SnapshotSummary,
   StoreStats,
   StreamInfo,
   TemporalReadOptions,
 } from './feature-types.js';
-import type { EventRecord } from './types.js';
+import type { EventRecord, ListOptions } from './types.js';
 
 /**
  * The store features (SPEC §4-8, §11, §15): snapshots, temporal queries, scavenging and
@@ -56,8 +57,19 @@ export interface FeatureApi {
   ): Promise<void>;
   /** Snapshots (of a source, of a stream, or both), ascending by version. */
   listSnapshots(storeId: string, sourceUuid?: string, streamUuid?: string): Promise<Snapshot[]>;
-  /** Every snapshot of the store without its data, newest first. */
+  /**
+   * Every snapshot of the store without its data, newest first. A store with more than 100 000
+   * snapshots answers `invalid_argument`; page through it with `listSnapshotPage`.
+   *
+   * @deprecated Use `listSnapshotPage`, which pages.
+   */
   listAllSnapshots(storeId: string): Promise<SnapshotSummary[]>;
+  /**
+   * One page of the store's snapshots without their data, newest first (ties by stream, source,
+   * then version, descending). Pass the page's `next` as `after` to go on; `next` is null on the
+   * last page.
+   */
+  listSnapshotPage(storeId: string, options?: ListOptions): Promise<SnapshotPage>;
 
   /**
    * A stream's events written at or before `timestampUs` (µs since the epoch), from its time

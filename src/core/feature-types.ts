@@ -22,6 +22,13 @@ export interface SnapshotSummary {
   createdAt: string;
 }
 
+/** A page of a store's snapshot summaries, newest first. */
+export interface SnapshotPage {
+  snapshots: SnapshotSummary[];
+  /** The cursor of the next page (`after`), or null when this page is the last. */
+  next: string | null;
+}
+
 export interface Snapshot extends SnapshotSummary {
   data: JsonValue;
   metadata: JsonObject;

@@ -41,6 +41,8 @@ export const LIMITS = Object.freeze({
   maxListScan: 100_000,
   /** The most stream ids `getStreams` answers in one array; past it, page with `listStreams`. */
   maxUnpagedStreams: 100_000,
+  /** The most summaries `listAllSnapshots` answers in one array; past it, page with `listSnapshotPage`. */
+  maxUnpagedSnapshots: 100_000,
 });
 
 /** Events per page when a read does not say how many. */

@@ -18,6 +18,7 @@ import type {
   SchemaRegistration,
   Snapshot,
   SnapshotRecord,
+  SnapshotPage,
   SnapshotSummary,
   StoreStats,
   StreamInfo,
@@ -32,6 +33,7 @@ import type {
   EventRecord,
   ExpectedVersion,
   JsonObject,
+  ListOptions,
   ListStreamsOptions,
   JsonValue,
   LinkDefinition,
@@ -577,8 +579,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.features.listSnapshots(storeId, sourceUuid, streamUuid);
   }
 
+  /** @deprecated Use `listSnapshotPage`, which pages. */
   listAllSnapshots(storeId: string): Promise<SnapshotSummary[]> {
     return this.features.listAllSnapshots(storeId);
+  }
+
+  listSnapshotPage(storeId: string, options?: ListOptions): Promise<SnapshotPage> {
+    return this.features.listSnapshotPage(storeId, options);
   }
 
   // ---- temporal queries -----------------------------------------------------------------------

@@ -17,13 +17,14 @@ import type {
   SchemaRegistration,
   Snapshot,
   SnapshotRecord,
+  SnapshotPage,
   SnapshotSummary,
   StoreStats,
   StreamInfo,
   TemporalReadOptions,
 } from '../core/feature-types.js';
 import { invalidArgument } from '../core/errors.js';
-import type { EventRecord } from '../core/types.js';
+import type { EventRecord, ListOptions } from '../core/types.js';
 import type { ArchiveBackend } from '../archive/archive-backend.js';
 import { parseArchiveKey } from '../archive/archive-backend.js';
 import { fileArchive } from '../archive/file-archive.js';
@@ -195,6 +196,10 @@ export class FeatureService implements FeatureApi {
   async listAllSnapshots(storeId: string): Promise<SnapshotSummary[]> {
     this.memory.assertBulkReadAllowed('listAllSnapshots');
     return this.use(storeId, (store) => snapshots.listAllSnapshots(store));
+  }
+
+  async listSnapshotPage(storeId: string, options?: ListOptions): Promise<SnapshotPage> {
+    return this.use(storeId, (store) => snapshots.listSnapshotPage(store, options));
   }
 
   // ---- temporal queries -----------------------------------------------------------------------

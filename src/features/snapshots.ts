@@ -1,6 +1,12 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
-import type { Snapshot, SnapshotRecord, SnapshotSummary } from '../core/feature-types.js';
-import type { JsonObject, JsonValue } from '../core/types.js';
+import type {
+  Snapshot,
+  SnapshotPage,
+  SnapshotRecord,
+  SnapshotSummary,
+} from '../core/feature-types.js';
+import { encodeCursor, pagingOptions } from '../core/paging.js';
+import type { JsonObject, JsonValue, ListOptions } from '../core/types.js';
 import type { StoredSnapshot, StoredSnapshotSummary } from '../backends/feature-storage.js';
 import type { Store } from '../store/store.js';
 import { LIMITS } from '../core/limits.js';
@@ -104,9 +110,69 @@ export async function listSnapshots(
   return found.map(toSnapshot);
 }
 
+/**
+ * Every snapshot summary of the store, newest first, up to `LIMITS.maxUnpagedSnapshots`;
+ * `invalid_argument` past it (page with `listSnapshotPage`).
+ */
 export async function listAllSnapshots(store: Store): Promise<SnapshotSummary[]> {
   store.assertOpen();
-  return (await store.log.snapshots.summaries()).map(toSummary);
+  const max = LIMITS.maxUnpagedSnapshots;
+  const found = await store.log.snapshots.summaries(undefined, max + 1);
+  if (found.length > max) {
+    throw invalidArgument(
+      `store ${store.storeId} has more than ${max} snapshots, too many for one array: page through them with listSnapshotPage(storeId, { after, limit })`,
+    );
+  }
+  return found.map(toSummary);
+}
+
+/** One page of the store's snapshot summaries, newest first (`listSnapshotPage`). */
+export async function listSnapshotPage(
+  store: Store,
+  options: ListOptions | undefined,
+): Promise<SnapshotPage> {
+  const { after, limit } = pagingOptions(options, MAX_CURSOR_KEY_BYTES);
+  store.assertOpen();
+  const found = await store.log.snapshots.summaries(
+    after === undefined ? undefined : summaryKey(after),
+    limit + 1,
+  );
+  const page = found.slice(0, limit);
+  const last = page[limit - 1];
+  return {
+    snapshots: page.map(toSummary),
+    next:
+      found.length > limit && last !== undefined
+        ? encodeCursor(
+            JSON.stringify([last.createdUs, last.streamUuid, last.sourceUuid, last.version]),
+          )
+        : null,
+  };
+}
+
+/** A cursor's key: JSON of two names (each escaped to at most 6 bytes a byte) and two numbers. */
+const MAX_CURSOR_KEY_BYTES = 12 * LIMITS.maxNameBytes + 64;
+
+/** The snapshot a cursor's key names; `invalid_argument` for anything a page did not write. */
+function summaryKey(key: string): StoredSnapshotSummary {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(key);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === 4 &&
+    Number.isSafeInteger(parsed[0]) &&
+    typeof parsed[1] === 'string' &&
+    typeof parsed[2] === 'string' &&
+    Number.isSafeInteger(parsed[3])
+  ) {
+    const [createdUs, streamUuid, sourceUuid, version] = parsed as [number, string, string, number];
+    return { createdUs, streamUuid, sourceUuid, version };
+  }
+  throw invalidArgument('after must be the next cursor of a previous page of listSnapshotPage');
 }
 
 function toSummary(stored: StoredSnapshotSummary): SnapshotSummary {

@@ -24,6 +24,7 @@ const ACTIONS: Record<string, string> = {
   readSnapshot: 'snapshot/read',
   listSnapshots: 'snapshot/read',
   listAllSnapshots: 'snapshot/read',
+  listSnapshotPage: 'snapshot/read',
   saveSubscription: 'subscription/write',
   removeSubscription: 'subscription/write',
   ackEvent: 'subscription/write',

@@ -66,6 +66,8 @@ export const ListOptionFields = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxListLimit })),
 };
 
+export const ListOptions = Type.Object(ListOptionFields, { title: 'ListOptions' });
+
 export const ListStreamsOptions = Type.Object(
   {
     ...ListOptionFields,

@@ -68,8 +68,15 @@ export class MemorySnapshots implements SnapshotStorage {
     return Promise.resolve(found.map((s) => ({ ...s })));
   }
 
-  summaries(): Promise<StoredSnapshotSummary[]> {
-    const all = this.all().sort((a, b) => b.createdUs - a.createdUs);
+  summaries(
+    after: StoredSnapshotSummary | undefined,
+    count: number,
+  ): Promise<StoredSnapshotSummary[]> {
+    // Newest first: a memory store is small enough to sort whole for each page.
+    const all = this.all()
+      .filter((s) => after === undefined || compareSummaries(s, after) > 0)
+      .sort(compareSummaries)
+      .slice(0, count);
     return Promise.resolve(
       all.map(({ sourceUuid, streamUuid, version, createdUs }) => ({
         sourceUuid,
@@ -102,4 +109,14 @@ export class MemorySnapshots implements SnapshotStorage {
     }
     return all;
   }
+}
+
+/** The order of `summaries`: newest first, ties by stream, source, then version, descending. */
+function compareSummaries(a: StoredSnapshotSummary, b: StoredSnapshotSummary): number {
+  return (
+    b.createdUs - a.createdUs ||
+    compareUtf8(b.streamUuid, a.streamUuid) ||
+    compareUtf8(b.sourceUuid, a.sourceUuid) ||
+    b.version - a.version
+  );
 }

@@ -319,6 +319,12 @@ const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [
   ${takeFencedLeaseFunction(s)}
   ${fencedCommitFunction(s)}
   `,
+  // Snapshot summaries paged newest first: the time index carries the rest of the order, so a
+  // page after a cursor is one index range.
+  () => `
+  CREATE INDEX snapshots_by_time_key ON snapshots (created_us, stream_uuid, source_uuid, version);
+  DROP INDEX snapshots_by_time;
+  `,
 ];
 
 export const CATALOG_SCHEMA_VERSION = CATALOG_MIGRATIONS.length;

@@ -3,6 +3,7 @@ import type { FeatureTables, NamedStatement, Run, StoreTables } from './statemen
 
 const SNAPSHOT = 'source_uuid, stream_uuid, version, data, metadata, created_us';
 const SNAPSHOT_ORDER = 'ORDER BY version, source_uuid, stream_uuid';
+const SUMMARY_ORDER = 'ORDER BY created_us DESC, stream_uuid DESC, source_uuid DESC, version DESC';
 
 export type SnapshotStatements = ReturnType<typeof snapshotStatements>;
 
@@ -57,7 +58,12 @@ export function snapshotStatements(t: StoreTables, f: FeatureTables, storeKey: n
     ),
     snapshotSummaries: statement(
       `SELECT source_uuid, stream_uuid, version, created_us FROM ${f.snapshots} ` +
-        'ORDER BY created_us DESC, version DESC',
+        `${SUMMARY_ORDER} LIMIT $1`,
+    ),
+    snapshotSummariesAfter: statement(
+      `SELECT source_uuid, stream_uuid, version, created_us FROM ${f.snapshots} ` +
+        'WHERE (created_us, stream_uuid, source_uuid, version) < ($1, $2, $3, $4) ' +
+        `${SUMMARY_ORDER} LIMIT $5`,
     ),
     snapshotStreamStats: statement(
       `SELECT count(*), max(version) FROM ${f.snapshots} WHERE stream_uuid = $1`,
@@ -146,12 +152,22 @@ export class PostgresSnapshots implements SnapshotStorage {
     return rows.map(toSnapshot);
   }
 
-  async summaries(): Promise<StoredSnapshotSummary[]> {
-    const { rows } = await this.run<[string, string, number, number]>(
-      'listAllSnapshots',
-      this.statements.snapshotSummaries,
-      [],
-    );
+  async summaries(
+    after: StoredSnapshotSummary | undefined,
+    count: number,
+  ): Promise<StoredSnapshotSummary[]> {
+    const { rows } =
+      after === undefined
+        ? await this.run<[string, string, number, number]>(
+            'listSnapshotPage',
+            this.statements.snapshotSummaries,
+            [count],
+          )
+        : await this.run<[string, string, number, number]>(
+            'listSnapshotPage',
+            this.statements.snapshotSummariesAfter,
+            [after.createdUs, after.streamUuid, after.sourceUuid, after.version, count],
+          );
     return rows.map(([sourceUuid, streamUuid, version, createdUs]) => ({
       sourceUuid,
       streamUuid,

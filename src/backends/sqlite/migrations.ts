@@ -143,6 +143,12 @@ const MIGRATIONS: readonly (string | ((db: Database.Database) => void))[] = [
     WHERE version % 64 = 63;
   DROP INDEX events_by_stream;
   `,
+  // Snapshot summaries paged newest first: the time index carries the rest of the order, so a
+  // page after a cursor is one index range.
+  `
+  CREATE INDEX snapshots_by_time_key ON snapshots (created_us, stream_uuid, source_uuid, version);
+  DROP INDEX snapshots_by_time;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -7,6 +7,7 @@ const COLUMNS =
 const SUMMARY_COLUMNS =
   'source_uuid AS sourceUuid, stream_uuid AS streamUuid, version, created_us AS createdUs';
 const ORDER = 'ORDER BY version, source_uuid, stream_uuid';
+const SUMMARY_ORDER = 'ORDER BY created_us DESC, stream_uuid DESC, source_uuid DESC, version DESC';
 
 /**
  * The snapshots table of a store file. Writes that add or remove rows update
@@ -62,8 +63,12 @@ export class SqliteSnapshots implements SnapshotStorage {
           `SELECT ${COLUMNS} FROM snapshots WHERE stream_uuid = ? AND source_uuid = ? ${ORDER}`,
         ),
       summaries: () =>
+        db.prepare(`SELECT ${SUMMARY_COLUMNS} FROM snapshots ${SUMMARY_ORDER} LIMIT ?`),
+      summariesAfter: () =>
         db.prepare(
-          `SELECT ${SUMMARY_COLUMNS} FROM snapshots ORDER BY created_us DESC, version DESC`,
+          `SELECT ${SUMMARY_COLUMNS} FROM snapshots ` +
+            'WHERE (created_us, stream_uuid, source_uuid, version) < (?, ?, ?, ?) ' +
+            `${SUMMARY_ORDER} LIMIT ?`,
         ),
       streamStats: () =>
         db.prepare(
@@ -136,8 +141,22 @@ export class SqliteSnapshots implements SnapshotStorage {
     );
   }
 
-  summaries(): Promise<StoredSnapshotSummary[]> {
-    return this.guard(() => this.s.summaries.all() as StoredSnapshotSummary[]);
+  summaries(
+    after: StoredSnapshotSummary | undefined,
+    count: number,
+  ): Promise<StoredSnapshotSummary[]> {
+    return this.guard(
+      () =>
+        (after === undefined
+          ? this.s.summaries.all(count)
+          : this.s.summariesAfter.all(
+              after.createdUs,
+              after.streamUuid,
+              after.sourceUuid,
+              after.version,
+              count,
+            )) as StoredSnapshotSummary[],
+    );
   }
 
   streamStats(streamUuid: string): Promise<{ count: number; latestVersion: number | undefined }> {

@@ -5,8 +5,10 @@ import {
   EventList,
   Integer,
   JsonObject,
+  ListOptions,
   Micros,
   NonEmpty,
+  Nullable,
   Nothing,
   P,
   StreamId,
@@ -121,12 +123,30 @@ export const FEATURE_OPERATIONS = {
     result: Type.Array(Snapshot),
   },
   listAllSnapshots: {
-    summary: "The store's snapshots without their data, newest first.",
+    summary:
+      "The store's snapshots without their data, newest first, up to 100 000 (deprecated: page with listSnapshotPage).",
     role: 'read',
     idempotent: true,
     params: [P.storeId],
     result: Type.Array(SnapshotSummary),
-    http: { method: 'GET', path: '/stores/{storeId}/snapshots', responseKey: 'snapshots' },
+  },
+  listSnapshotPage: {
+    summary: "A page of the store's snapshots without their data, newest first.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, optionalParam('options', ListOptions)],
+    result: Type.Object(
+      { snapshots: Type.Array(SnapshotSummary), next: Nullable(Type.String()) },
+      { title: 'SnapshotPage' },
+    ),
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/snapshots',
+      query: {
+        after: { param: 'options', field: 'after' },
+        limit: { param: 'options', field: 'limit' },
+      },
+    },
   },
   readUntil: {
     summary: "A stream's events written at or before a time (µs), from its time index.",
@@ -211,6 +231,7 @@ export const FEATURE_OPERATIONS = {
   | 'deleteSnapshot'
   | 'listSnapshots'
   | 'listAllSnapshots'
+  | 'listSnapshotPage'
   | 'readUntil'
   | 'readRange'
   | 'versionAt'

@@ -6,7 +6,8 @@ import { openEvdb, type Evdb } from '../src/index.js';
 import { postgres } from '../src/backends/postgres/index.js';
 import { storedIdsQuery } from '../src/backends/postgres/migrations.js';
 import { ident, literal } from '../src/backends/postgres/sql.js';
-import { readStatements, storeTables } from '../src/backends/postgres/statements.js';
+import { snapshotStatements } from '../src/backends/postgres/snapshots.js';
+import { featureTables, readStatements, storeTables } from '../src/backends/postgres/statements.js';
 import { dropSchemas, startPostgres, uniqueSchema } from './support/postgres.js';
 
 /**
@@ -35,6 +36,7 @@ const texts = (values: string[]): string => `ARRAY[${values.map(literal).join(',
 function statementsOf(storeSchema: string): [string, string, string[]][] {
   const t = storeTables(storeSchema);
   const read = readStatements(t, 0);
+  const snapshots = snapshotStatements(t, featureTables(storeSchema), 0);
   const s = ident(storeSchema);
   return [
     ['head', read.head.text, [literal('s-3')]],
@@ -51,6 +53,13 @@ function statementsOf(storeSchema: string): [string, string, string[]][] {
       'listStreamsBefore',
       read.listStreamsBefore.text,
       [literal('m-1'), 'false', '100', literal('m-2')],
+    ],
+    // A page of snapshot summaries, newest first, from the start and after a cursor.
+    ['listSnapshotPage', snapshots.snapshotSummaries.text, ['100']],
+    [
+      'listSnapshotPage after',
+      snapshots.snapshotSummariesAfter.text,
+      ['2500', literal('s-9'), literal('p'), '3', '100'],
     ],
     // The commit functions' checks of caller-chosen ids (plpgsql caches their plans too).
     ['commit: stored ids', storedIdsQuery(s, '$1::uuid[]'), [uuids(64)]],
@@ -120,10 +129,17 @@ describe('postgres statement plans', () => {
           })),
         );
       }
+      // Many snapshots, written as rows (the statements under test only read them).
+      await client.query(
+        `INSERT INTO ${ident(storeSchema)}.snapshots ` +
+          '(stream_uuid, source_uuid, version, data, metadata, created_us) ' +
+          "SELECT 's-' || (i % 100), 'p', i, 'null', NULL, i FROM generate_series(1, 5000) i",
+      );
       scans.push(...(await explainAll(client, storeSchema, 'large store, before ANALYZE', BOTH)));
       await client.query(`ANALYZE ${ident(storeSchema)}.events`);
       await client.query(`ANALYZE ${ident(storeSchema)}.event_tags`);
       await client.query(`ANALYZE ${ident(storeSchema)}.streams`);
+      await client.query(`ANALYZE ${ident(storeSchema)}.snapshots`);
       scans.push(...(await explainAll(client, storeSchema, 'large store', BOTH)));
       assert.deepEqual(scans, []);
     } finally {

@@ -62,6 +62,7 @@ describe('route table', () => {
       return match !== undefined && 'route' in match ? match.route.op : undefined;
     };
     assert.equal(at('GET', '/stores/shop/streams'), 'listStreams');
+    assert.equal(at('GET', '/stores/shop/snapshots'), 'listSnapshotPage');
     assert.equal(at('GET', '/stores/shop/streams/a'), 'getEvents');
     assert.equal(at('POST', '/stores/shop/streams/a'), 'appendEvents');
     assert.equal(at('DELETE', '/stores/shop/streams/a'), 'deleteStream');
@@ -342,6 +343,7 @@ describe('server in-process', () => {
       deleteSnapshot: { storeId: 'rpc', sourceUuid: 'agg', streamUuid: 's', version: 0 },
       listSnapshots: { storeId: 'rpc', sourceUuid: 'agg' },
       listAllSnapshots: { storeId: 'rpc' },
+      listSnapshotPage: { storeId: 'rpc', options: { limit: 1 } },
       readUntil: { ...streamArgs, timestampUs: Number.MAX_SAFE_INTEGER, options: { limit: 5 } },
       readRange: { ...streamArgs, fromUs: 0, toUs: 2 ** 52, options: { direction: 'backward' } },
       versionAt: { ...streamArgs, timestampUs: 2 ** 52 },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe } from 'node:test';
 import type { EventStoreApi } from '../../src/core/api.js';
-import type { ListStreamsOptions } from '../../src/core/types.js';
+import type { ListOptions, ListStreamsOptions } from '../../src/core/types.js';
 import { events, rejectsWith } from './harness.js';
 import { featureTest, type FeatureSuiteContext } from './snapshots.js';
 
@@ -145,4 +145,91 @@ export function describeListing(ctx: FeatureSuiteContext): void {
       await rejectsWith(api.listStreams('missing-store-x'), 'not_found');
     });
   });
+
+  describe('listSnapshotPage', () => {
+    /** Every summary `listSnapshotPage` answers, page by page, as source/stream@version. */
+    async function pageSnapshots(
+      api: EventStoreApi,
+      storeId: string,
+      options: ListOptions,
+    ): Promise<{ keys: string[]; sizes: number[] }> {
+      const keys: string[] = [];
+      const sizes: number[] = [];
+      let after = options.after;
+      for (;;) {
+        const page = await api.listSnapshotPage(storeId, { ...options, after });
+        keys.push(...page.snapshots.map(snapshotKey));
+        sizes.push(page.snapshots.length);
+        if (page.next === null) return { keys, sizes };
+        assert.ok(sizes.length < 1000, 'paging ends');
+        after = page.next;
+      }
+    }
+
+    test('pages through every snapshot newest first, as listAllSnapshots lists them', async (api) => {
+      const storeId = await ctx.newStore();
+      assert.deepEqual(await api.listSnapshotPage(storeId), { snapshots: [], next: null });
+      for (const [source, stream, version] of [
+        ['p', 'x', 1],
+        ['p', 'y', 4],
+        ['q', 'x', 2],
+        ['p', 'x', 2],
+        ['r', 'z', 0],
+      ] as const) {
+        await api.recordSnapshot(storeId, source, stream, version, { data: { version } });
+      }
+      const newestFirst = ['r/z@0', 'p/x@2', 'q/x@2', 'p/y@4', 'p/x@1'];
+      assert.deepEqual((await api.listAllSnapshots(storeId)).map(snapshotKey), newestFirst);
+      const whole = await api.listSnapshotPage(storeId);
+      assert.deepEqual(whole.snapshots.map(snapshotKey), newestFirst);
+      assert.equal(whole.next, null);
+      assert.deepEqual(Object.keys(whole.snapshots[0] ?? {}).sort(), [
+        'createdAt',
+        'sourceUuid',
+        'streamUuid',
+        'version',
+      ]);
+      assert.deepEqual(await pageSnapshots(api, storeId, { limit: 2 }), {
+        keys: newestFirst,
+        sizes: [2, 2, 1],
+      });
+      assert.deepEqual((await pageSnapshots(api, storeId, { limit: 5 })).sizes, [5]);
+    });
+
+    test('a cursor stays right while snapshots are recorded and deleted', async (api) => {
+      const storeId = await ctx.newStore();
+      for (const stream of ['s1', 's2', 's3', 's4', 's5']) {
+        await api.recordSnapshot(storeId, 'p', stream, 1, { data: null });
+      }
+      const first = await api.listSnapshotPage(storeId, { limit: 2 });
+      assert.deepEqual(first.snapshots.map(snapshotKey), ['p/s5@1', 'p/s4@1']);
+      assert.ok(first.next !== null);
+      // Newer snapshots come before the cursor; a deleted one after it is gone.
+      await api.recordSnapshot(storeId, 'p', 's6', 1, { data: null });
+      await api.deleteSnapshot(storeId, 'p', 's2', 1);
+      const rest = await pageSnapshots(api, storeId, { after: first.next, limit: 1 });
+      assert.deepEqual(rest.keys, ['p/s3@1', 'p/s1@1']);
+    });
+
+    test('bad paging options are invalid_argument', async (api) => {
+      const storeId = await ctx.newStore();
+      await api.recordSnapshot(storeId, 'p', 's', 1, { data: null });
+      await rejectsWith(api.listSnapshotPage(storeId, { limit: 0 }), 'invalid_argument');
+      await rejectsWith(api.listSnapshotPage(storeId, { limit: 10_001 }), 'invalid_argument');
+      await rejectsWith(api.listSnapshotPage(storeId, { after: 'a' }), 'invalid_argument');
+      // A cursor of another list (a stream id) is not a position in this one.
+      const streams = ['a', 'b'];
+      await writeStreams(api, storeId, streams);
+      const streamPage = await api.listStreams(storeId, { limit: 1 });
+      await rejectsWith(
+        api.listSnapshotPage(storeId, { after: streamPage.next ?? '' }),
+        'invalid_argument',
+      );
+      await rejectsWith(api.listSnapshotPage('missing-store-x'), 'not_found');
+    });
+  });
+}
+
+function snapshotKey(s: { sourceUuid: string; streamUuid: string; version: number }): string {
+  return `${s.sourceUuid}/${s.streamUuid}@${s.version}`;
 }

@@ -54,6 +54,7 @@ export type {
   SubscriptionHandler,
   SubscribeOptions,
   SubscriptionInfo,
+  SubscriptionPage,
   SubscriptionLag,
   LinkDefinition,
   LinkInfo,

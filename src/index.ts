@@ -72,6 +72,7 @@ export type {
   SaveSubscriptionOptions,
   SubscriptionDefinition,
   SubscriptionInfo,
+  SubscriptionPage,
   SubscriptionLag,
   ConsumeOptions,
   PersistentSubscribeOptions,

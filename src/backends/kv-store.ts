@@ -19,6 +19,11 @@ export interface KvStore {
   /** Entries of a namespace, sorted by key (by UTF-8 bytes). */
   kvList(namespace: string): Promise<KvEntry[]>;
   /**
+   * Up to `count` entries of a namespace, sorted by key (by UTF-8 bytes), with keys after
+   * `after` when given: a range of the key index, for lists read a page at a time.
+   */
+  kvPage(namespace: string, after: string | undefined, count: number): Promise<KvEntry[]>;
+  /**
    * Writes an entry. With `expectedRevision`, atomically and only if the entry is at that
    * revision (0: only if it does not exist). Returns the new revision, or undefined when the
    * condition failed (nothing was written).

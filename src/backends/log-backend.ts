@@ -35,6 +35,7 @@ export function joinStore(log: EventLog, kv: KvStore, leases: LeaseStore): LogBa
     close: log.close.bind(log),
     kvGet: kv.kvGet.bind(kv),
     kvList: kv.kvList.bind(kv),
+    kvPage: kv.kvPage.bind(kv),
     kvPut: kv.kvPut.bind(kv),
     kvDelete: kv.kvDelete.bind(kv),
     acquireLease: leases.acquireLease.bind(leases),

@@ -7,6 +7,7 @@ import type {
   EventRecord,
   ExpectedVersion,
   JsonObject,
+  ListOptions,
   ListStreamsOptions,
   LinkDefinition,
   LinkInfo,
@@ -23,6 +24,7 @@ import type {
   SubscriptionDefinition,
   SubscriptionHandler,
   SubscriptionInfo,
+  SubscriptionPage,
   SubscriptionLag,
   SubscriptionSelector,
   SubscriptionType,
@@ -185,12 +187,27 @@ export interface SubscriptionApi {
     name: string,
     eventOrPosition: EventRecord<E> | number,
   ): Promise<number>;
-  /** The persistent subscriptions of a store, by name. */
+  /**
+   * The persistent subscriptions of a store, by name. A store with more than 100 000 answers
+   * `invalid_argument`; page through them with `listSubscriptionPage`.
+   *
+   * @deprecated Use `listSubscriptionPage`, which pages.
+   */
   getSubscriptions(storeId: string): Promise<SubscriptionDefinition[]>;
   /** One persistent subscription with its checkpoint; `not_found` if missing. */
   getSubscription(storeId: string, name: string): Promise<SubscriptionInfo>;
-  /** The persistent subscriptions of a store with their checkpoints. */
+  /**
+   * The persistent subscriptions of a store with their checkpoints, by name; up to 100 000 like
+   * `getSubscriptions`.
+   *
+   * @deprecated Use `listSubscriptionPage`, which pages.
+   */
   listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]>;
+  /**
+   * One page of the store's persistent subscriptions with their checkpoints, by name in UTF-8
+   * byte order. Pass the page's `next` as `after` to go on; `next` is null on the last page.
+   */
+  listSubscriptionPage(storeId: string, options?: ListOptions): Promise<SubscriptionPage>;
   subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag>;
   /**
    * Consumes a persistent subscription (`{ name }`) or a transient one (`{ type, selector,

@@ -43,6 +43,8 @@ export const LIMITS = Object.freeze({
   maxUnpagedStreams: 100_000,
   /** The most summaries `listAllSnapshots` answers in one array; past it, page with `listSnapshotPage`. */
   maxUnpagedSnapshots: 100_000,
+  /** The most subscriptions `getSubscriptions` and `listStoreSubscriptions` answer in one array. */
+  maxUnpagedSubscriptions: 100_000,
 });
 
 /** Events per page when a read does not say how many. */

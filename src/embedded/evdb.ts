@@ -51,6 +51,7 @@ import type {
   SubscriptionDefinition,
   SubscriptionHandler,
   SubscriptionInfo,
+  SubscriptionPage,
   SubscriptionLag,
   SubscriptionSelector,
   SubscriptionType,
@@ -292,6 +293,7 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return {
       kvGet: (namespace, key) => use((kv) => kv.kvGet(namespace, key)),
       kvList: (namespace) => use((kv) => kv.kvList(namespace)),
+      kvPage: (namespace, after, count) => use((kv) => kv.kvPage(namespace, after, count)),
       kvPut: (namespace, key, value, expected) =>
         use((kv) => kv.kvPut(namespace, key, value, expected)),
       kvDelete: (namespace, key, expected) => use((kv) => kv.kvDelete(namespace, key, expected)),
@@ -413,8 +415,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.subscriptions.getSubscription(storeId, name);
   }
 
+  /** @deprecated Use `listSubscriptionPage`, which pages. */
   listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]> {
     return this.subscriptions.listStoreSubscriptions(storeId);
+  }
+
+  listSubscriptionPage(storeId: string, options?: ListOptions): Promise<SubscriptionPage> {
+    return this.subscriptions.listSubscriptionPage(storeId, options);
   }
 
   subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag> {

@@ -35,6 +35,7 @@ const ACTIONS: Record<string, string> = {
   getSubscriptions: 'subscription/read',
   getSubscription: 'subscription/read',
   listStoreSubscriptions: 'subscription/read',
+  listSubscriptionPage: 'subscription/read',
   subscriptionLag: 'subscription/read',
   getLink: 'subscription/read',
   listLinks: 'subscription/read',

@@ -11,6 +11,7 @@ import type {
   JsonObject,
   LinkDefinition,
   LinkInfo,
+  ListOptions,
   SaveSubscriptionOptions,
   StartFrom,
   SubscribeOptions,
@@ -20,8 +21,12 @@ import type {
   SubscriptionHandler,
   SubscriptionInfo,
   SubscriptionLag,
+  SubscriptionPage,
   SubscriptionSelector,
 } from '../core/types.js';
+import { LIMITS } from '../core/limits.js';
+import { encodeCursor, pagingOptions } from '../core/paging.js';
+import type { KvEntry } from '../backends/kv-store.js';
 import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
 import { StoreDispatcher } from './store-dispatcher.js';
@@ -193,8 +198,36 @@ export class SubscriptionHost {
 
   async getSubscriptions(): Promise<SubscriptionDefinition[]> {
     this.assertOpen();
-    const entries = await this.access.log.kvList(SUBSCRIPTIONS);
+    const entries = await this.everyDefinition();
     return entries.map((entry) => toDefinition(entry.value as StoredSubscription));
+  }
+
+  /** One page of the store's subscriptions with their checkpoints, by name. */
+  async listSubscriptionPage(options: ListOptions | undefined): Promise<SubscriptionPage> {
+    const { after, limit } = pagingOptions(options, LIMITS.maxNameBytes);
+    this.assertOpen();
+    const entries = await this.access.log.kvPage(SUBSCRIPTIONS, after, limit + 1);
+    const page = entries.slice(0, limit);
+    const subscriptions = await Promise.all(
+      page.map((entry) => this.info(entry.value as StoredSubscription)),
+    );
+    const last = page[limit - 1];
+    return {
+      subscriptions,
+      next: entries.length > limit && last !== undefined ? encodeCursor(last.key) : null,
+    };
+  }
+
+  /** Every definition, up to `LIMITS.maxUnpagedSubscriptions` (the deprecated whole lists). */
+  private async everyDefinition(): Promise<KvEntry[]> {
+    const max = LIMITS.maxUnpagedSubscriptions;
+    const entries = await this.access.log.kvPage(SUBSCRIPTIONS, undefined, max + 1);
+    if (entries.length > max) {
+      throw invalidArgument(
+        `store ${this.access.storeId} has more than ${max} subscriptions, too many for one array: page through them with listSubscriptionPage(storeId, { after, limit })`,
+      );
+    }
+    return entries;
   }
 
   async getSubscription(name: string): Promise<SubscriptionInfo> {
@@ -206,7 +239,7 @@ export class SubscriptionHost {
   async listStoreSubscriptions(): Promise<SubscriptionInfo[]> {
     this.assertOpen();
     const [definitions, checkpoints, holders] = await Promise.all([
-      this.access.log.kvList(SUBSCRIPTIONS),
+      this.everyDefinition(),
       this.access.log.kvList(CHECKPOINTS),
       this.leaseHolders(),
     ]);

@@ -9,7 +9,9 @@ import type {
   Subscription,
   SubscriptionDefinition,
   SubscriptionHandler,
+  ListOptions,
   SubscriptionInfo,
+  SubscriptionPage,
   SubscriptionLag,
   SubscriptionSelector,
   SubscriptionType,
@@ -103,6 +105,10 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
 
   async listStoreSubscriptions(storeId: string): Promise<SubscriptionInfo[]> {
     return this.withHost(storeId, (host) => host.listStoreSubscriptions());
+  }
+
+  async listSubscriptionPage(storeId: string, options?: ListOptions): Promise<SubscriptionPage> {
+    return this.withHost(storeId, (host) => host.listSubscriptionPage(options));
   }
 
   async subscriptionLag(storeId: string, name: string): Promise<SubscriptionLag> {

@@ -21,6 +21,15 @@ export class MemoryKv implements KvStore {
     return Promise.resolve(entries.map(([key, entry]) => toKvEntry(key, entry)));
   }
 
+  kvPage(namespace: string, after: string | undefined, count: number): Promise<KvEntry[]> {
+    // A memory store is small enough to sort a namespace for each page.
+    const entries = [...(this.kv.get(namespace) ?? [])]
+      .filter(([key]) => after === undefined || compareUtf8(key, after) > 0)
+      .sort(([a], [b]) => compareUtf8(a, b))
+      .slice(0, count);
+    return Promise.resolve(entries.map(([key, entry]) => toKvEntry(key, entry)));
+  }
+
   kvPut(
     namespace: string,
     key: string,

@@ -18,6 +18,13 @@ export function kvStatements(t: StoreTables, storeKey: number) {
   return {
     get: statement(`SELECT value, revision FROM ${t.kv} WHERE namespace = $1 AND key = $2`),
     list: statement(`SELECT key, value, revision FROM ${t.kv} WHERE namespace = $1 ORDER BY key`),
+    page: statement(
+      `SELECT key, value, revision FROM ${t.kv} WHERE namespace = $1 ORDER BY key LIMIT $2`,
+    ),
+    pageAfter: statement(
+      `SELECT key, value, revision FROM ${t.kv} WHERE namespace = $1 AND key > $2 ` +
+        'ORDER BY key LIMIT $3',
+    ),
     upsert: statement(
       `INSERT INTO ${t.kv} AS kv (namespace, key, value, revision) VALUES ($1, $2, $3, 1) ` +
         'ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, ' +
@@ -73,6 +80,25 @@ export class PostgresKv implements KvStore {
     const { rows } = await this.run<[string, string, number]>('kvList', this.statements.list, [
       namespace,
     ]);
+    return rows.map(([key, value, revision]) => ({
+      key,
+      value: JSON.parse(value) as JsonValue,
+      revision,
+    }));
+  }
+
+  async kvPage(namespace: string, after: string | undefined, count: number): Promise<KvEntry[]> {
+    const { rows } =
+      after === undefined
+        ? await this.run<[string, string, number]>('kvList', this.statements.page, [
+            namespace,
+            count,
+          ])
+        : await this.run<[string, string, number]>('kvList', this.statements.pageAfter, [
+            namespace,
+            after,
+            count,
+          ]);
     return rows.map(([key, value, revision]) => ({
       key,
       value: JSON.parse(value) as JsonValue,

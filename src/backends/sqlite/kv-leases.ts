@@ -17,6 +17,13 @@ export class SqliteKv implements KvStore {
       kvGet: () => db.prepare('SELECT value, revision FROM kv WHERE namespace = ? AND key = ?'),
       kvList: () =>
         db.prepare('SELECT key, value, revision FROM kv WHERE namespace = ? ORDER BY key'),
+      kvPage: () =>
+        db.prepare('SELECT key, value, revision FROM kv WHERE namespace = ? ORDER BY key LIMIT ?'),
+      kvPageAfter: () =>
+        db.prepare(
+          'SELECT key, value, revision FROM kv WHERE namespace = ? AND key > ? ' +
+            'ORDER BY key LIMIT ?',
+        ),
       kvUpsert: () =>
         db
           .prepare(
@@ -62,6 +69,24 @@ export class SqliteKv implements KvStore {
           revision: row.revision,
         }),
       ),
+    );
+  }
+
+  kvPage(namespace: string, after: string | undefined, count: number): Promise<KvEntry[]> {
+    return guard(() =>
+      (
+        (after === undefined
+          ? this.s.kvPage.all(namespace, count)
+          : this.s.kvPageAfter.all(namespace, after, count)) as {
+          key: string;
+          value: string;
+          revision: number;
+        }[]
+      ).map((row) => ({
+        key: row.key,
+        value: JSON.parse(row.value) as JsonValue,
+        revision: row.revision,
+      })),
     );
   }
 

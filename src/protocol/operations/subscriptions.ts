@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { param, type OperationTable } from '../operation.js';
-import { EventRecord, Integer, Nothing, Nullable, P } from '../schemas.js';
+import { optionalParam, param, type OperationTable } from '../operation.js';
+import { EventRecord, Integer, ListOptions, Nothing, Nullable, P } from '../schemas.js';
 import { StringEnum } from '../schema.js';
 
 export const SubscriptionName = param('name', Type.String({ minLength: 1 }));
@@ -89,14 +89,29 @@ export const SUBSCRIPTION_OPERATIONS = {
     http: { method: 'GET', path: '/stores/{storeId}/subscriptions/{name}' },
   },
   listStoreSubscriptions: {
+    summary:
+      "The store's subscriptions with their checkpoints, up to 100 000 (deprecated: page with listSubscriptionPage).",
     role: 'read',
     idempotent: true,
     params: [P.storeId],
     result: Type.Array(SubscriptionInfo),
+  },
+  listSubscriptionPage: {
+    summary: "A page of the store's subscriptions with their checkpoints, by name.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, optionalParam('options', ListOptions)],
+    result: Type.Object(
+      { subscriptions: Type.Array(SubscriptionInfo), next: Nullable(Type.String()) },
+      { title: 'SubscriptionPage' },
+    ),
     http: {
       method: 'GET',
       path: '/stores/{storeId}/subscriptions',
-      responseKey: 'subscriptions',
+      query: {
+        after: { param: 'options', field: 'after' },
+        limit: { param: 'options', field: 'limit' },
+      },
     },
   },
   subscriptionLag: {
@@ -134,6 +149,7 @@ export const SUBSCRIPTION_OPERATIONS = {
   | 'getSubscriptions'
   | 'getSubscription'
   | 'listStoreSubscriptions'
+  | 'listSubscriptionPage'
   | 'subscriptionLag'
   | 'removeSubscription'
 >;

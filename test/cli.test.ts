@@ -267,6 +267,28 @@ describe('evdb subscriptions', () => {
     const local = await evdb(['subscriptions', 'local', '--data-dir', dir]);
     assert.equal(local.stdout, 'all  by_stream "$all"  checkpoint -1  lag 0\n');
   });
+
+  it('prints one page with --limit and goes on with --after', async () => {
+    const dir = join(root, 'subs-paged');
+    const embedded = await openEvdb({ dataDir: dir });
+    await embedded.createStore('paged');
+    for (const name of ['c', 'a', 'b']) {
+      await embedded.saveSubscription('paged', { name, type: 'by_stream', selector: '$all' });
+    }
+    await embedded.close();
+    const on = ['--data-dir', dir];
+    const first = await evdb(['subscriptions', 'paged', '--limit', '2', ...on]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(
+      first.stdout.split('\n').map((line) => line.split(' ')[0]),
+      ['a', 'b', ''],
+    );
+    const cursor = /--after (\S+)/.exec(first.stderr)?.[1];
+    assert.ok(cursor !== undefined, first.stderr);
+    const rest = await evdb(['subscriptions', 'paged', '--limit', '2', '--after', cursor, ...on]);
+    assert.equal(rest.stdout, 'c  by_stream "$all"  checkpoint -1  lag 0\n');
+    assert.equal(rest.stderr, '');
+  });
 });
 
 describe('evdb on a data directory (--data-dir)', () => {

@@ -63,6 +63,7 @@ describe('route table', () => {
     };
     assert.equal(at('GET', '/stores/shop/streams'), 'listStreams');
     assert.equal(at('GET', '/stores/shop/snapshots'), 'listSnapshotPage');
+    assert.equal(at('GET', '/stores/shop/subscriptions'), 'listSubscriptionPage');
     assert.equal(at('GET', '/stores/shop/streams/a'), 'getEvents');
     assert.equal(at('POST', '/stores/shop/streams/a'), 'appendEvents');
     assert.equal(at('DELETE', '/stores/shop/streams/a'), 'deleteStream');
@@ -380,6 +381,7 @@ describe('server in-process', () => {
       getSubscriptions: { storeId: 'rpc' },
       getSubscription: { storeId: 'rpc', name: 'sub' },
       listStoreSubscriptions: { storeId: 'rpc' },
+      listSubscriptionPage: { storeId: 'rpc', options: { limit: 1 } },
       subscriptionLag: { storeId: 'rpc', name: 'sub' },
       removeSubscription: { storeId: 'rpc', type: 'by_event_type', selector: 'E', name: 'sub' },
       createLink: {

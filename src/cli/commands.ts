@@ -259,28 +259,48 @@ position and bytes on disk (storeStats and getStoreStatus).`,
   },
   subscriptions: {
     summary: "a store's persistent subscriptions, their checkpoints and lag",
-    usage: `evdb subscriptions <store> [--json]
+    usage: `evdb subscriptions <store> [--limit <n>] [--after <cursor>] [--json]
 
-Prints each persistent subscription of the store: name, type, selector, checkpoint (the global
-position acknowledged so far, -1: none), lag (matching events after it; "≤" when it is an
-upper bound) and, while a consumer runs it, the node holding its lease ("held by <node>").
---json prints one JSON object per subscription, with its lag.`,
-    options: JSON_OPTION,
+Prints each persistent subscription of the store by name, fetched 1 000 at a time: name, type,
+selector, checkpoint (the global position acknowledged so far, -1: none), lag (matching events
+after it; "≤" when it is an upper bound) and, while a consumer runs it, the node holding its
+lease ("held by <node>"). --json prints one JSON object per subscription, with its lag.
+
+Options:
+  --limit <n>         print one page of at most <n> subscriptions (1 to 10 000), then the cursor
+                      of the next page on stderr
+  --after <cursor>    start after the page that gave this cursor
+  --json              print JSON`,
+    options: {
+      limit: { type: 'string' },
+      after: { type: 'string' },
+      ...JSON_OPTION,
+    },
     async run(parsed, store, io, help) {
       const [storeId] = positionals(parsed, ['store'], help) as [string];
-      const subscriptions = await store.listStoreSubscriptions(storeId);
-      if (subscriptions.length === 0 && parsed.values.json !== true) {
-        io.err(`evdb: store ${storeId} has no persistent subscriptions`);
-      }
-      for (const sub of subscriptions) {
-        const lag = await store.subscriptionLag(storeId, sub.name);
-        if (parsed.values.json === true) io.out(JSON.stringify({ ...sub, lag }));
-        else {
-          io.out(
-            `${sub.name}  ${sub.type} ${JSON.stringify(sub.selector)}  checkpoint ${sub.checkpoint}  lag ${lag.exact ? '' : '≤'}${lag.lagEvents}${sub.leaseHolder === null ? '' : `  held by ${sub.leaseHolder}`}`,
-          );
+      const json = parsed.values.json === true;
+      const limit = int(parsed, 'limit', help, 1);
+      let after = str(parsed, 'after');
+      let printed = 0;
+      do {
+        const page = await store.listSubscriptionPage(storeId, { after, limit: limit ?? PAGE });
+        for (const sub of page.subscriptions) {
+          const lag = await store.subscriptionLag(storeId, sub.name);
+          printed++;
+          if (json) io.out(JSON.stringify({ ...sub, lag }));
+          else {
+            io.out(
+              `${sub.name}  ${sub.type} ${JSON.stringify(sub.selector)}  checkpoint ${sub.checkpoint}  lag ${lag.exact ? '' : '≤'}${lag.lagEvents}${sub.leaseHolder === null ? '' : `  held by ${sub.leaseHolder}`}`,
+            );
+          }
         }
-      }
+        after = page.next ?? undefined;
+        if (limit !== undefined) {
+          if (after !== undefined) io.err(`evdb: more after this page: --after ${after}`);
+          break;
+        }
+      } while (after !== undefined);
+      if (printed === 0 && !json) io.err(`evdb: store ${storeId} has no persistent subscriptions`);
     },
   },
   stores: {

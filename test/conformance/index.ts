@@ -7,6 +7,7 @@ import { describeLinks } from './links.js';
 import { describeCausation } from './causation.js';
 import { describeInspection } from './inspection.js';
 import { describeListing } from './listing.js';
+import { describeSubscriptionListing } from './subscription-listing.js';
 import { describeScavenge } from './scavenge.js';
 import { describeSchemas } from './schemas.js';
 import { describeSnapshots, type FeatureSuiteContext } from './snapshots.js';
@@ -855,6 +856,7 @@ export function runConformance(target: ConformanceTarget): void {
     };
     describeSubscriptions(subscriptionContext);
     describeLinks(subscriptionContext);
+    describeSubscriptionListing(subscriptionContext);
 
     const featureContext: FeatureSuiteContext = { skip: target.skip, api: () => api, newStore };
     describeSnapshots(featureContext);

@@ -58,6 +58,7 @@ export type {
   SubscriptionLag,
   LinkDefinition,
   LinkInfo,
+  LinkPage,
 } from './core/types.js';
 export type {
   CausationGraph,

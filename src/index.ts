@@ -85,6 +85,7 @@ export type {
   CreateLinkOptions,
   LinkDefinition,
   LinkInfo,
+  LinkPage,
 } from './core/types.js';
 export type {
   EventData,

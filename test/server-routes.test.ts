@@ -64,6 +64,7 @@ describe('route table', () => {
     assert.equal(at('GET', '/stores/shop/streams'), 'listStreams');
     assert.equal(at('GET', '/stores/shop/snapshots'), 'listSnapshotPage');
     assert.equal(at('GET', '/stores/shop/subscriptions'), 'listSubscriptionPage');
+    assert.equal(at('GET', '/stores/shop/links'), 'listLinkPage');
     assert.equal(at('GET', '/stores/shop/streams/a'), 'getEvents');
     assert.equal(at('POST', '/stores/shop/streams/a'), 'appendEvents');
     assert.equal(at('DELETE', '/stores/shop/streams/a'), 'deleteStream');
@@ -390,6 +391,7 @@ describe('server in-process', () => {
       },
       getLink: { storeId: 'rpc', name: 'l' },
       listLinks: { storeId: 'rpc' },
+      listLinkPage: { storeId: 'rpc', options: { limit: 1 } },
       linkInfo: { storeId: 'rpc', name: 'l' },
       stopLink: { storeId: 'rpc', name: 'l' },
       startLink: { storeId: 'rpc', name: 'l' },

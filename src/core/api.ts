@@ -11,6 +11,7 @@ import type {
   ListStreamsOptions,
   LinkDefinition,
   LinkInfo,
+  LinkPage,
   NewEvent,
   ReadByTagsOptions,
   ReadPageOptions,
@@ -241,7 +242,18 @@ export interface LinkApi {
   /** Stops a link and deletes it with its stream. */
   deleteLink(storeId: string, name: string): Promise<void>;
   getLink(storeId: string, name: string): Promise<LinkDefinition>;
+  /**
+   * The links of a store, by name. A store with more than 100 000 answers `invalid_argument`;
+   * page through them with `listLinkPage`.
+   *
+   * @deprecated Use `listLinkPage`, which pages.
+   */
   listLinks(storeId: string): Promise<LinkDefinition[]>;
+  /**
+   * One page of the store's links, by name in UTF-8 byte order. Pass the page's `next` as
+   * `after` to go on; `next` is null on the last page.
+   */
+  listLinkPage(storeId: string, options?: ListOptions): Promise<LinkPage>;
   /** Resumes a stopped link from where it stopped. */
   startLink(storeId: string, name: string): Promise<void>;
   stopLink(storeId: string, name: string): Promise<void>;

@@ -45,6 +45,8 @@ export const LIMITS = Object.freeze({
   maxUnpagedSnapshots: 100_000,
   /** The most subscriptions `getSubscriptions` and `listStoreSubscriptions` answer in one array. */
   maxUnpagedSubscriptions: 100_000,
+  /** The most links `listLinks` answers in one array; past it, page with `listLinkPage`. */
+  maxUnpagedLinks: 100_000,
 });
 
 /** Events per page when a read does not say how many. */

@@ -129,6 +129,13 @@ export interface ListStreamsOptions extends ListOptions {
   pattern?: string;
 }
 
+/** A page of a store's links, by name in UTF-8 byte order. */
+export interface LinkPage {
+  links: LinkDefinition[];
+  /** The cursor of the next page (`after`), or null when this page is the last. */
+  next: string | null;
+}
+
 /** A page of a store's subscriptions, by name in UTF-8 byte order. */
 export interface SubscriptionPage {
   subscriptions: SubscriptionInfo[];

@@ -38,6 +38,7 @@ import type {
   JsonValue,
   LinkDefinition,
   LinkInfo,
+  LinkPage,
   NewEvent,
   ReadByTagsOptions,
   ReadPageOptions,
@@ -450,8 +451,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.subscriptions.getLink(storeId, name);
   }
 
+  /** @deprecated Use `listLinkPage`, which pages. */
   listLinks(storeId: string): Promise<LinkDefinition[]> {
     return this.subscriptions.listLinks(storeId);
+  }
+
+  listLinkPage(storeId: string, options?: ListOptions): Promise<LinkPage> {
+    return this.subscriptions.listLinkPage(storeId, options);
   }
 
   startLink(storeId: string, name: string): Promise<void> {

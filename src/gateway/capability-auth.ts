@@ -39,6 +39,7 @@ const ACTIONS: Record<string, string> = {
   subscriptionLag: 'subscription/read',
   getLink: 'subscription/read',
   listLinks: 'subscription/read',
+  listLinkPage: 'subscription/read',
   linkInfo: 'subscription/read',
   publishToChannel: 'channel/publish',
   channelSubscribe: 'channel/subscribe',

@@ -12,10 +12,14 @@ import type {
   JsonObject,
   LinkDefinition,
   LinkInfo,
+  LinkPage,
+  ListOptions,
   LinkSource,
   LinkedEvent,
   NewEvent,
 } from '../core/types.js';
+import { LIMITS } from '../core/limits.js';
+import { encodeCursor, pagingOptions } from '../core/paging.js';
 import { LINK_STREAM_PREFIX } from '../backends/event-log.js';
 import { telemetry } from '../telemetry/publish.js';
 import { Checkpoint } from './checkpoint.js';
@@ -202,9 +206,28 @@ export class Links {
     return toDefinition((await this.require(name)).stored);
   }
 
+  /** Every link, up to `LIMITS.maxUnpagedLinks` (the deprecated whole list). */
   async list(): Promise<LinkDefinition[]> {
-    const entries = await this.access.log.kvList(LINKS);
+    const max = LIMITS.maxUnpagedLinks;
+    const entries = await this.access.log.kvPage(LINKS, undefined, max + 1);
+    if (entries.length > max) {
+      throw invalidArgument(
+        `store ${this.access.storeId} has more than ${max} links, too many for one array: page through them with listLinkPage(storeId, { after, limit })`,
+      );
+    }
     return entries.map((entry) => toDefinition(entry.value as StoredLink));
+  }
+
+  /** One page of the links, by name. */
+  async page(options: ListOptions | undefined): Promise<LinkPage> {
+    const { after, limit } = pagingOptions(options, LIMITS.maxNameBytes);
+    const entries = await this.access.log.kvPage(LINKS, after, limit + 1);
+    const page = entries.slice(0, limit);
+    const last = page[limit - 1];
+    return {
+      links: page.map((entry) => toDefinition(entry.value as StoredLink)),
+      next: entries.length > limit && last !== undefined ? encodeCursor(last.key) : null,
+    };
   }
 
   async setStatus(name: string, status: 'running' | 'stopped'): Promise<void> {

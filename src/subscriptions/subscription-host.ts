@@ -11,6 +11,7 @@ import type {
   JsonObject,
   LinkDefinition,
   LinkInfo,
+  LinkPage,
   ListOptions,
   SaveSubscriptionOptions,
   StartFrom,
@@ -403,6 +404,11 @@ export class SubscriptionHost {
   listLinks(): Promise<LinkDefinition[]> {
     this.assertOpen();
     return this.links.list();
+  }
+
+  listLinkPage(options: ListOptions | undefined): Promise<LinkPage> {
+    this.assertOpen();
+    return this.links.page(options);
   }
 
   startLink(name: string): Promise<void> {

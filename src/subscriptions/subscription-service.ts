@@ -4,6 +4,7 @@ import type {
   EventRecord,
   LinkDefinition,
   LinkInfo,
+  LinkPage,
   SaveSubscriptionOptions,
   SubscribeOptions,
   Subscription,
@@ -139,6 +140,10 @@ export class SubscriptionService implements SubscriptionApi, LinkApi {
 
   async listLinks(storeId: string): Promise<LinkDefinition[]> {
     return this.withHost(storeId, (host) => host.listLinks());
+  }
+
+  async listLinkPage(storeId: string, options?: ListOptions): Promise<LinkPage> {
+    return this.withHost(storeId, (host) => host.listLinkPage(options));
   }
 
   async startLink(storeId: string, name: string): Promise<void> {

@@ -72,4 +72,37 @@ export function describeSubscriptionListing(ctx: SubscriptionSuiteContext): void
       await rejectsWith(api.listSubscriptionPage('missing-store-x'), 'not_found');
     });
   });
+
+  describe('listLinkPage', () => {
+    testJson('pages through the links by name, as listLinks lists them', async (api) => {
+      const storeId = await ctx.newStore();
+      assert.deepEqual(await api.listLinkPage(storeId), { links: [], next: null });
+      for (const name of ['l-c', 'l-a', 'l-d', 'l-b']) {
+        await api.createLink(storeId, { name, source: { type: 'stream', streamId: name } });
+      }
+      const sorted = ['l-a', 'l-b', 'l-c', 'l-d'];
+      const whole = await api.listLinkPage(storeId);
+      assert.deepEqual(whole, { links: await api.listLinks(storeId), next: null });
+      assert.deepEqual(
+        whole.links.map((link) => link.name),
+        sorted,
+      );
+      const first = await api.listLinkPage(storeId, { limit: 3 });
+      assert.deepEqual(
+        first.links.map((link) => link.name),
+        ['l-a', 'l-b', 'l-c'],
+      );
+      assert.ok(first.next !== null);
+      await api.deleteLink(storeId, 'l-d');
+      await api.createLink(storeId, { name: 'l-e', source: { type: 'all' } });
+      const rest = await api.listLinkPage(storeId, { after: first.next, limit: 3 });
+      assert.deepEqual(
+        rest.links.map((link) => link.name),
+        ['l-e'],
+      );
+      assert.equal(rest.next, null);
+      await rejectsWith(api.listLinkPage(storeId, { limit: 10_001 }), 'invalid_argument');
+      await rejectsWith(api.listLinkPage(storeId, { after: 'l-a' }), 'invalid_argument');
+    });
+  });
 }

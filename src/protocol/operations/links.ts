@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { param, type OperationTable } from '../operation.js';
-import { Integer, Nothing, P } from '../schemas.js';
+import { optionalParam, param, type OperationTable } from '../operation.js';
+import { Integer, ListOptions, Nothing, Nullable, P } from '../schemas.js';
 import { StringEnum } from '../schema.js';
 import { SubscriptionName } from './subscriptions.js';
 
@@ -79,12 +79,29 @@ export const LINK_OPERATIONS = {
     http: { method: 'GET', path: '/stores/{storeId}/links/{name}' },
   },
   listLinks: {
-    summary: 'The links of a store.',
+    summary: 'The links of a store, up to 100 000 (deprecated: page with listLinkPage).',
     role: 'read',
     idempotent: true,
     params: [P.storeId],
     result: Type.Array(LinkDefinition),
-    http: { method: 'GET', path: '/stores/{storeId}/links', responseKey: 'links' },
+  },
+  listLinkPage: {
+    summary: 'A page of the links of a store, by name.',
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, optionalParam('options', ListOptions)],
+    result: Type.Object(
+      { links: Type.Array(LinkDefinition), next: Nullable(Type.String()) },
+      { title: 'LinkPage' },
+    ),
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/links',
+      query: {
+        after: { param: 'options', field: 'after' },
+        limit: { param: 'options', field: 'limit' },
+      },
+    },
   },
   linkInfo: {
     summary: "A link's status, events processed, last position and stream version.",
@@ -128,5 +145,12 @@ export const LINK_OPERATIONS = {
     http: { method: 'DELETE', path: '/stores/{storeId}/links/{name}' },
   },
 } satisfies OperationTable<
-  'createLink' | 'getLink' | 'listLinks' | 'linkInfo' | 'stopLink' | 'startLink' | 'deleteLink'
+  | 'createLink'
+  | 'getLink'
+  | 'listLinks'
+  | 'listLinkPage'
+  | 'linkInfo'
+  | 'stopLink'
+  | 'startLink'
+  | 'deleteLink'
 >;

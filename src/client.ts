@@ -66,6 +66,7 @@ export type {
   MemoryStats,
   ScavengeResult,
   SchemaInfo,
+  SchemaPage,
   SnapshotPage,
   SnapshotSummary,
   StreamInfo,

@@ -124,6 +124,7 @@ export type {
   ScavengeResult,
   SchemaDescription,
   SchemaInfo,
+  SchemaPage,
   SchemaRegistration,
   SchemaValidator,
   Snapshot,

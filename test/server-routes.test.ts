@@ -65,6 +65,7 @@ describe('route table', () => {
     assert.equal(at('GET', '/stores/shop/snapshots'), 'listSnapshotPage');
     assert.equal(at('GET', '/stores/shop/subscriptions'), 'listSubscriptionPage');
     assert.equal(at('GET', '/stores/shop/links'), 'listLinkPage');
+    assert.equal(at('GET', '/stores/shop/schemas'), 'listSchemaPage');
     assert.equal(at('GET', '/stores/shop/streams/a'), 'getEvents');
     assert.equal(at('POST', '/stores/shop/streams/a'), 'appendEvents');
     assert.equal(at('DELETE', '/stores/shop/streams/a'), 'deleteStream');
@@ -366,6 +367,7 @@ describe('server in-process', () => {
       registerSchema: { storeId: 'rpc', eventType: 'E2', schema: { version: 2, description: 'd' } },
       getSchema: { storeId: 'rpc', eventType: 'E2' },
       listSchemas: { storeId: 'rpc' },
+      listSchemaPage: { storeId: 'rpc', options: { limit: 1 } },
       getSchemaVersion: { storeId: 'rpc', eventType: 'E2' },
       unregisterSchema: { storeId: 'rpc', eventType: 'E2' },
       upcastEvents: { storeId: 'rpc', events: [] },

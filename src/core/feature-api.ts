@@ -10,6 +10,7 @@ import type {
   ScavengeResult,
   SchemaDescription,
   SchemaInfo,
+  SchemaPage,
   Snapshot,
   SnapshotRecord,
   SnapshotPage,
@@ -154,8 +155,18 @@ export interface FeatureApi {
   ): Promise<SchemaInfo>;
   /** `not_found` if the type has no schema. */
   getSchema(storeId: string, eventType: string): Promise<SchemaInfo>;
-  /** Every schema of the store, by event type. */
+  /**
+   * Every schema of the store, by event type. A store with more than 100 000 answers
+   * `invalid_argument`; page through them with `listSchemaPage`.
+   *
+   * @deprecated Use `listSchemaPage`, which pages.
+   */
   listSchemas(storeId: string): Promise<SchemaInfo[]>;
+  /**
+   * One page of the store's schemas, by event type in UTF-8 byte order. Pass the page's `next`
+   * as `after` to go on; `next` is null on the last page.
+   */
+  listSchemaPage(storeId: string, options?: ListOptions): Promise<SchemaPage>;
   /** The registered version of a type; `not_found` if it has no schema. */
   getSchemaVersion(storeId: string, eventType: string): Promise<number>;
   /** Removes a type's schema (and this process's code for it); `not_found` if missing. */

@@ -151,6 +151,13 @@ export interface SchemaRegistration extends SchemaDescription {
   validate?: SchemaValidator;
 }
 
+/** A page of a store's schemas, by event type in UTF-8 byte order. */
+export interface SchemaPage {
+  schemas: SchemaInfo[];
+  /** The cursor of the next page (`after`), or null when this page is the last. */
+  next: string | null;
+}
+
 export interface SchemaInfo {
   eventType: string;
   version: number;

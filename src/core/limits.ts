@@ -47,6 +47,8 @@ export const LIMITS = Object.freeze({
   maxUnpagedSubscriptions: 100_000,
   /** The most links `listLinks` answers in one array; past it, page with `listLinkPage`. */
   maxUnpagedLinks: 100_000,
+  /** The most schemas `listSchemas` answers in one array; past it, page with `listSchemaPage`. */
+  maxUnpagedSchemas: 100_000,
 });
 
 /** Events per page when a read does not say how many. */

@@ -15,6 +15,7 @@ import type {
   ScavengeMatchingOptions,
   ScavengeResult,
   SchemaInfo,
+  SchemaPage,
   SchemaRegistration,
   Snapshot,
   SnapshotRecord,
@@ -711,8 +712,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.features.getSchema(storeId, eventType);
   }
 
+  /** @deprecated Use `listSchemaPage`, which pages. */
   listSchemas(storeId: string): Promise<SchemaInfo[]> {
     return this.features.listSchemas(storeId);
+  }
+
+  listSchemaPage(storeId: string, options?: ListOptions): Promise<SchemaPage> {
+    return this.features.listSchemaPage(storeId, options);
   }
 
   getSchemaVersion(storeId: string, eventType: string): Promise<number> {

@@ -14,6 +14,7 @@ import type {
   ScavengeMatchingOptions,
   ScavengeResult,
   SchemaInfo,
+  SchemaPage,
   SchemaRegistration,
   Snapshot,
   SnapshotRecord,
@@ -400,6 +401,10 @@ export class FeatureService implements FeatureApi {
 
   async listSchemas(storeId: string): Promise<SchemaInfo[]> {
     return this.use(storeId, (store) => this.schemas(store).list());
+  }
+
+  async listSchemaPage(storeId: string, options?: ListOptions): Promise<SchemaPage> {
+    return this.use(storeId, (store) => this.schemas(store).page(options));
   }
 
   async getSchemaVersion(storeId: string, eventType: string): Promise<number> {

@@ -1,11 +1,13 @@
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type {
   SchemaInfo,
+  SchemaPage,
   SchemaRegistration,
   SchemaValidator,
   Upcaster,
 } from '../core/feature-types.js';
-import type { EventRecord, JsonValue, StreamWrite } from '../core/types.js';
+import type { EventRecord, JsonValue, ListOptions, StreamWrite } from '../core/types.js';
+import { encodeCursor, pagingOptions } from '../core/paging.js';
 import type { Store } from '../store/store.js';
 import { LIMITS } from '../core/limits.js';
 import { assertInteger, assertJson, describe } from '../core/validation.js';
@@ -90,10 +92,31 @@ export class SchemaRegistry {
     return this.info(eventType, await this.load(eventType));
   }
 
+  /** Every schema, up to `LIMITS.maxUnpagedSchemas` (the deprecated whole list). */
   async list(): Promise<SchemaInfo[]> {
     this.store.assertOpen();
-    const entries = await this.store.log.kvList(NAMESPACE);
+    const max = LIMITS.maxUnpagedSchemas;
+    const entries = await this.store.log.kvPage(NAMESPACE, undefined, max + 1);
+    if (entries.length > max) {
+      throw invalidArgument(
+        `store ${this.store.storeId} has more than ${max} schemas, too many for one array: page through them with listSchemaPage(storeId, { after, limit })`,
+      );
+    }
     return entries.map((entry) => this.info(entry.key, entry.value as unknown as PersistedSchema));
+  }
+
+  /** One page of the schemas, by event type. */
+  async page(options: ListOptions | undefined): Promise<SchemaPage> {
+    // An event type is at most maxEventTypeLength UTF-16 units: 3 bytes of UTF-8 each at most.
+    const { after, limit } = pagingOptions(options, 3 * LIMITS.maxEventTypeLength);
+    this.store.assertOpen();
+    const entries = await this.store.log.kvPage(NAMESPACE, after, limit + 1);
+    const page = entries.slice(0, limit);
+    const last = page[limit - 1];
+    return {
+      schemas: page.map((entry) => this.info(entry.key, entry.value as unknown as PersistedSchema)),
+      next: entries.length > limit && last !== undefined ? encodeCursor(last.key) : null,
+    };
   }
 
   async version(eventType: string): Promise<number> {

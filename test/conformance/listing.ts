@@ -228,6 +228,40 @@ export function describeListing(ctx: FeatureSuiteContext): void {
       await rejectsWith(api.listSnapshotPage('missing-store-x'), 'not_found');
     });
   });
+
+  describe('listSchemaPage', () => {
+    test('pages through the schemas by event type, as listSchemas lists them', async (api) => {
+      const storeId = await ctx.newStore();
+      assert.deepEqual(await api.listSchemaPage(storeId), { schemas: [], next: null });
+      for (const eventType of ['Paid', 'Placed', 'Cancelled', 'placed']) {
+        await api.registerSchema(storeId, eventType, { version: 1 });
+      }
+      const sorted = ['Cancelled', 'Paid', 'Placed', 'placed'];
+      const whole = await api.listSchemaPage(storeId);
+      assert.deepEqual(whole, { schemas: await api.listSchemas(storeId), next: null });
+      assert.deepEqual(
+        whole.schemas.map((schema) => schema.eventType),
+        sorted,
+      );
+      const first = await api.listSchemaPage(storeId, { limit: 2 });
+      assert.deepEqual(
+        first.schemas.map((schema) => schema.eventType),
+        ['Cancelled', 'Paid'],
+      );
+      assert.ok(first.next !== null);
+      await api.unregisterSchema(storeId, 'Placed');
+      await api.registerSchema(storeId, 'Shipped', { version: 1 });
+      await api.registerSchema(storeId, 'Added', { version: 1 });
+      const rest = await api.listSchemaPage(storeId, { after: first.next, limit: 2 });
+      assert.deepEqual(
+        rest.schemas.map((schema) => schema.eventType),
+        ['Shipped', 'placed'],
+      );
+      assert.equal(rest.next, null);
+      await rejectsWith(api.listSchemaPage(storeId, { limit: 0 }), 'invalid_argument');
+      await rejectsWith(api.listSchemaPage(storeId, { after: 'Paid' }), 'invalid_argument');
+    });
+  });
 }
 
 function snapshotKey(s: { sourceUuid: string; streamUuid: string; version: number }): string {

@@ -1,6 +1,15 @@
 import { Type } from '@sinclair/typebox';
 import { optionalParam, param, type OperationTable } from '../operation.js';
-import { EventList, EventRecord, Integer, NonEmpty, Nothing, Nullable, P } from '../schemas.js';
+import {
+  EventList,
+  EventRecord,
+  Integer,
+  ListOptions,
+  NonEmpty,
+  Nothing,
+  Nullable,
+  P,
+} from '../schemas.js';
 import { StringEnum } from '../schema.js';
 
 const CausationGraph = Type.Object(
@@ -142,12 +151,30 @@ export const INSPECTION_OPERATIONS = {
     result: SchemaInfo,
   },
   listSchemas: {
-    summary: "The store's schemas, by event type.",
+    summary:
+      "The store's schemas, by event type, up to 100 000 (deprecated: page with listSchemaPage).",
     role: 'read',
     idempotent: true,
     params: [P.storeId],
     result: Type.Array(SchemaInfo),
-    http: { method: 'GET', path: '/stores/{storeId}/schemas', responseKey: 'schemas' },
+  },
+  listSchemaPage: {
+    summary: "A page of the store's schemas, by event type.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, optionalParam('options', ListOptions)],
+    result: Type.Object(
+      { schemas: Type.Array(SchemaInfo), next: Nullable(Type.String()) },
+      { title: 'SchemaPage' },
+    ),
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/schemas',
+      query: {
+        after: { param: 'options', field: 'after' },
+        limit: { param: 'options', field: 'limit' },
+      },
+    },
   },
   getSchemaVersion: {
     summary: "An event type's registered version; `not_found` if it has no schema.",
@@ -218,6 +245,7 @@ export const INSPECTION_OPERATIONS = {
   | 'registerSchema'
   | 'getSchema'
   | 'listSchemas'
+  | 'listSchemaPage'
   | 'getSchemaVersion'
   | 'unregisterSchema'
   | 'upcastEvents'

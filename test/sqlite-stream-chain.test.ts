@@ -67,8 +67,9 @@ test('a stream keeps its time order after the wall clock went back between two r
 
 /**
  * Turns a current store file back into the schema of the third migration (every event indexed
- * by stream, the time index, no `last_epoch_us`, `first_version` or `prev_position`), as a store
- * written by an earlier evdb would be, optionally with one event's time moved back.
+ * by stream, the time index, no `last_epoch_us`, `first_version` or `prev_position`, snapshots
+ * indexed by time alone), as a store written by an earlier evdb would be, optionally with one
+ * event's time moved back.
  */
 function asThirdSchemaVersion(storeId: string, moveBack?: { streamId: string; version: number }) {
   const db = new Database(join(dataDir, `${storeId}.sqlite`));
@@ -80,6 +81,8 @@ function asThirdSchemaVersion(storeId: string, moveBack?: { streamId: string; ve
       ALTER TABLE streams DROP COLUMN first_version;
       CREATE INDEX events_by_stream_time ON events (stream_id, epoch_us);
       ALTER TABLE streams DROP COLUMN last_epoch_us;
+      CREATE INDEX snapshots_by_time ON snapshots (created_us);
+      DROP INDEX snapshots_by_time_key;
       PRAGMA user_version = 3;
     `);
     if (moveBack !== undefined) {

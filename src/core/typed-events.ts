@@ -1,11 +1,4 @@
-import type {
-  EventRecord,
-  JsonValue,
-  NewEvent,
-  StreamWrite,
-  Subscription,
-  SubscriptionHandler,
-} from './types.js';
+import type { JsonValue } from './json.js';
 
 // Typed events: the event types of a store as TypeScript types. The API methods that write or
 // read events take one as an optional type argument; without it they work on any event.
@@ -83,39 +76,3 @@ export type DataToAppend<Data> = unknown extends Data
 
 /** The data an event of shape `Data` is read back with. */
 export type DataRead<Data> = unknown extends Data ? JsonValue | Uint8Array : Data;
-
-// The one place where the event types a caller declares (the `E` of `streamForward<E>` and the
-// rest) meet the untyped records the store works with. Nothing is checked at run time: a type
-// argument states what a stream holds, as a cast would; a validator given to `registerSchema`
-// is the run-time check.
-
-/** Records read, as the caller's event types. */
-export function typedRecords<E extends EventShape>(
-  reading: Promise<EventRecord[]>,
-): Promise<EventRecord<E>[]> {
-  return reading as Promise<unknown> as Promise<EventRecord<E>[]>;
-}
-
-/** Typed events to append, as the store takes them (typed data is JSON-safe by its type). */
-export function untypedEvents<E extends EventShape>(events: NewEvent<E>[]): NewEvent[] {
-  return events as unknown[] as NewEvent[];
-}
-
-/** Typed stream writes, as the store takes them. */
-export function untypedWrites<E extends EventShape>(writes: StreamWrite<E>[]): StreamWrite[] {
-  return writes as unknown[] as StreamWrite[];
-}
-
-/** A typed handler, as the store calls it. */
-export function untypedHandler<E extends EventShape>(
-  handler: SubscriptionHandler<E> | undefined,
-): SubscriptionHandler | undefined {
-  return handler as SubscriptionHandler | undefined;
-}
-
-/** A subscription, delivering the caller's event types. */
-export function typedSubscription<E extends EventShape>(
-  opening: Promise<Subscription>,
-): Promise<Subscription<E>> {
-  return opening as Promise<unknown> as Promise<Subscription<E>>;
-}

@@ -1,10 +1,7 @@
+import type { JsonObject, JsonValue } from './json.js';
 import type { DataRead, DataToAppend, EventShape } from './typed-events.js';
 
-/** A value that survives a JSON round trip unchanged. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
-export interface JsonObject {
-  [key: string]: JsonValue;
-}
+export type { JsonObject, JsonValue } from './json.js';
 
 /** Expected version: the stream must not exist (or be empty). */
 export const NO_STREAM = -1;

@@ -58,12 +58,8 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
-import {
-  typedRecords,
-  untypedEvents,
-  untypedWrites,
-  type EventShape,
-} from '../core/typed-events.js';
+import { typedRecords, untypedEvents, untypedWrites } from '../core/typed-casts.js';
+import type { EventShape } from '../core/typed-events.js';
 import type { HealthReport, StoreHealth, WorkerInfo, WorkerRegistration } from '../core/workers.js';
 import type { Backend } from '../backends/log-backend.js';
 import type { KvStore } from '../backends/kv-store.js';

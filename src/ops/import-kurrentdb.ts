@@ -4,25 +4,14 @@ import type { Evdb } from '../embedded/evdb.js';
 import { BYTES_CONTENT_TYPE, JSON_CONTENT_TYPE } from '../core/types.js';
 import { kurrentEventToEvdb } from '../protocol/kurrent-event.js';
 import { BatchWriter, type ImportableStore } from './batch-writer.js';
-import { KurrentDbSource, comparePositions, type SourceEvent } from './kurrentdb-source.js';
+import {
+  KurrentDbSource,
+  comparePositions,
+  type KurrentImportFilter,
+  type SourceEvent,
+} from './kurrentdb-source.js';
 
-/** Which events of the source are copied. Stream filters and event-type filters combine. */
-export interface KurrentImportFilter {
-  /** Only streams whose name starts with one of these. */
-  streamPrefixes?: string[];
-  /** Only streams whose name matches this regular expression (RE2 syntax). */
-  streamRegex?: string;
-  /** Only events whose type starts with one of these. */
-  eventTypePrefixes?: string[];
-  /** Only events whose type matches this regular expression (RE2 syntax). */
-  eventTypeRegex?: string;
-  /**
-   * Copy events of `$` types (link events `$>`, …) found in ordinary streams too. `$` streams
-   * (`$$…` metadata, projections' `$ce-…`, …) are never copied: in an evdb store, `$` stream
-   * ids belong to evdb.
-   */
-  includeSystemEvents?: boolean;
-}
+export type { KurrentImportFilter } from './kurrentdb-source.js';
 
 /** A position in KurrentDB's `$all`, as its clients give it. */
 export interface KurrentPosition {

@@ -10,9 +10,26 @@ import type {
 } from '@kurrent/kurrentdb-client';
 import type * as KurrentClientModule from '@kurrent/kurrentdb-client';
 import { EvdbError, invalidArgument } from '../core/errors.js';
-import type { KurrentImportFilter } from './import-kurrentdb.js';
 
 type ClientModule = typeof KurrentClientModule;
+
+/** Which events of the source are copied. Stream filters and event-type filters combine. */
+export interface KurrentImportFilter {
+  /** Only streams whose name starts with one of these. */
+  streamPrefixes?: string[];
+  /** Only streams whose name matches this regular expression (RE2 syntax). */
+  streamRegex?: string;
+  /** Only events whose type starts with one of these. */
+  eventTypePrefixes?: string[];
+  /** Only events whose type matches this regular expression (RE2 syntax). */
+  eventTypeRegex?: string;
+  /**
+   * Copy events of `$` types (link events `$>`, …) found in ordinary streams too. `$` streams
+   * (`$$…` metadata, projections' `$ce-…`, …) are never copied: in an evdb store, `$` stream
+   * ids belong to evdb.
+   */
+  includeSystemEvents?: boolean;
+}
 
 /** The connection-string schemes the KurrentDB and EventStoreDB clients accept. */
 const SCHEMES = /^(kurrentdb|kurrent|kdb|esdb)(\+discover)?:\/\//i;

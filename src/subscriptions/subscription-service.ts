@@ -17,7 +17,8 @@ import type {
   SubscriptionSelector,
   SubscriptionType,
 } from '../core/types.js';
-import { typedSubscription, untypedHandler, type EventShape } from '../core/typed-events.js';
+import { typedSubscription, untypedHandler } from '../core/typed-casts.js';
+import type { EventShape } from '../core/typed-events.js';
 import type { StoreRegistry } from '../store/store-registry.js';
 import type { Store } from '../store/store.js';
 import type { MemoryGate } from './store-access.js';

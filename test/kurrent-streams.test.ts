@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   ANY,
@@ -26,8 +23,14 @@ import {
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
 import { sqlite } from '../src/index.js';
-import { events, collect, rejectsWith } from './support/kurrent-client.js';
-import { startServer, type EvdbServer } from '../src/server.js';
+import {
+  events,
+  collect,
+  rejectsWith,
+  startKurrentNode,
+  type KurrentNode,
+} from './support/kurrent-client.js';
+import { startServer } from '../src/server.js';
 
 // The official KurrentDB Node client (1.3.1, unmodified) against evdb's KurrentDB endpoint
 // (a little over 400 lines: every stream operation of the client, against one server).
@@ -35,20 +38,14 @@ import { startServer, type EvdbServer } from '../src/server.js';
 // native Rust bridge (@kurrent/bridge), which opens its own HTTP/2 connection.
 
 describe('KurrentDB client 1.3.1 against evdb: streams', () => {
-  let dataDir: string;
-  let server: EvdbServer;
+  let node: KurrentNode;
   let client: KurrentDBClient;
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'evdb-kurrent-'));
-    server = await startServer({ port: 0, backend: sqlite({ dataDir }), kurrent: { port: 0 } });
-    client = KurrentDBClient.connectionString(server.kurrentConnectionString as string);
+    node = await startKurrentNode();
+    client = node.client;
   });
-  after(async () => {
-    await client.dispose();
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => node.close());
 
   describe('appendToStream', () => {
     it('honours every expected state on the BatchAppend path', async () => {
@@ -117,7 +114,7 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
 
     it('reports a wrong expected version as a result when throwOnAppendFailure is off', async () => {
       const lenient = KurrentDBClient.connectionString(
-        `${server.kurrentConnectionString}&throwOnAppendFailure=false`,
+        `${node.server.kurrentConnectionString}&throwOnAppendFailure=false`,
       );
       try {
         const stream = `orders-${randomUUID()}`;
@@ -198,7 +195,7 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
     it('stores JSON events as JSON that evdb readers see', async () => {
       const stream = `shared-${randomUUID()}`;
       await client.appendToStream(stream, [jsonEvent({ type: 'Shared', data: { total: 5 } })]);
-      const [event] = await server.evdb.streamForward('default', stream, 0, 10);
+      const [event] = await node.server.evdb.streamForward('default', stream, 0, 10);
       assert.deepEqual(event?.data, { total: 5 });
       assert.equal(event?.eventType, 'Shared');
     });
@@ -365,7 +362,7 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
       await client.tombstoneStream(stream);
       const other = await startServer({
         port: 0,
-        backend: sqlite({ dataDir }),
+        backend: sqlite({ dataDir: node.dataDir }),
         kurrent: { port: 0 },
       });
       const otherClient = KurrentDBClient.connectionString(other.kurrentConnectionString as string);
@@ -397,7 +394,7 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
         owner: 'billing',
       });
       // Kept as an evdb system stream, out of reach of evdb's own public writes.
-      assert.equal(await server.evdb.getVersion('default', `$$${stream}`), 0);
+      assert.equal(await node.server.evdb.getVersion('default', `$$${stream}`), 0);
     });
 
     it('applies $tb and $maxCount to reads of the stream, and $maxAge', async () => {

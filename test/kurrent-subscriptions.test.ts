@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  KurrentDBClient,
+  type KurrentDBClient,
   START,
   StreamDeletedError,
   eventTypeFilter,
@@ -13,9 +10,13 @@ import {
   type Position,
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
-import { sqlite } from '../src/index.js';
-import { events, collect, rejectsWith } from './support/kurrent-client.js';
-import { startServer, type EvdbServer } from '../src/server.js';
+import {
+  events,
+  collect,
+  rejectsWith,
+  startKurrentNode,
+  type KurrentNode,
+} from './support/kurrent-client.js';
 
 // Catch-up subscriptions of the official KurrentDB Node client (1.3.1, unmodified) against
 // evdb's KurrentDB endpoint (streams, appends and reads are in kurrent-streams.test.ts).
@@ -23,20 +24,14 @@ import { startServer, type EvdbServer } from '../src/server.js';
 // native Rust bridge (@kurrent/bridge), which opens its own HTTP/2 connection.
 
 describe('KurrentDB client 1.3.1 against evdb: catch-up subscriptions', () => {
-  let dataDir: string;
-  let server: EvdbServer;
+  let node: KurrentNode;
   let client: KurrentDBClient;
 
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'evdb-kurrent-'));
-    server = await startServer({ port: 0, backend: sqlite({ dataDir }), kurrent: { port: 0 } });
-    client = KurrentDBClient.connectionString(server.kurrentConnectionString as string);
+    node = await startKurrentNode();
+    client = node.client;
   });
-  after(async () => {
-    await client.dispose();
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => node.close());
 
   describe('catch-up subscriptions', () => {
     it('subscribes to a stream: history, caught up once, then live', async () => {

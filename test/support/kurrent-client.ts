@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
-import { jsonEvent } from '@kurrent/kurrentdb-client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KurrentDBClient, jsonEvent } from '@kurrent/kurrentdb-client';
+import { sqlite } from '../../src/index.js';
+import { startServer, type EvdbServer } from '../../src/server.js';
 
 // Helpers of the tests that drive the official KurrentDB client against evdb's endpoint.
 
@@ -22,4 +27,29 @@ export async function rejectsWith(
     assert.ok(error instanceof type, `expected ${type.name}, got ${String(error)}`);
     return true;
   });
+}
+
+/** An evdb server on SQLite with its KurrentDB endpoint, and the official client connected to it. */
+export interface KurrentNode {
+  /** The server's SQLite data directory (a second server may open it after the first). */
+  dataDir: string;
+  server: EvdbServer;
+  client: KurrentDBClient;
+  close(): Promise<void>;
+}
+
+export async function startKurrentNode(): Promise<KurrentNode> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'evdb-kurrent-'));
+  const server = await startServer({ port: 0, backend: sqlite({ dataDir }), kurrent: { port: 0 } });
+  const client = KurrentDBClient.connectionString(server.kurrentConnectionString as string);
+  return {
+    dataDir,
+    server,
+    client,
+    async close() {
+      await client.dispose();
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }

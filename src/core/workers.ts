@@ -15,6 +15,11 @@ export interface WorkerInfo {
    * several server nodes): clients send appends straight to it; other nodes forward them.
    */
   writeOwner?: boolean;
+  /**
+   * `host:port` of its KurrentDB gRPC endpoint, when it serves one: the endpoint's gossip lists
+   * the nodes that have one.
+   */
+  kurrentEndpoint?: string;
 }
 
 /** A worker registered by a caller rather than by the node itself (e.g. a sidecar). */

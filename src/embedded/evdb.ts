@@ -474,9 +474,10 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
   /**
    * Makes this node known, at `url`, to the other processes sharing the backend (what a server
    * does once it listens): they list it in `getWorkers` until it closes or stops heart-beating.
+   * `kurrentEndpoint` (`host:port`) is its KurrentDB endpoint, when it serves one.
    */
-  async advertise(url: string): Promise<void> {
-    await this.workers.advertise(url);
+  async advertise(url: string, kurrentEndpoint?: string): Promise<void> {
+    await this.workers.advertise(url, kurrentEndpoint);
     // Listed as a worker, it is expected to answer cluster checks: it hears the cluster now.
     await this.channels.join();
   }

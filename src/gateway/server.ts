@@ -270,7 +270,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
   const everywhere = address.address === '0.0.0.0' || address.address === '::';
   const advertised =
     options.advertiseUrl ?? (everywhere ? `${scheme}://${api.node.host}:${address.port}` : url);
-  await api.advertise(advertised);
   let kurrent: KurrentEndpoint | undefined;
   if (options.kurrent !== undefined) {
     try {
@@ -287,6 +286,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Evd
       throw error;
     }
   }
+  // Advertised once the KurrentDB endpoint is bound, so that its port is in the node's entry
+  // (the endpoint's gossip lists the nodes that serve one).
+  await api.advertise(advertised, kurrent?.advertisedEndpoint);
   const nodeEvent = { nodeId, host: api.node.host, url: advertised };
   if (telemetry.nodeUp.hasSubscribers) telemetry.nodeUp.publish(nodeEvent);
   log.write('info', 'listening', { url, advertised });

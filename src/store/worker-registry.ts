@@ -89,10 +89,12 @@ export class WorkerRegistry {
   /**
    * Makes this node known to the other nodes sharing the backend, reachable at `url`: writes its
    * entry into every store now, then renews the entries every `heartbeatMs` (picking up stores
-   * created meanwhile). Without a shared backend it only records the url.
+   * created meanwhile). Without a shared backend it only records the url. `kurrentEndpoint`
+   * (`host:port`) is the node's KurrentDB endpoint, when it serves one.
    */
-  async advertise(url: string): Promise<void> {
+  async advertise(url: string, kurrentEndpoint?: string): Promise<void> {
     this.self.url = url;
+    if (kurrentEndpoint !== undefined) this.self.kurrentEndpoint = kurrentEndpoint;
     if (!this.shared || this.timer !== undefined) return;
     await this.heartbeat();
     this.timer = setInterval(() => {
@@ -394,6 +396,7 @@ function publicInfo(worker: StoredWorker): WorkerInfo {
     lastHeartbeat: worker.lastHeartbeat,
   };
   if (worker.url !== undefined) info.url = worker.url;
+  if (worker.kurrentEndpoint !== undefined) info.kurrentEndpoint = worker.kurrentEndpoint;
   return info;
 }
 

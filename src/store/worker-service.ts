@@ -45,8 +45,8 @@ export class WorkerService {
    * Makes this node known at `url`; on a backend shared by several processes it also becomes
    * a candidate write owner of each store (write-owners.ts), with the registry's ttl.
    */
-  async advertise(url: string): Promise<void> {
-    await this.registry.advertise(url);
+  async advertise(url: string, kurrentEndpoint?: string): Promise<void> {
+    await this.registry.advertise(url, kurrentEndpoint);
     if (this.stores.backend.capabilities.multiProcess && this.owners === undefined) {
       this.owners = new WriteOwners(
         {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { credentials as grpcCredentials, loadPackageDefinition, type Client } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import { KurrentDBClient, jsonEvent } from '@kurrent/kurrentdb-client';
 import { sqlite } from '../../src/index.js';
 import { startServer, type EvdbServer } from '../../src/server.js';
@@ -52,4 +54,50 @@ export async function startKurrentNode(): Promise<KurrentNode> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A member of a `Gossip.Read` answer, as proto-loader decodes it (enums as their names). */
+export interface GossipMember {
+  state: string;
+  is_alive: boolean;
+  http_end_point: { address: string; port: number };
+  instance_id: unknown;
+}
+
+interface GossipClient extends Client {
+  Read(
+    request: object,
+    callback: (error: Error | null, response: { members: GossipMember[] }) => void,
+  ): void;
+}
+
+const PROTOS = new URL('../../src/gateway/kurrent/protos', import.meta.url).pathname;
+
+/** `Gossip.Read` of the endpoint at `127.0.0.1:<port>`, by a plain gRPC call (no client library). */
+export async function readGossip(port: number): Promise<GossipMember[]> {
+  const definition = loadSync(['kurrentdb/protocols/v1/gossip.proto'], {
+    includeDirs: [PROTOS],
+    keepCase: true,
+    longs: String,
+    enums: String,
+  });
+  const tree = loadPackageDefinition(definition) as never as {
+    event_store: { client: { gossip: { Gossip: new (...args: unknown[]) => GossipClient } } };
+  };
+  const gossip = new tree.event_store.client.gossip.Gossip(
+    `127.0.0.1:${port}`,
+    grpcCredentials.createInsecure(),
+  );
+  try {
+    return await new Promise((resolve, reject) =>
+      gossip.Read({}, (error, response) => (error ? reject(error) : resolve(response.members))),
+    );
+  } finally {
+    gossip.close();
+  }
+}
+
+/** The port of a `kurrentdb://host:port?…` connection string. */
+export function portOf(connectionString: string): number {
+  return Number(new URL(connectionString.replace(/^kurrentdb:/, 'http:')).port);
 }

@@ -9,6 +9,8 @@ const CLI = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 /** An `evdb serve` node in its own process (from the sources, through tsx). */
 export interface ServeNode {
   url: string;
+  /** With `--kurrent-port`: the connection string it printed for KurrentDB clients. */
+  kurrentConnectionString: string | undefined;
   /** Read from its first JSON log line; undefined when it logs nothing (`--log-level silent`). */
   nodeId: string | undefined;
   child: ChildProcess;
@@ -26,15 +28,20 @@ export async function startServeNode(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
+  const withKurrent = args.includes('--kurrent-port');
   let nodeId: string | undefined;
+  let url: string | undefined;
   for await (const line of createInterface({ input: child.stdout })) {
     if (line.startsWith('{')) nodeId ??= (JSON.parse(line) as { nodeId?: string }).nodeId;
-    const match = /^evdb listening on (\S+)$/.exec(line);
-    if (match !== null) {
+    url ??= /^evdb listening on (\S+)$/.exec(line)?.[1];
+    // With --kurrent-port, the endpoint's connection string is printed next.
+    const kurrent = /^KurrentDB clients: (\S+)$/.exec(line)?.[1];
+    if (url !== undefined && (!withKurrent || kurrent !== undefined)) {
       // Keep reading (the node logs a line per request), or its stdout pipe fills up.
       child.stdout.resume();
       return {
-        url: match[1] as string,
+        url,
+        kurrentConnectionString: kurrent,
         nodeId,
         child,
         stop: async (signal = 'SIGTERM') => {

@@ -26,6 +26,8 @@ export interface KurrentEndpoint {
   /** e.g. `kurrentdb://127.0.0.1:2113?tls=false` */
   connectionString: string;
   port: number;
+  /** `host:port` clients are told to connect to (in gossip and this node's worker entry). */
+  advertisedEndpoint: string;
   close(): Promise<void>;
 }
 
@@ -79,7 +81,10 @@ export async function startKurrentEndpoint(
   server.addService(services.persistentSubscriptions, persistent.handlers());
   server.addService(services.serverFeatures, { GetSupportedMethods: supportedMethodsHandler() });
   server.addService(services.gossip, {
-    Read: gossipHandler(() => ({ address: options.advertisedHost, port: boundPort })),
+    Read: gossipHandler(evdb, defaultStore, () => ({
+      address: options.advertisedHost,
+      port: boundPort,
+    })),
   });
   const credentials =
     options.tls === undefined
@@ -94,7 +99,7 @@ export async function startKurrentEndpoint(
           ],
           false,
         );
-  const hostPort = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+  const hostPort = `${hostForUrl(options.host)}:${port}`;
   boundPort = await new Promise<number>((resolve, reject) => {
     server.bindAsync(hostPort, credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
@@ -102,8 +107,9 @@ export async function startKurrentEndpoint(
   });
   const tlsQuery = options.tls === undefined ? '?tls=false' : '';
   return {
-    connectionString: `kurrentdb://${options.advertisedHost}:${boundPort}${tlsQuery}`,
+    connectionString: `kurrentdb://${hostForUrl(options.advertisedHost)}:${boundPort}${tlsQuery}`,
     port: boundPort,
+    advertisedEndpoint: `${hostForUrl(options.advertisedHost)}:${boundPort}`,
     async close() {
       // Calls in flight get a moment to finish; live subscriptions never do, so they are then
       // cancelled (the clients see the connection drop, as when a KurrentDB node stops).
@@ -115,4 +121,9 @@ export async function startKurrentEndpoint(
       await tombstones.close();
     },
   };
+}
+
+/** An IPv6 address in brackets, as `host:port` needs it. */
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

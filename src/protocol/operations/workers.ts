@@ -15,6 +15,9 @@ const WorkerInfo = Type.Object(
     writeOwner: Type.Optional(
       Type.Boolean({ description: "set on the node that commits the store's appends" }),
     ),
+    kurrentEndpoint: Type.Optional(
+      Type.String({ description: 'host:port of its KurrentDB gRPC endpoint, when it serves one' }),
+    ),
   },
   { title: 'WorkerInfo' },
 );

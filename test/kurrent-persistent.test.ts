@@ -167,6 +167,63 @@ describe('KurrentDB client 1.3.1 against evdb: persistent subscriptions', () => 
     await subscription.unsubscribe();
   });
 
+  it("refuses unknown groups, and streams without groups, in KurrentDB's words", async () => {
+    const stream = `ps-none-${randomUUID()}`;
+    const refused = async (work: () => Promise<unknown>, group: string, on: string) =>
+      assert.rejects(work, (error: unknown) => {
+        assert.ok(error instanceof PersistentSubscriptionDoesNotExistError, String(error));
+        assert.equal(
+          error.message,
+          `5 NOT_FOUND: Subscription group ${group} on stream ${on} does not exist.`,
+        );
+        assert.equal(error.streamName, on);
+        if (group !== '') assert.equal(error.groupName, group);
+        return true;
+      });
+    await refused(() => client.replayParkedMessagesToStream(stream, 'nobody'), 'nobody', stream);
+    await refused(() => client.replayParkedMessagesToAll('nobody'), 'nobody', '$all');
+    // Listing the groups of one stream (or of $all) that has none is refused; listing all is not.
+    await refused(() => client.listPersistentSubscriptionsToStream(stream), '', stream);
+    await refused(() => client.listPersistentSubscriptionsToAll(), '', '$all');
+    assert.ok(Array.isArray(await client.listAllPersistentSubscriptions()));
+  });
+
+  it('keeps a replay of parked events asked while no consumer is connected for the next one', async () => {
+    const stream = `ps-replay-${randomUUID()}`;
+    await client.appendToStream(stream, events(2));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      'later',
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
+    const first = client.subscribeToPersistentSubscriptionToStream(stream, 'later');
+    const [poison, fine] = await take(first[Symbol.asyncIterator](), 2);
+    await first.nack(PARK, 'poison', poison as PersistentSubscriptionToStreamResolvedEvent);
+    await first.ack(fine as PersistentSubscriptionToStreamResolvedEvent);
+    await eventually(async () => {
+      const info = await client.getPersistentSubscriptionToStreamInfo(stream, 'later');
+      assert.equal(info.stats.parkedMessageCount, 1n);
+    });
+    await first.unsubscribe();
+    await eventually(async () => {
+      const info = await client.getPersistentSubscriptionToStreamInfo(stream, 'later');
+      assert.equal(info.connections.length, 0);
+    });
+    // Nobody is connected: the replay is accepted and waits, the event still parked.
+    await client.replayParkedMessagesToStream(stream, 'later');
+    const waiting = await client.getPersistentSubscriptionToStreamInfo(stream, 'later');
+    assert.equal(waiting.stats.parkedMessageCount, 1n);
+    const second = client.subscribeToPersistentSubscriptionToStream(stream, 'later');
+    const [replayed] = await take(second[Symbol.asyncIterator](), 1);
+    assert.equal(Number(replayed?.event?.revision), 0);
+    await second.ack(replayed as PersistentSubscriptionToStreamResolvedEvent);
+    await eventually(async () => {
+      const info = await client.getPersistentSubscriptionToStreamInfo(stream, 'later');
+      assert.equal(info.stats.parkedMessageCount, 0n);
+    });
+    await second.unsubscribe();
+  });
+
   it('keeps a group checkpoint across a restart of the server', async () => {
     const stream = `ps-restart-${randomUUID()}`;
     await client.appendToStream(stream, events(3));

@@ -54,10 +54,18 @@ export function parkedStreamOf(stream: string, group: string): string {
   return `$persistentsubscription-${groupKey(stream, group)}-parked`;
 }
 
+/**
+ * KurrentDB's refusal of a group that does not exist, in its words (the clients show the
+ * message; for a List of a stream without groups the group is empty).
+ */
 export function notFound(stream: string, group: string): EvdbError {
-  return new EvdbError('not_found', `subscription group '${group}' on '${stream}' does not exist`, {
-    details: { kurrentException: 'persistent-subscription-does-not-exist', stream, group },
-  });
+  return new EvdbError(
+    'not_found',
+    `Subscription group ${group} on stream ${stream} does not exist.`,
+    {
+      details: { kurrentException: 'persistent-subscription-does-not-exist', stream, group },
+    },
+  );
 }
 
 export class GroupConfigs {

@@ -28,6 +28,7 @@ import {
 import {
   ALL,
   GroupConfigs,
+  notFound,
   evdbSubscriptionName,
   groupKey,
   parkedStreamOf,
@@ -67,6 +68,11 @@ export class PersistentSubscriptionsService {
   private readonly configs: GroupConfigs;
   /** Runners of this node, by store and group key. */
   private readonly runners = new Map<string, GroupRunner>();
+  /**
+   * Replays asked for while no consumer of the group was connected to this node, by group key:
+   * how many parked events to replay once one connects (they stay parked until then).
+   */
+  private readonly pendingReplays = new Map<string, number>();
 
   constructor(
     private readonly evdb: Evdb,
@@ -107,6 +113,8 @@ export class PersistentSubscriptionsService {
           const stream =
             only.all !== undefined && only.all !== null ? ALL : streamFromWire(only.stream);
           configs = configs.filter((config) => config.stream === stream);
+          // KurrentDB lists the groups of one stream (or of $all) only if there are some.
+          if (configs.length === 0) throw notFound(stream, '');
         }
         return {
           subscriptions: await Promise.all(
@@ -250,6 +258,7 @@ export class PersistentSubscriptionsService {
   private async remove(storeId: string, options: ManageOptions): Promise<object> {
     const { stream, group } = this.target(options);
     await this.configs.get(storeId, stream, group);
+    this.pendingReplays.delete(`${storeId}/${groupKey(stream, group)}`);
     await this.runners.get(`${storeId}/${groupKey(stream, group)}`)?.stop(
       new EvdbError('unavailable', 'the subscription group was deleted', {
         details: { kurrentException: 'persistent-subscription-dropped', stream, group },
@@ -273,17 +282,15 @@ export class PersistentSubscriptionsService {
   ): Promise<object> {
     const { stream, group } = this.target(options);
     await this.configs.get(storeId, stream, group);
-    const runner = this.runners.get(`${storeId}/${groupKey(stream, group)}`);
-    if (runner === undefined) {
-      throw new EvdbError(
-        'not_found',
-        `no consumer of '${group}' on '${stream}' is connected to this node`,
-        {
-          details: { kurrentException: 'persistent-subscription-does-not-exist', stream, group },
-        },
-      );
-    }
+    const key = `${storeId}/${groupKey(stream, group)}`;
     const limit = options.stop_at === undefined ? Number.MAX_SAFE_INTEGER : Number(options.stop_at);
+    const runner = this.runners.get(key);
+    if (runner === undefined) {
+      // As on KurrentDB, the replay waits for a consumer: the events stay parked until one
+      // connects to this node (a restart forgets the request, never the events).
+      this.pendingReplays.set(key, Math.max(limit, this.pendingReplays.get(key) ?? 0));
+      return EMPTY;
+    }
     runner.replay(await takeParked(this.evdb, storeId, parkedStreamOf(stream, group), limit));
     return EMPTY;
   }
@@ -384,6 +391,11 @@ export class PersistentSubscriptionsService {
     consumer.send({ subscription_confirmation: { subscription_id: groupKey(stream, group) } });
     consumer.runner = runner;
     await runner.addConsumer(consumer);
+    const replay = this.pendingReplays.get(key);
+    if (replay !== undefined) {
+      this.pendingReplays.delete(key);
+      runner.replay(await takeParked(this.evdb, storeId, parkedStreamOf(stream, group), replay));
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   ANY,
   BACKWARDS,
+  DeadlineExceededError,
   END,
   FORWARDS,
   KurrentDBClient,
@@ -190,6 +191,21 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
         ),
       );
       assert.equal((await collect(client.readStream(stream))).length, 2);
+    });
+
+    it('answers a batch whose deadline passes while it arrives, and keeps the shared BatchAppend call', async () => {
+      // About 8 MB: the client sends it in three chunks; the deadline has passed at the first.
+      const stream = `late-${randomUUID()}`;
+      const many = Array.from({ length: 30_000 }, (_, n) =>
+        jsonEvent({ type: 'Late', data: { n, pad: 'p'.repeat(200) } }),
+      );
+      await rejectsWith(
+        () => client.appendToStream(stream, many, { deadline: 1 }),
+        DeadlineExceededError,
+      );
+      // The rest of that batch is dropped; the call all appends of the client share goes on.
+      const next = await client.appendToStream(stream, events(1));
+      assert.equal(next.nextExpectedRevision, 0n);
     });
 
     it('stores JSON events as JSON that evdb readers see', async () => {

@@ -197,6 +197,11 @@ interface PendingBatch {
 export function batchAppendHandler(deps: AppendDeps) {
   return (call: ServerDuplexStream<BatchAppendReq, unknown>): void => {
     const pending = new Map<string, PendingBatch>();
+    /**
+     * Batches already answered with an error while their chunks were still arriving: their
+     * remaining chunks are dropped (the call, shared by all the client's appends, goes on).
+     */
+    const refused = new Set<string>();
     const running = new Set<Promise<void>>();
     let ended = false;
     const finishIfDone = (): void => {
@@ -212,6 +217,10 @@ export function batchAppendHandler(deps: AppendDeps) {
     call.on('data', (request: BatchAppendReq) => {
       const correlation = request.correlation_id ?? {};
       const key = correlation.string ?? JSON.stringify(correlation.structured ?? null);
+      if (refused.has(key)) {
+        if (request.is_final === true) refused.delete(key);
+        return;
+      }
       let batch = pending.get(key);
       if (batch === undefined) {
         if (request.options === undefined || request.options === null) {
@@ -225,6 +234,10 @@ export function batchAppendHandler(deps: AppendDeps) {
         pending.set(key, batch);
       }
       try {
+        // A batch whose deadline passes while it arrives is answered at once, not buffered.
+        if (deadlineOf(batch) < Date.now()) {
+          throw new EvdbError('timeout', 'the batch passed its deadline before it was appended');
+        }
         for (const message of request.proposed_messages ?? []) {
           batch.bytes += sizeOf(message);
           assertRoom(batch.events, batch.bytes);
@@ -232,6 +245,7 @@ export function batchAppendHandler(deps: AppendDeps) {
         }
       } catch (error) {
         pending.delete(key);
+        if (request.is_final !== true) refused.add(key);
         writeBatchError(call, correlation, batch.options, error);
         return;
       }
@@ -246,6 +260,7 @@ export function batchAppendHandler(deps: AppendDeps) {
     });
     call.on('error', () => {
       pending.clear();
+      refused.clear();
     });
   };
 }

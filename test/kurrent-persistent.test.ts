@@ -224,6 +224,38 @@ describe('KurrentDB client 1.3.1 against evdb: persistent subscriptions', () => 
     await second.unsubscribe();
   });
 
+  it('hands a retried event out again before the events after it', async () => {
+    const stream = `ps-order-${randomUUID()}`;
+    await client.appendToStream(stream, [
+      ...events(20, 'Again'),
+      jsonEvent({ type: 'Done', data: {} }),
+    ]);
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      'ordered',
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
+    const subscription = client.subscribeToPersistentSubscriptionToStream(stream, 'ordered');
+    const seen: string[] = [];
+    const nacked = new Set<string>();
+    for await (const event of subscription) {
+      const id = event.event?.id as string;
+      seen.push(event.event?.type as string);
+      if (event.event?.type === 'Done') {
+        await subscription.ack(event);
+        break;
+      }
+      if (nacked.has(id)) await subscription.ack(event);
+      else {
+        nacked.add(id);
+        await subscription.nack(RETRY, 'once more', event);
+      }
+    }
+    // Every retry came before the event after them (the slot a nack frees waits for its retry).
+    assert.equal(seen.filter((type) => type === 'Again').length, 40);
+    await subscription.unsubscribe();
+  });
+
   it('keeps a group checkpoint across a restart of the server', async () => {
     const stream = `ps-restart-${randomUUID()}`;
     await client.appendToStream(stream, events(3));

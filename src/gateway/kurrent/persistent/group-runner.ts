@@ -157,20 +157,28 @@ export class GroupRunner {
   ): Promise<void> {
     // Taken out of flight at once, so a consumer leaving meanwhile does not hand them out again.
     const mine = this.held.get(consumer);
-    const settled: Delivery[] = [];
+    const settled: [string, Delivery][] = [];
     for (const id of ids) {
       const delivery = this.inFlight.get(id);
       // Unknown ids (already timed out and handed to someone else) are ignored, as KurrentDB does.
       if (delivery === undefined || delivery.consumer !== consumer) continue;
       this.inFlight.delete(id);
-      mine?.delete(id);
       clearTimeout(delivery.timer);
       delivery.consumer = undefined;
-      settled.push(delivery);
+      settled.push([id, delivery]);
     }
     // Outcomes run one after another (and before the runner stops), in the order they came.
+    // Each keeps its consumer's slot until it is done, so a retried event is queued (first)
+    // before the slot can take another event, as KurrentDB retries before it reads on.
     const work = this.work.then(async () => {
-      for (const delivery of settled) await outcome(delivery);
+      try {
+        for (const [id, delivery] of settled) {
+          await outcome(delivery);
+          mine?.delete(id);
+        }
+      } finally {
+        for (const [id] of settled) mine?.delete(id);
+      }
     });
     this.work = work.catch(() => undefined);
     return work.then(() => this.pump());

@@ -349,6 +349,14 @@ describe('KurrentDB client 1.3.1 against evdb: streams', () => {
       await client.appendToStream(stream, events(1));
       await client.deleteStream(stream);
       await rejectsWith(() => client.deleteStream(stream), WrongExpectedVersionError);
+      // A stream with metadata and no events exists implicitly: no_stream deletes it.
+      const implicit = `implicit-${randomUUID()}`;
+      await rejectsWith(
+        () => client.deleteStream(implicit, { expectedRevision: NO_STREAM }),
+        WrongExpectedVersionError,
+      );
+      await client.setStreamMetadata(implicit, { cacheControl: 10 });
+      assert.ok(await client.deleteStream(implicit, { expectedRevision: NO_STREAM }));
     });
 
     it('tombstones: the stream can never be read or written again', async () => {

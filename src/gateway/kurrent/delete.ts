@@ -6,10 +6,12 @@
 // A tombstone appends a `$streamDeleted` event (see tombstones.ts).
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { EvdbError } from '../../core/errors.js';
+import { NO_STREAM } from '../../core/types.js';
 import { assertExpectedVersion } from '../../store/append-planner.js';
 import type { Evdb } from '../../embedded/evdb.js';
 import type { CallContexts } from './call-context.js';
 import { streamDeleted, toGrpcError } from './errors.js';
+import { metastreamOf } from './stream-metadata.js';
 import type { Tombstones } from './tombstones.js';
 import {
   EMPTY,
@@ -56,8 +58,11 @@ export function deleteHandler(deps: DeleteDeps): Handler {
     const current = await deps.evdb.getVersion(storeId, streamId);
     const expected = expectedFromWire(options);
     // KurrentDB refuses to delete a stream that does not exist (or no longer does), whatever
-    // revision the caller expects.
+    // revision the caller expects, except one that exists only through its metadata, which
+    // `no_stream` deletes (it has no events to remove here).
     if (current < 0) {
+      const metadata = await deps.evdb.getVersion(storeId, metastreamOf(streamId));
+      if (expected === NO_STREAM && metadata >= 0) return { no_position: EMPTY };
       throw new EvdbError('wrong_expected_version', `stream '${streamId}' does not exist`, {
         details: { streamId, expected, actual: current },
       });

@@ -9,6 +9,11 @@ import type { Evdb } from '../../embedded/evdb.js';
 
 const METASTREAM_PREFIX = '$$';
 
+/** The stream holding `streamId`'s metadata. */
+export function metastreamOf(streamId: string): string {
+  return `${METASTREAM_PREFIX}${streamId}`;
+}
+
 export function isMetastream(streamId: string): boolean {
   return streamId.startsWith(METASTREAM_PREFIX);
 }

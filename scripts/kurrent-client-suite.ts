@@ -104,6 +104,23 @@ writeFileSync(
     2,
   ),
 );
+// Jest's own --json output throws on the BigInt revisions some assertions carry, and then writes
+// nothing: this reporter writes the same results with BigInts as decimal strings.
+const resultsFile = join(work, 'results.json');
+writeFileSync(
+  join(work, 'results-reporter.js'),
+  `const { writeFileSync } = require('node:fs');
+const { formatTestResults } = require('@jest/test-result');
+module.exports = class {
+  constructor(_globalConfig, options) { this.outputFile = options.outputFile; }
+  onRunComplete(_contexts, results) {
+    const json = JSON.stringify(formatTestResults(results), (_key, value) =>
+      typeof value === 'bigint' ? value.toString() : value);
+    writeFileSync(this.outputFile, json);
+  }
+};
+`,
+);
 writeFileSync(
   join(work, 'jest.config.js'),
   `module.exports = ${JSON.stringify(
@@ -112,6 +129,7 @@ writeFileSync(
       testTimeout: 60_000,
       testMatch: ['**/src/**/*.test.ts', '**/src/samples/*.ts'],
       globalSetup: '<rootDir>/src/utils/preflight.ts',
+      reporters: ['default', ['<rootDir>/results-reporter.js', { outputFile: resultsFile }]],
       // The client and its dependencies (one copy of grpc-js) come from evdb's node_modules.
       moduleDirectories: ['node_modules', join(work, 'node_modules'), join(ROOT, 'node_modules')],
       moduleNameMapper: {
@@ -131,7 +149,6 @@ writeFileSync(
 );
 
 // ---- run ---------------------------------------------------------------------------------------
-const resultsFile = join(work, 'results.json');
 rmSync(resultsFile, { force: true });
 const run = spawnSync(
   join(work, 'node_modules', '.bin', 'jest'),
@@ -139,8 +156,6 @@ const run = spawnSync(
     // Each file has a node of its own, so files may run side by side (--maxWorkers=N).
     ...(jestArgs.some((arg) => arg.startsWith('--maxWorkers')) ? [] : ['--runInBand']),
     '--forceExit',
-    '--json',
-    `--outputFile=${resultsFile}`,
     ...jestArgs,
   ],
   {

@@ -1,5 +1,6 @@
 import type { EventStoreApi, SubscriptionApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
+import { forwardingHandler } from '../core/forwarding.js';
 import type { EventRecord, SubscribeOptions, Subscription } from '../core/types.js';
 import { OPERATIONS } from '../protocol/operations.js';
 import type { Frame } from '../protocol/frames.js';
@@ -26,6 +27,13 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
  */
 export const MAX_BATCHES_REQUESTED = 4;
 
+/**
+ * Batches a remote handler may have in flight at most (what its subscribe frame asks for as
+ * `window`): sent and not yet `handled`. The client handles them one at a time and gathers its
+ * `handled` for several batches into one frame, so a delivery costs about one frame, not two.
+ */
+export const MAX_HANDLER_WINDOW = 4;
+
 /** The consumption options that travel; the rest (`onError`, the handler) stays in the client. */
 const WIRE_OPTIONS = [
   'name',
@@ -41,9 +49,10 @@ const WIRE_OPTIONS = [
 export type SubscribingStore = Pick<EventStoreApi, 'getStoreStatus'> &
   Pick<SubscriptionApi, 'subscribe'>;
 
-/** Handler mode: settles the batch the client is handling, with the client's verdict. */
+/** Handler mode: the batches sent and not yet `handled`, oldest first, each with its settle. */
 interface Handling {
-  verdict: { resolve(): void; reject(error: Error): void } | undefined;
+  window: number;
+  verdicts: ((error?: Error) => void)[];
 }
 
 /** One subscription a connection consumes: the server's in-process `Subscription`. */
@@ -198,14 +207,13 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
             : (options.startFrom as number);
         options.startFrom = startFrom;
       }
-      const handling: Handling = { verdict: undefined };
+      const handling: Handling = { window: handlerWindow(frame.window), verdicts: [] };
       const handler =
         frame.handler === true
-          ? (batch: EventRecord[]) =>
-              new Promise<void>((resolve, reject) => {
-                handling.verdict = { resolve, reject };
-                session.sendEncoded(batchFrameText(number, batch));
-              })
+          ? forwardingHandler((batch, settle) => {
+              handling.verdicts.push(settle);
+              session.sendEncoded(batchFrameText(number, batch));
+            }, handling.window)
           : undefined;
       // The store validates the options, as it does for an in-process caller.
       const subscription = await store.subscribe(
@@ -248,7 +256,8 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
         session.send({ type: 'end', subscription: number, problem: problemOf(error) });
       },
     );
-    return persistent ? {} : { startFrom };
+    const window = frame.handler === true ? { window: entry.handling.window } : {};
+    return persistent ? window : { startFrom, ...window };
   };
 
   /**
@@ -285,12 +294,32 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
     void pump(session, subscriptionNumber(frame), entry);
   });
 
-  const handled = notification((frame, _session, entry) => {
-    const verdict = entry.handling.verdict;
-    if (verdict === undefined) throw invalidArgument('no batch is being handled');
-    entry.handling.verdict = undefined;
-    if (frame.ok === true) verdict.resolve();
-    else verdict.reject(new Error('the client handler failed'));
+  const handled = notification((frame, session, entry) => {
+    const { handling } = entry;
+    const { verdicts } = handling;
+    const batches = frame.batches ?? 1;
+    if (typeof batches !== 'number' || !Number.isSafeInteger(batches) || batches < 1) {
+      throw invalidArgument('handled frames carry batches: an integer >= 1');
+    }
+    if (verdicts.length === 0) throw invalidArgument('no batch is being handled');
+    if (batches > verdicts.length) {
+      throw invalidArgument(
+        `${batches} batches handled, ${verdicts.length} ${verdicts.length === 1 ? 'is' : 'are'} being handled`,
+      );
+    }
+    if (frame.ok === true) {
+      for (const settle of verdicts.splice(0, batches)) settle();
+      return;
+    }
+    if (batches !== 1) throw invalidArgument('a failed handled frame is for one batch');
+    // The batches sent after the failed one are void: the subscription pauses (synchronously,
+    // in this settle) and delivers again from the failed batch. `discard` tells the client to
+    // drop what it got since, up to here; nothing is sent in between.
+    const failed = verdicts.shift() as (error?: Error) => void;
+    verdicts.length = 0;
+    failed(new Error('the client handler failed'));
+    if (handling.window > 1)
+      session.send({ type: 'discard', subscription: subscriptionNumber(frame) });
   });
 
   const requests: [string, FrameHandler][] = [
@@ -330,11 +359,20 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
  * acknowledged: the client may not have handled it.
  */
 function closeServed(entry: Served): void {
-  entry.handling.verdict?.reject(new Error('the client connection closed'));
-  entry.handling.verdict = undefined;
+  // Not settled: the subscription ends with them unacknowledged.
+  entry.handling.verdicts.length = 0;
   entry.subscription.close().catch((error: unknown) => {
     console.error('evdb gateway: closing a subscription failed', error);
   });
+}
+
+/** The window a subscribe frame asks for (1 when it does not), capped at the server's. */
+function handlerWindow(asked: unknown): number {
+  if (asked === undefined) return 1;
+  if (typeof asked !== 'number' || !Number.isSafeInteger(asked) || asked < 1) {
+    throw invalidArgument('subscribe frames carry window: an integer >= 1');
+  }
+  return Math.min(asked, MAX_HANDLER_WINDOW);
 }
 
 function subscriptionNumber(frame: Frame): number {

@@ -445,12 +445,13 @@ export class RemoteSubscription implements Subscription {
       this.sendAcknowledged();
       return;
     }
-    this.transport?.later(this.sendGathered);
+    this.transport?.later(this);
   }
 
-  private readonly sendGathered = (): void => {
+  /** The gathering timer of the transport fired (see `acknowledge`). */
+  sendGathered(): void {
     this.sendAcknowledged();
-  };
+  }
 
   /** Sends the gathered `handled`; when the connection is gone, stores the checkpoint instead. */
   private sendAcknowledged(): void {

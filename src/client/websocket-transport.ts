@@ -33,6 +33,11 @@ export type FrameListener = (frame: Frame, connection: number) => void;
  */
 export type DropListener = (connection: number, error: EvdbError) => void;
 
+/** What waits to send its notifications with others (see `later`). */
+export interface Gathering {
+  sendGathered(): void;
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -74,13 +79,13 @@ export class WebSocketTransport implements Transport {
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<FrameListener>();
   /** Listeners of one subscription's frames, by its number: a frame costs one lookup. */
-  private readonly bySubscription = new Map<number, Set<FrameListener>>();
+  private readonly bySubscription = new Map<number, FrameListener[]>();
   private readonly dropListeners = new Set<DropListener>();
   private nextId = 1;
   private connections = 0;
   private closed = false;
-  /** Tasks run together when the gathering timer fires (see `later`). */
-  private gathered = new Set<() => void>();
+  /** Run together when the gathering timer fires (see `later`). */
+  private gathered = new Set<Gathering>();
   private gatherTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -98,16 +103,17 @@ export class WebSocketTransport implements Transport {
       this.listeners.add(listener);
       return () => this.listeners.delete(listener);
     }
-    let listeners = this.bySubscription.get(subscription);
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.bySubscription.set(subscription, listeners);
-    }
-    listeners.add(listener);
+    // An array: most numbers have one listener (an event subscription and a channel
+    // subscription may share one), and thousands of subscriptions each hold an entry.
+    const listeners = this.bySubscription.get(subscription);
+    if (listeners === undefined) this.bySubscription.set(subscription, [listener]);
+    else listeners.push(listener);
     return () => {
-      const registered = this.bySubscription.get(subscription);
-      registered?.delete(listener);
-      if (registered?.size === 0) this.bySubscription.delete(subscription);
+      const remaining = (this.bySubscription.get(subscription) ?? []).filter(
+        (registered) => registered !== listener,
+      );
+      if (remaining.length === 0) this.bySubscription.delete(subscription);
+      else this.bySubscription.set(subscription, remaining);
     };
   }
 
@@ -161,17 +167,17 @@ export class WebSocketTransport implements Transport {
   }
 
   /**
-   * Runs `task` within {@link GATHER_MS}, with the other tasks given meanwhile: the
+   * Runs `task.sendGathered` within {@link GATHER_MS}, with the other tasks given meanwhile: the
    * notifications they send leave as one message. A task given twice runs once. One timer for
    * the transport, however many subscriptions wait.
    */
-  later(task: () => void): void {
+  later(task: Gathering): void {
     this.gathered.add(task);
     this.gatherTimer ??= setTimeout(() => {
       this.gatherTimer = undefined;
       const tasks = this.gathered;
       this.gathered = new Set();
-      for (const run of tasks) run();
+      for (const task of tasks) task.sendGathered();
     }, GATHER_MS);
   }
 

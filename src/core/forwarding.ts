@@ -14,25 +14,24 @@ export type ForwardBatch = (batch: EventRecord[], settle: (error?: Error) => voi
  * delivery starts again from the failed one after `ackTimeoutMs`. A handler of the application
  * is never marked: it gets one batch at a time.
  */
-const FORWARDING = Symbol('evdb.forwarding');
+const WINDOW = Symbol('evdb.forwardingWindow');
 
-interface Forwarding {
-  forward: ForwardBatch;
-  window: number;
-}
+type MarkedHandler = ForwardBatch & { [WINDOW]?: number };
 
-type MarkedHandler = SubscriptionHandler & { [FORWARDING]?: Forwarding };
-
-/** A subscription handler that forwards its batches, with up to `window` in flight. */
+/**
+ * `forward` as a subscription handler, with up to `window` batches in flight. The function is
+ * marked, not wrapped: thousands of remote subscriptions each hold one.
+ */
 export function forwardingHandler(forward: ForwardBatch, window: number): SubscriptionHandler {
-  const handler: MarkedHandler = () => {
-    throw new Error('a forwarding handler is given its batches with forward()');
-  };
-  handler[FORWARDING] = { forward, window };
-  return handler;
+  const marked: MarkedHandler = forward;
+  marked[WINDOW] = window;
+  return marked as unknown as SubscriptionHandler;
 }
 
 /** How `handler` forwards, when it was made by `forwardingHandler`. */
-export function forwardingOf(handler: SubscriptionHandler): Forwarding | undefined {
-  return (handler as MarkedHandler)[FORWARDING];
+export function forwardingOf(
+  handler: SubscriptionHandler,
+): { forward: ForwardBatch; window: number } | undefined {
+  const window = (handler as unknown as MarkedHandler)[WINDOW];
+  return window === undefined ? undefined : { forward: handler as unknown as ForwardBatch, window };
 }

@@ -95,8 +95,8 @@ export class EventSubscription implements Subscription {
   private forwardWindow = 1;
   /** Forwarding handler: a batch failed, delivery waits for its redelivery. */
   private forwardingPaused = false;
-  /** Cuts the pause before a forwarded batch's redelivery short on close. */
-  private readonly pauseSignal = new Signal();
+  /** Cuts the pause before a forwarded batch's redelivery short on close; made when needed. */
+  private pauseSignal: Signal | undefined;
   private closing: Promise<void> | undefined;
   private retryDelay = MIN_RETRY_MS;
   private resolveDone!: () => void;
@@ -318,6 +318,7 @@ export class EventSubscription implements Subscription {
   private async redeliverForwarded(failed: Forwarded, error: Error): Promise<void> {
     this.report(error);
     // Delivered again after ackTimeoutMs (close cuts the pause short).
+    this.pauseSignal ??= new Signal();
     await this.pauseSignal.wait(this.options.ackTimeoutMs);
     this.forwardingPaused = false;
     // Whatever rewinds or lease changes came meanwhile, the batches after the failed one were
@@ -548,7 +549,7 @@ export class EventSubscription implements Subscription {
     this.clearAckTimer();
     this.signal.notify();
     this.stopSignal.notify();
-    this.pauseSignal.notify();
+    this.pauseSignal?.notify();
     this.reader?.close();
     await this.handlerLoop;
     await this.checkpoint?.flush();

@@ -82,23 +82,26 @@ interface SessionSubscriptions {
  * The server side of each is the in-process `Subscription` of the server's store, so catch-up,
  * the switch to live, leases and redelivery behave as embedded. Flow control is by credit, per
  * subscription: the server sends a batch only when the client has a credit for one (iterator
- * mode: the batches it asked for with `pull`; handler mode: one batch, whose `handled` returns
- * the credit), so a slow consumer leaves its events in the log, not in memory, and never holds
+ * mode: the batches it asked for with `pull`; handler mode: the window the subscribe asked for,
+ * at most {@link MAX_HANDLER_WINDOW} batches sent and not `handled`, 1 when it asked for none), so a slow consumer leaves its events in the log, not in memory, and never holds
  * up the other subscriptions of its connection.
  *
  * Client → server requests (each answered with `result` or `error`, like calls):
  * - `{type: 'subscribe', id, subscription, storeId, options, handler}`: `subscription` is a
  *   number the client picks (unique on the connection); `options` the JSON options of
- *   `subscribe`; `handler: true` for handler mode. Answers `{startFrom}` for a transient
- *   subscription: the first position it delivers (`'current'` resolved), where a client that
- *   reconnects resumes.
+ *   `subscribe`; `handler: true` for handler mode, with `window` (optional) the batches it may
+ *   have in flight. Answers `{startFrom}` for a transient subscription: the first position it
+ *   delivers (`'current'` resolved), where a client that reconnects resumes; and `{window}` for
+ *   handler mode: the window granted (a client seeing none talks to a server without windows).
  * - `{type: 'ack', id, subscription, position}`: `Subscription.ack`.
  * - `{type: 'unsubscribe', id, subscription}`: `Subscription.close`.
  *
  * Client → server notifications (no id, not answered; sent for every delivery):
  * - `{type: 'pull', subscription, batches}`: iterator mode, asks for that many more batches.
- * - `{type: 'handled', subscription, ok}`: handler mode, the client's handler resolved (`ok:
- *   true`: the batch is acknowledged) or threw (it comes again after `ackTimeoutMs`).
+ * - `{type: 'handled', subscription, ok, batches?}`: handler mode, the client's handler resolved
+ *   (`ok: true`: the oldest `batches`, default 1, are acknowledged; the client gathers them) or
+ *   threw on the oldest batch (`ok: false`): the batches sent after it are void, and it comes
+ *   again after `ackTimeoutMs`.
  * A notification the server refuses ends its subscription: the `end` frame carries the problem
  * (one that names no open subscription is answered `{type: 'error', id: null, subscription,
  * problem}`).
@@ -106,6 +109,9 @@ interface SessionSubscriptions {
  * Server → client:
  * - `{type: 'batch', subscription, events}`: one batch (handler mode: wait for `handled`).
  *   The JSON text of each event is made once and reused for every subscription it goes to.
+ * - `{type: 'discard', subscription}`: answers a failed `handled` when the window is above 1:
+ *   the client drops the batches it got since the failed one, up to this frame; the redelivery
+ *   follows it.
  * - `{type: 'end', subscription, problem?}`: the subscription ended (closed, removed, its store
  *   closed), with the failure when it failed for good.
  *

@@ -16,6 +16,7 @@ import { buildRoutes, type Route } from '../src/gateway/routes.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from '../src/gateway/server.js';
 import {
   MAX_BATCHES_REQUESTED,
+  MAX_HANDLER_WINDOW,
   MAX_SUBSCRIPTIONS_PER_CONNECTION,
 } from '../src/gateway/ws-subscriptions.js';
 
@@ -126,10 +127,16 @@ export function renderHttpApiDoc(): string {
       '`{"type": "unsubscribe", "id", "subscription"}` closes. Flow control is by credit, per ' +
       'subscription: the server sends `{"type": "batch", "subscription", "events"}` only as asked, ' +
       'for each `{"type": "pull", "subscription", "batches"}` (at most ' +
-      `${MAX_BATCHES_REQUESTED} asked ahead), or with \`"handler": true\` one batch at a time, the next ` +
-      'after `{"type": "handled", "subscription", "ok"}` (`ok`: acknowledged; otherwise it comes ' +
-      'again after `ackTimeoutMs`). `pull` and `handled` are notifications: frames without an `id`, ' +
-      'not answered, so that a delivery costs two frames. A notification the server refuses ends ' +
+      `${MAX_BATCHES_REQUESTED} asked ahead), or with \`"handler": true\` up to \`"window"\` batches ` +
+      `not yet handled (asked for in \`subscribe\`, at most ${MAX_HANDLER_WINDOW}, 1 when not asked; the ` +
+      'answer says the window granted), each next one after ' +
+      '`{"type": "handled", "subscription", "ok", "batches"?}` (`ok`: the oldest `batches`, ' +
+      'default 1, are acknowledged; otherwise the oldest failed: it comes again after ' +
+      '`ackTimeoutMs`, and with a window above 1 the server answers ' +
+      '`{"type": "discard", "subscription"}`: the batches sent since the failed one, up to that ' +
+      'frame, are void). `pull` and `handled` are notifications: frames without an `id`, not ' +
+      'answered; the client gathers the `handled` of several batches, so that a delivery costs ' +
+      'about one frame. A notification the server refuses ends ' +
       'its subscription, with the problem in the `end` frame; one naming no open subscription is ' +
       'answered `{"type": "error", "id": null, "subscription", "problem"}`. ' +
       '`{"type": "end", "subscription", "problem"?}` tells that a subscription ended. A transient ' +
@@ -140,7 +147,8 @@ export function renderHttpApiDoc(): string {
   line();
   line(
     'Protocol versions: 1 answered `pull` and `handled` (they carried an `id`); 2 makes them ' +
-      'notifications.',
+      'notifications. Handler windows came later in version 2: a client that asks for none, or ' +
+      'a server that grants none, delivers one batch at a time.',
   );
   line();
   line('## Routes');

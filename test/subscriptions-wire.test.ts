@@ -48,6 +48,19 @@ async function openSocket(url: string): Promise<{
   return { ws, messages, frames, next };
 }
 
+/** Waits until `done` holds of the frames received so far. */
+async function until(frames: () => Frame[], done: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!done()) {
+    assert.ok(Date.now() < deadline, `not reached with ${JSON.stringify(frames())}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** The `data.id` of the first event of a batch frame. */
+const idsOf = (frame: Frame): number[] =>
+  (frame.events as { data: { id: number } }[]).map((event) => event.data.id);
+
 const append = (id: number, streamId: string, eventType = 'T'): string =>
   JSON.stringify({
     type: 'call',
@@ -159,6 +172,64 @@ describe('live subscription frames (WebSocket protocol 2)', () => {
       const texts = batches.map((batch) => JSON.stringify(batch.events));
       assert.equal(new Set(texts).size, 1);
     }
+    ws.close();
+  });
+
+  it('a handler with a window has that many batches in flight; handled may count several', async () => {
+    const { ws, frames, next } = await openSocket(server.url);
+    const opening = JSON.parse(subscribe(1, 1, 'W')) as Frame;
+    ws.send(JSON.stringify({ ...opening, window: 9 }));
+    const answer = await next((f) => f.type === 'result' && f.id === 1);
+    assert.equal((answer.result as { window: number }).window, 4, "capped at the server's");
+    // One event per batch: each append is its own commit, each batch sent once the last left.
+    const batchesOf = (): Frame[] => frames().filter((f) => f.type === 'batch');
+    for (let id = 10; id < 16; id++) {
+      ws.send(append(id, 'w-1', 'W'));
+      await next((f) => f.type === 'result' && f.id === id);
+    }
+    await until(frames, () => batchesOf().some((f) => idsOf(f).includes(13)));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(batchesOf().length, 4, 'four in flight, the rest wait');
+    ws.send(JSON.stringify({ type: 'handled', subscription: 1, ok: true, batches: 2 }));
+    await until(frames, () => batchesOf().some((f) => idsOf(f).includes(15)));
+    // The events that waited leave together, as one batch.
+    assert.deepEqual(batchesOf().map(idsOf), [[10], [11], [12], [13], [14, 15]]);
+    // More handled than in flight is refused, and ends the subscription.
+    ws.send(JSON.stringify({ type: 'handled', subscription: 1, ok: true, batches: 5 }));
+    const end = await next((f) => f.type === 'end' && f.subscription === 1);
+    assert.match(
+      (end.problem as { detail: string }).detail,
+      /5 batches handled, 3 are being handled/,
+    );
+    ws.close();
+  });
+
+  it('a failed batch in a window voids those sent after it (discard) and comes again', async () => {
+    const { ws, frames, next } = await openSocket(server.url);
+    const opening = JSON.parse(subscribe(1, 1, 'F')) as Frame;
+    ws.send(
+      JSON.stringify({
+        ...opening,
+        options: { ...(opening.options as object), ackTimeoutMs: 100 },
+        window: 4,
+      }),
+    );
+    await next((f) => f.type === 'result' && f.id === 1);
+    for (let id = 20; id < 23; id++) {
+      ws.send(append(id, 'f-1', 'F'));
+      await next((f) => f.type === 'result' && f.id === id);
+    }
+    const sequence = (): (number | string)[] =>
+      frames()
+        .filter((f) => f.type === 'batch' || f.type === 'discard')
+        .flatMap((f): (number | string)[] => (f.type === 'discard' ? ['discard'] : idsOf(f)));
+    await until(frames, () => sequence().includes(22));
+    // The first is handled, the second fails: the third was sent already and is void.
+    ws.send(JSON.stringify({ type: 'handled', subscription: 1, ok: true }));
+    ws.send(JSON.stringify({ type: 'handled', subscription: 1, ok: false }));
+    // After ackTimeoutMs, delivery starts again at the failed batch, in order.
+    await until(frames, () => sequence().length === 6);
+    assert.deepEqual(sequence(), [20, 21, 22, 'discard', 21, 22]);
     ws.close();
   });
 });

@@ -172,7 +172,7 @@ class RemoteChannelSubscription implements ChannelSubscription {
       ) {
         this.enqueue(frame.message as ChannelMessage);
       }
-    });
+    }, this.number);
     const stopDrops = transport.onDrop((connection) => {
       if (connection !== this.connection || this.closed) return;
       this.connection = undefined;

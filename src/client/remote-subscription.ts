@@ -34,6 +34,13 @@ export interface SubscriptionRoute {
  */
 const PREFETCH_BATCHES = 1;
 
+/**
+ * Batches a handler asks the server to have in flight: while the handler works on one, the
+ * next are on their way, and the `handled` of several batches leave as one frame (see
+ * `acknowledge`), so a delivery costs about one frame instead of two.
+ */
+const HANDLER_WINDOW = 4;
+
 type State = 'open' | 'resuming' | 'closing' | 'ended';
 
 /**
@@ -62,8 +69,19 @@ export class RemoteSubscription implements Subscription {
     () => this.nextBatch(),
     () => this.close(),
   );
+  /** The handler's run over the batches received (`drain`); awaited before resuming and ending. */
   private handling: Promise<void> | undefined;
   private handlerRunning = false;
+  private draining = false;
+  /** Handler mode: batches received and not handled yet, with the connection each came by. */
+  private readonly received: { events: EventRecord[]; connection: number }[] = [];
+  /** Handler mode: the batches the server side may have in flight (1 for a server without windows). */
+  private window = 1;
+  /** After a failed batch: the batches the server sent after it are void until its `discard`. */
+  private discarding = false;
+  /** Batches handled and acknowledged here whose `handled` has not been sent yet, and their connection. */
+  private unacked = 0;
+  private unackedOver: number | undefined;
   /** Transient: the first position to deliver when subscribing again. */
   private resumeFrom: number | undefined;
   /** The highest position handed to the consumer, and the highest from the current server side. */
@@ -182,6 +200,7 @@ export class RemoteSubscription implements Subscription {
               storeId: this.storeId,
               options,
               handler: this.handler !== undefined,
+              ...(this.handler === undefined ? {} : { window: HANDLER_WINDOW }),
             },
             controller.signal,
           );
@@ -190,6 +209,13 @@ export class RemoteSubscription implements Subscription {
           if (this.name === undefined) {
             this.resumeFrom ??= (result as { startFrom: number }).startFrom;
           }
+          // A server that knows no windows (an older one) sends one batch at a time.
+          const { window } = result as { window?: unknown };
+          this.window =
+            typeof window === 'number' && Number.isSafeInteger(window) && window >= 1 ? window : 1;
+          this.discarding = false;
+          this.unacked = 0;
+          if (this.handler !== undefined) this.drainFrom(this.handler, connection);
           return;
         } catch (error) {
           if (controller.signal.aborted) throw controller.signal.reason;
@@ -204,7 +230,10 @@ export class RemoteSubscription implements Subscription {
 
   private listen(transport: WebSocketTransport): void {
     if (this.listening.has(transport)) return;
-    const stopFrames = transport.onFrame((frame, connection) => this.receive(frame, connection));
+    const stopFrames = transport.onFrame(
+      (frame, connection) => this.receive(frame, connection),
+      this.number,
+    );
     const stopDrops = transport.onDrop((connection) => this.dropped(connection));
     this.listening.set(transport, () => {
       stopFrames();
@@ -229,6 +258,10 @@ export class RemoteSubscription implements Subscription {
     this.requested = 0;
     // A persistent subscription delivers again from its checkpoint: what is buffered comes again.
     if (this.name !== undefined) this.buffered.length = 0;
+    // Not handled yet: they come again (from the checkpoint, or after the last batch handled).
+    this.received.length = 0;
+    // Their `handled` cannot be sent: a persistent subscription stores them (`storeHandled`).
+    this.unacked = 0;
     this.state = 'resuming';
     this.resuming = this.resume();
   }
@@ -261,16 +294,20 @@ export class RemoteSubscription implements Subscription {
       const problem = frame.problem as Problem;
       this.fail(fromProblem(problem, problem.status));
     } else if (frame.type === 'batch') {
-      const events = decodeWire(frame.events) as EventRecord[];
       if (this.handler !== undefined) {
-        this.handle(this.handler, events, connection);
+        if (this.discarding) return;
+        this.received.push({ events: decodeWire(frame.events) as EventRecord[], connection });
+        this.drainFrom(this.handler, connection);
         return;
       }
+      const events = decodeWire(frame.events) as EventRecord[];
       this.requested = Math.max(0, this.requested - 1);
       this.buffered.push(events);
       const last = events[events.length - 1];
       if (this.name === undefined && last !== undefined) this.resumeFrom = last.position + 1;
       this.wakeConsumer?.();
+    } else if (frame.type === 'discard') {
+      this.discarding = false;
     } else if (frame.type === 'end') {
       const problem = frame.problem as Problem | undefined;
       this.end(problem === undefined ? undefined : fromProblem(problem, problem.status));
@@ -326,35 +363,108 @@ export class RemoteSubscription implements Subscription {
   }
 
   /**
-   * Runs the handler on a batch and tells the server side, over the connection the batch came
-   * by, how it went (resolved: acknowledged). The batch may come before the answer to
-   * `subscribe`, which is why the connection is the frame's, not the subscription's.
+   * Runs the handler on the batches received, one at a time, in order, when they came over
+   * `connection`, the connection the server side is known to live on: a batch may come before
+   * the answer to `subscribe`, and waits for it (the answer says the window, which decides how
+   * a failure is told).
    */
-  private handle(handler: SubscriptionHandler, events: EventRecord[], connection: number): void {
+  private drainFrom(handler: SubscriptionHandler, connection: number): void {
+    if (this.draining || connection !== this.connection) return;
+    this.handling = this.drain(handler);
+  }
+
+  private async drain(handler: SubscriptionHandler): Promise<void> {
+    this.draining = true;
+    try {
+      for (;;) {
+        if (this.state === 'closing' || this.state === 'ended') return;
+        const next = this.received[0];
+        if (next === undefined || next.connection !== this.connection) return;
+        this.received.shift();
+        await this.handle(handler, next.events, next.connection);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Runs the handler on a batch and tells the server side, over the connection the batch came
+   * by, how it went (resolved: acknowledged).
+   */
+  private async handle(
+    handler: SubscriptionHandler,
+    events: EventRecord[],
+    connection: number,
+  ): Promise<void> {
     this.handOut(events);
     this.handlerRunning = true;
-    this.handling = (async () => {
-      let ok = true;
-      try {
-        await handler(events);
-      } catch (error) {
-        ok = false;
-        this.report(error);
-      }
-      this.handlerRunning = false;
-      const last = events[events.length - 1];
-      if (ok && last !== undefined) {
-        if (this.name === undefined) this.resumeFrom = last.position + 1;
-        else this.handledOk = Math.max(this.handledOk, last.position);
-      }
-      const sent = this.notifyOver(connection, {
-        type: 'handled',
-        subscription: this.number,
-        ok,
-      });
-      // The connection dropped meanwhile: store the checkpoint the server side could not.
-      if (!sent) await this.storeHandled();
-    })();
+    let ok = true;
+    try {
+      await handler(events);
+    } catch (error) {
+      ok = false;
+      this.report(error);
+    }
+    this.handlerRunning = false;
+    const last = events[events.length - 1];
+    if (ok && last !== undefined) {
+      if (this.name === undefined) this.resumeFrom = last.position + 1;
+      else this.handledOk = Math.max(this.handledOk, last.position);
+    }
+    if (ok) {
+      this.acknowledge(connection);
+      return;
+    }
+    // The batches handled before it are told first: the failure is the oldest one in flight.
+    this.sendAcknowledged();
+    const sent = this.notifyOver(connection, {
+      type: 'handled',
+      subscription: this.number,
+      ok: false,
+    });
+    if (this.window > 1) {
+      // The server voids what it sent after the failed batch and sends it again later.
+      this.received.length = 0;
+      this.discarding = sent;
+    }
+    // The connection dropped meanwhile: store the checkpoint the server side could not.
+    if (!sent) await this.storeHandled();
+  }
+
+  /**
+   * A batch handled: its `handled` waits to leave with others (of this subscription, or of the
+   * other subscriptions of the connection, in one message) unless half the window is waiting,
+   * so that the server side never runs out of batches to send while the handler keeps up.
+   */
+  private acknowledge(connection: number): void {
+    if (this.unacked > 0 && this.unackedOver !== connection) this.sendAcknowledged();
+    this.unacked++;
+    this.unackedOver = connection;
+    if (this.unacked * 2 >= this.window || this.state !== 'open') {
+      this.sendAcknowledged();
+      return;
+    }
+    this.transport?.later(this);
+  }
+
+  /** The gathering timer of the transport fired (see `acknowledge`). */
+  sendGathered(): void {
+    this.sendAcknowledged();
+  }
+
+  /** Sends the gathered `handled`; when the connection is gone, stores the checkpoint instead. */
+  private sendAcknowledged(): void {
+    const batches = this.unacked;
+    if (batches === 0) return;
+    this.unacked = 0;
+    const sent = this.notifyOver(this.unackedOver, {
+      type: 'handled',
+      subscription: this.number,
+      ok: true,
+      ...(batches === 1 ? {} : { batches }),
+    });
+    if (!sent) void this.storeHandled();
   }
 
   /**
@@ -407,6 +517,10 @@ export class RemoteSubscription implements Subscription {
     if (wasResuming) this.attempts?.abort(closedError(this.name ?? 'transient'));
     // A resume that got through meanwhile opened a server side: close that.
     await this.resuming;
+    // The batch being handled finishes, and what was handled is told before the server side
+    // closes (and stores its checkpoint).
+    await this.handling;
+    this.sendAcknowledged();
     if (this.connection === undefined) {
       this.end(undefined);
       return;

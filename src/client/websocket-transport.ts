@@ -33,6 +33,11 @@ export type FrameListener = (frame: Frame, connection: number) => void;
  */
 export type DropListener = (connection: number, error: EvdbError) => void;
 
+/** What waits to send its notifications with others (see `later`). */
+export interface Gathering {
+  sendGathered(): void;
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -60,6 +65,12 @@ const encoder = new TextEncoder();
  */
 const MAX_CALLS_PER_MESSAGE = 16;
 
+/**
+ * How long notifications that may wait (a subscription's `handled`, see `later`) are gathered:
+ * those of the connection's subscriptions in this time leave as one message.
+ */
+const GATHER_MS = 50;
+
 /** Multiplexes calls over one WebSocket per server node; reconnects on the next call after a drop. */
 export class WebSocketTransport implements Transport {
   private connecting: Promise<Connection> | undefined;
@@ -67,10 +78,15 @@ export class WebSocketTransport implements Transport {
   private current: Connection | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<FrameListener>();
+  /** Listeners of one subscription's frames, by its number: a frame costs one lookup. */
+  private readonly bySubscription = new Map<number, FrameListener[]>();
   private readonly dropListeners = new Set<DropListener>();
   private nextId = 1;
   private connections = 0;
   private closed = false;
+  /** Run together when the gathering timer fires (see `later`). */
+  private gathered = new Set<Gathering>();
+  private gatherTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly url: string,
@@ -78,10 +94,27 @@ export class WebSocketTransport implements Transport {
     private readonly WebSocketImpl: WebSocketConstructor,
   ) {}
 
-  /** Registers a listener for server frames other than answers; returns its removal. */
-  onFrame(listener: FrameListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /**
+   * Registers a listener for server frames other than answers; returns its removal. With
+   * `subscription`, it gets only the frames that carry that subscription number.
+   */
+  onFrame(listener: FrameListener, subscription?: number): () => void {
+    if (subscription === undefined) {
+      this.listeners.add(listener);
+      return () => this.listeners.delete(listener);
+    }
+    // An array: most numbers have one listener (an event subscription and a channel
+    // subscription may share one), and thousands of subscriptions each hold an entry.
+    const listeners = this.bySubscription.get(subscription);
+    if (listeners === undefined) this.bySubscription.set(subscription, [listener]);
+    else listeners.push(listener);
+    return () => {
+      const remaining = (this.bySubscription.get(subscription) ?? []).filter(
+        (registered) => registered !== listener,
+      );
+      if (remaining.length === 0) this.bySubscription.delete(subscription);
+      else this.bySubscription.set(subscription, remaining);
+    };
   }
 
   /** Registers a listener for the end of connections; returns its removal. */
@@ -131,6 +164,21 @@ export class WebSocketTransport implements Transport {
     const text = JSON.stringify(frame);
     this.enqueue(connection, text, text.length * 3);
     return true;
+  }
+
+  /**
+   * Runs `task.sendGathered` within {@link GATHER_MS}, with the other tasks given meanwhile: the
+   * notifications they send leave as one message. A task given twice runs once. One timer for
+   * the transport, however many subscriptions wait.
+   */
+  later(task: Gathering): void {
+    this.gathered.add(task);
+    this.gatherTimer ??= setTimeout(() => {
+      this.gatherTimer = undefined;
+      const tasks = this.gathered;
+      this.gathered = new Set();
+      for (const task of tasks) task.sendGathered();
+    }, GATHER_MS);
   }
 
   close(): Promise<void> {
@@ -327,11 +375,17 @@ export class WebSocketTransport implements Transport {
       }
       return;
     }
-    for (const listener of this.listeners) {
-      try {
-        listener(frame, connection);
-      } catch {
-        // A failing listener must not break the connection or other listeners.
+    const keyed =
+      typeof frame.subscription === 'number'
+        ? this.bySubscription.get(frame.subscription)
+        : undefined;
+    for (const listeners of keyed === undefined ? [this.listeners] : [keyed, this.listeners]) {
+      for (const listener of listeners) {
+        try {
+          listener(frame, connection);
+        } catch {
+          // A failing listener must not break the connection or other listeners.
+        }
       }
     }
   }

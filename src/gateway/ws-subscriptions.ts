@@ -1,5 +1,6 @@
 import type { EventStoreApi, SubscriptionApi } from '../core/api.js';
 import { EvdbError, invalidArgument } from '../core/errors.js';
+import { forwardingHandler } from '../core/forwarding.js';
 import type { EventRecord, SubscribeOptions, Subscription } from '../core/types.js';
 import { OPERATIONS } from '../protocol/operations.js';
 import type { Frame } from '../protocol/frames.js';
@@ -26,6 +27,13 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
  */
 export const MAX_BATCHES_REQUESTED = 4;
 
+/**
+ * Batches a remote handler may have in flight at most (what its subscribe frame asks for as
+ * `window`): sent and not yet `handled`. The client handles them one at a time and gathers its
+ * `handled` for several batches into one frame, so a delivery costs about one frame, not two.
+ */
+export const MAX_HANDLER_WINDOW = 4;
+
 /** The consumption options that travel; the rest (`onError`, the handler) stays in the client. */
 const WIRE_OPTIONS = [
   'name',
@@ -41,9 +49,10 @@ const WIRE_OPTIONS = [
 export type SubscribingStore = Pick<EventStoreApi, 'getStoreStatus'> &
   Pick<SubscriptionApi, 'subscribe'>;
 
-/** Handler mode: settles the batch the client is handling, with the client's verdict. */
+/** Handler mode: the batches sent and not yet `handled`, oldest first, each with its settle. */
 interface Handling {
-  verdict: { resolve(): void; reject(error: Error): void } | undefined;
+  window: number;
+  verdicts: ((error?: Error) => void)[];
 }
 
 /** One subscription a connection consumes: the server's in-process `Subscription`. */
@@ -73,23 +82,26 @@ interface SessionSubscriptions {
  * The server side of each is the in-process `Subscription` of the server's store, so catch-up,
  * the switch to live, leases and redelivery behave as embedded. Flow control is by credit, per
  * subscription: the server sends a batch only when the client has a credit for one (iterator
- * mode: the batches it asked for with `pull`; handler mode: one batch, whose `handled` returns
- * the credit), so a slow consumer leaves its events in the log, not in memory, and never holds
+ * mode: the batches it asked for with `pull`; handler mode: the window the subscribe asked for,
+ * at most {@link MAX_HANDLER_WINDOW} batches sent and not `handled`, 1 when it asked for none), so a slow consumer leaves its events in the log, not in memory, and never holds
  * up the other subscriptions of its connection.
  *
  * Client → server requests (each answered with `result` or `error`, like calls):
  * - `{type: 'subscribe', id, subscription, storeId, options, handler}`: `subscription` is a
  *   number the client picks (unique on the connection); `options` the JSON options of
- *   `subscribe`; `handler: true` for handler mode. Answers `{startFrom}` for a transient
- *   subscription: the first position it delivers (`'current'` resolved), where a client that
- *   reconnects resumes.
+ *   `subscribe`; `handler: true` for handler mode, with `window` (optional) the batches it may
+ *   have in flight. Answers `{startFrom}` for a transient subscription: the first position it
+ *   delivers (`'current'` resolved), where a client that reconnects resumes; and `{window}` for
+ *   handler mode: the window granted (a client seeing none talks to a server without windows).
  * - `{type: 'ack', id, subscription, position}`: `Subscription.ack`.
  * - `{type: 'unsubscribe', id, subscription}`: `Subscription.close`.
  *
  * Client → server notifications (no id, not answered; sent for every delivery):
  * - `{type: 'pull', subscription, batches}`: iterator mode, asks for that many more batches.
- * - `{type: 'handled', subscription, ok}`: handler mode, the client's handler resolved (`ok:
- *   true`: the batch is acknowledged) or threw (it comes again after `ackTimeoutMs`).
+ * - `{type: 'handled', subscription, ok, batches?}`: handler mode, the client's handler resolved
+ *   (`ok: true`: the oldest `batches`, default 1, are acknowledged; the client gathers them) or
+ *   threw on the oldest batch (`ok: false`): the batches sent after it are void, and it comes
+ *   again after `ackTimeoutMs`.
  * A notification the server refuses ends its subscription: the `end` frame carries the problem
  * (one that names no open subscription is answered `{type: 'error', id: null, subscription,
  * problem}`).
@@ -97,6 +109,9 @@ interface SessionSubscriptions {
  * Server → client:
  * - `{type: 'batch', subscription, events}`: one batch (handler mode: wait for `handled`).
  *   The JSON text of each event is made once and reused for every subscription it goes to.
+ * - `{type: 'discard', subscription}`: answers a failed `handled` when the window is above 1:
+ *   the client drops the batches it got since the failed one, up to this frame; the redelivery
+ *   follows it.
  * - `{type: 'end', subscription, problem?}`: the subscription ended (closed, removed, its store
  *   closed), with the failure when it failed for good.
  *
@@ -198,14 +213,13 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
             : (options.startFrom as number);
         options.startFrom = startFrom;
       }
-      const handling: Handling = { verdict: undefined };
+      const handling: Handling = { window: handlerWindow(frame.window), verdicts: [] };
       const handler =
         frame.handler === true
-          ? (batch: EventRecord[]) =>
-              new Promise<void>((resolve, reject) => {
-                handling.verdict = { resolve, reject };
-                session.sendEncoded(batchFrameText(number, batch));
-              })
+          ? forwardingHandler((batch, settle) => {
+              handling.verdicts.push(settle);
+              session.sendEncoded(batchFrameText(number, batch));
+            }, handling.window)
           : undefined;
       // The store validates the options, as it does for an in-process caller.
       const subscription = await store.subscribe(
@@ -248,7 +262,8 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
         session.send({ type: 'end', subscription: number, problem: problemOf(error) });
       },
     );
-    return persistent ? {} : { startFrom };
+    const window = frame.handler === true ? { window: entry.handling.window } : {};
+    return persistent ? window : { startFrom, ...window };
   };
 
   /**
@@ -285,12 +300,32 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
     void pump(session, subscriptionNumber(frame), entry);
   });
 
-  const handled = notification((frame, _session, entry) => {
-    const verdict = entry.handling.verdict;
-    if (verdict === undefined) throw invalidArgument('no batch is being handled');
-    entry.handling.verdict = undefined;
-    if (frame.ok === true) verdict.resolve();
-    else verdict.reject(new Error('the client handler failed'));
+  const handled = notification((frame, session, entry) => {
+    const { handling } = entry;
+    const { verdicts } = handling;
+    const batches = frame.batches ?? 1;
+    if (typeof batches !== 'number' || !Number.isSafeInteger(batches) || batches < 1) {
+      throw invalidArgument('handled frames carry batches: an integer >= 1');
+    }
+    if (verdicts.length === 0) throw invalidArgument('no batch is being handled');
+    if (batches > verdicts.length) {
+      throw invalidArgument(
+        `${batches} batches handled, ${verdicts.length} ${verdicts.length === 1 ? 'is' : 'are'} being handled`,
+      );
+    }
+    if (frame.ok === true) {
+      for (const settle of verdicts.splice(0, batches)) settle();
+      return;
+    }
+    if (batches !== 1) throw invalidArgument('a failed handled frame is for one batch');
+    // The batches sent after the failed one are void: the subscription pauses (synchronously,
+    // in this settle) and delivers again from the failed batch. `discard` tells the client to
+    // drop what it got since, up to here; nothing is sent in between.
+    const failed = verdicts.shift() as (error?: Error) => void;
+    verdicts.length = 0;
+    failed(new Error('the client handler failed'));
+    if (handling.window > 1)
+      session.send({ type: 'discard', subscription: subscriptionNumber(frame) });
   });
 
   const requests: [string, FrameHandler][] = [
@@ -330,11 +365,20 @@ export function subscriptionFrameHandlers(store: SubscribingStore): {
  * acknowledged: the client may not have handled it.
  */
 function closeServed(entry: Served): void {
-  entry.handling.verdict?.reject(new Error('the client connection closed'));
-  entry.handling.verdict = undefined;
+  // Not settled: the subscription ends with them unacknowledged.
+  entry.handling.verdicts.length = 0;
   entry.subscription.close().catch((error: unknown) => {
     console.error('evdb gateway: closing a subscription failed', error);
   });
+}
+
+/** The window a subscribe frame asks for (1 when it does not), capped at the server's. */
+function handlerWindow(asked: unknown): number {
+  if (asked === undefined) return 1;
+  if (typeof asked !== 'number' || !Number.isSafeInteger(asked) || asked < 1) {
+    throw invalidArgument('subscribe frames carry window: an integer >= 1');
+  }
+  return Math.min(asked, MAX_HANDLER_WINDOW);
 }
 
 function subscriptionNumber(frame: Frame): number {

@@ -17,7 +17,7 @@ import type { Problem } from './wire.js';
  * listeners registered with `onFrame`. Live subscriptions plug in there: client frames
  * `subscribe`, `ack` and `unsubscribe` (answered like calls), the notifications `pull` and
  * `handled` (frames without an id, not answered: refused ones end their subscription), server
- * frames `batch` and `end`; `src/gateway/ws-subscriptions.ts` describes them, and
+ * frames `batch`, `discard` and `end`; `src/gateway/ws-subscriptions.ts` describes them, and
  * `src/client/remote-subscription.ts` is the client side.
  *
  * The server gathers the frames it sends in one tick into one message (a JSON array), as the
@@ -26,6 +26,9 @@ import type { Problem } from './wire.js';
  * Versions (`hello.protocol`; a client refuses a server of another version):
  * - 1: `pull` and `handled` were requests, each answered with a `result`;
  * - 2: they are notifications, so a delivery to a remote handler costs two frames, not three.
+ *   Since, still version 2 (both sides fall back when the other does not know it): a handler's
+ *   subscribe may ask for a `window` of batches in flight, and one `handled` may count several
+ *   batches, so a delivery costs about one frame; a failed batch is answered with `discard`.
  */
 export const WS_PATH = '/ws';
 

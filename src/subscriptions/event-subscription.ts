@@ -3,6 +3,7 @@
 // invariants would span files.
 import { BatchIteration, ackPosition } from '../core/consumption.js';
 import { EvdbError } from '../core/errors.js';
+import { forwardingOf, type ForwardBatch } from '../core/forwarding.js';
 import type { EventRecord, Subscription, SubscriptionHandler } from '../core/types.js';
 import { telemetry } from '../telemetry/publish.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -34,6 +35,16 @@ interface Delivery {
   /** Everything up to here was examined when the batch was handed out. */
   through: number;
   at: number;
+}
+
+/** A batch given to a forwarding handler whose promise has not settled yet. */
+interface Forwarded {
+  /** Position of the batch's last event, acknowledged when it was handled (persistent). */
+  last: number;
+  /** Where its read began: where a transient subscription restarts when it failed. */
+  from: number;
+  /** Undefined while in flight; then true, or the failure. */
+  outcome: true | { error: Error } | undefined;
 }
 
 type State = 'standby' | 'active' | 'ended';
@@ -79,6 +90,13 @@ export class EventSubscription implements Subscription {
   private failure: Error | undefined;
   private failureReported = false;
   private handlerLoop: Promise<void> | undefined;
+  /** Forwarding handler: its batches in flight, oldest first, and how many may be. */
+  private forwarded: Forwarded[] = [];
+  private forwardWindow = 1;
+  /** Forwarding handler: a batch failed, delivery waits for its redelivery. */
+  private forwardingPaused = false;
+  /** Cuts the pause before a forwarded batch's redelivery short on close; made when needed. */
+  private pauseSignal: Signal | undefined;
   private closing: Promise<void> | undefined;
   private retryDelay = MIN_RETRY_MS;
   private resolveDone!: () => void;
@@ -199,7 +217,11 @@ export class EventSubscription implements Subscription {
 
   private startHandler(): void {
     if (this.handler === undefined) return;
-    this.handlerLoop = this.runHandler(this.handler);
+    const forwarding = forwardingOf(this.handler);
+    this.handlerLoop =
+      forwarding === undefined
+        ? this.runHandler(this.handler)
+        : this.runForwarding(forwarding.forward, forwarding.window);
   }
 
   private async runHandler(handler: SubscriptionHandler): Promise<void> {
@@ -235,6 +257,76 @@ export class EventSubscription implements Subscription {
       // Processed: acknowledge even when closing meanwhile (the work is done).
       if (this.isPersistent) void this.ack(last).catch((error: unknown) => this.report(error));
     }
+  }
+
+  /**
+   * A forwarding handler (see `forwardingHandler`): up to `window` batches given to it and not
+   * settled, so that a remote consumer's round trips overlap its deliveries. Their settlements
+   * come as they come (`settleForwarded`), not awaited here: an acknowledgement is stored even
+   * while nothing new is read.
+   */
+  private async runForwarding(forward: ForwardBatch, window: number): Promise<void> {
+    this.forwardWindow = window;
+    while (this.state !== 'ended') {
+      if (this.state !== 'active' || this.forwardingPaused || this.forwarded.length >= window) {
+        await this.signal.wait();
+        continue;
+      }
+      const batch = this.takeQueued() ?? (await this.readBatch());
+      if (batch === 'again') continue;
+      if (batch === 'wait') {
+        await this.signal.wait();
+        continue;
+      }
+      // A batch read while a failure came in is not given: the redelivery reads it again.
+      if (this.forwardingPaused) continue;
+      const entry: Forwarded = {
+        last: (batch[batch.length - 1] as EventRecord).position,
+        from: this.batchFrom,
+        outcome: undefined,
+      };
+      this.forwarded.push(entry);
+      forward(batch, (error) =>
+        this.settleForwarded(entry, error === undefined ? true : { error }),
+      );
+    }
+  }
+
+  /**
+   * Takes the settled batches at the head of the forwarded ones: a handled one is acknowledged
+   * (persistent) and frees its place in the window; a failed one voids those given after it
+   * (the consumer drops them) and, after `ackTimeoutMs`, delivers again from itself. Runs in
+   * the consumer's verdict, so that nothing is forwarded between a failure and the pause.
+   */
+  private settleForwarded(entry: Forwarded, outcome: NonNullable<Forwarded['outcome']>): void {
+    entry.outcome = outcome;
+    for (let head = this.forwarded[0]; head?.outcome !== undefined; head = this.forwarded[0]) {
+      this.forwarded.shift();
+      if (head.outcome !== true) {
+        this.forwarded = [];
+        this.forwardingPaused = true;
+        void this.redeliverForwarded(head, head.outcome.error);
+        return;
+      }
+      // Processed: acknowledge even when closing meanwhile (the work is done).
+      if (this.isPersistent) void this.ack(head.last).catch((error: unknown) => this.report(error));
+      // Only a full window holds the loop up: otherwise it waits for new events, not for this.
+      if (this.forwarded.length === this.forwardWindow - 1) this.signal.notify();
+    }
+  }
+
+  private async redeliverForwarded(failed: Forwarded, error: Error): Promise<void> {
+    this.report(error);
+    // Delivered again after ackTimeoutMs (close cuts the pause short).
+    this.pauseSignal ??= new Signal();
+    await this.pauseSignal.wait(this.options.ackTimeoutMs);
+    this.forwardingPaused = false;
+    // Whatever rewinds or lease changes came meanwhile, the batches after the failed one were
+    // voided: a transient subscription restarts at the failed batch, a persistent one at its
+    // checkpoint (never past the failed batch, which was not acknowledged).
+    this.batchFrom = failed.from;
+    this.rewind();
+    this.signal.notify();
   }
 
   /**
@@ -457,6 +549,7 @@ export class EventSubscription implements Subscription {
     this.clearAckTimer();
     this.signal.notify();
     this.stopSignal.notify();
+    this.pauseSignal?.notify();
     this.reader?.close();
     await this.handlerLoop;
     await this.checkpoint?.flush();

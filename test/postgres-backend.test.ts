@@ -432,6 +432,45 @@ describe('postgres backend', () => {
     );
   });
 
+  it('multi-event commits (the events as one jsonb array) store every field as single-event commits do', async () => {
+    const evdb = await open(newSchema('many'));
+    await evdb.createStore('many');
+    // A lone surrogate travels in a text parameter as U+FFFD; the jsonb array must agree.
+    const odd = 'lone \ud800 "q" \\ \u2028 🎉';
+    const kinds: NewEvent[] = [
+      { eventType: 'Json', data: { a: [1, 'two', null], q: "it's", nul: 'a\u0000b' } },
+      { eventType: 'Bytes', data: Uint8Array.from([0, 255, 92, 39, 34]), tags: ['bin'] },
+      {
+        eventType: odd,
+        data: 'text',
+        metadata: { m: odd },
+        tags: [odd, 'y'],
+        causationId: odd,
+        correlationId: 'corr',
+        dataContentType: 'text/plain+json',
+        metadataContentType: 'application/vnd.meta+json',
+      },
+      { eventType: 'Last', data: { big: 2 ** 53 - 1, neg: -0.5 } },
+    ];
+    for (const kind of kinds) await evdb.appendEvents('many', 'single', [kind]);
+    await evdb.appendEvents('many', 'group', kinds);
+    const fields = (events: EventRecord[]) =>
+      events.map(({ eventType, data, metadata, tags, causationId, correlationId, ...rest }) => ({
+        eventType,
+        data: data instanceof Uint8Array ? Array.from(data) : data,
+        metadata,
+        tags,
+        causationId,
+        correlationId,
+        dataContentType: rest.dataContentType,
+        metadataContentType: rest.metadataContentType,
+      }));
+    const single = fields(await evdb.streamForward('many', 'single', 0, 10));
+    assert.deepEqual(fields(await evdb.streamForward('many', 'group', 0, 10)), single);
+    assert.equal(single[2]?.eventType, 'lone \ufffd "q" \\ \u2028 🎉');
+    assert.deepEqual(single[1]?.data, [0, 255, 92, 39, 34]);
+  });
+
   it('counters stay exact across folds and deletes', async () => {
     const evdb = await open(newSchema('fold'));
     await evdb.createStore('big');

@@ -4,6 +4,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { openEvdb, type Evdb } from '../src/index.js';
 import { postgres } from '../src/backends/postgres/index.js';
+import { insertEventsSql } from '../src/backends/postgres/events-json.js';
 import { storedIdsQuery } from '../src/backends/postgres/migrations.js';
 import { ident, literal } from '../src/backends/postgres/sql.js';
 import { snapshotStatements } from '../src/backends/postgres/snapshots.js';
@@ -30,6 +31,11 @@ after(async () => {
 
 const uuids = (n: number): string =>
   `ARRAY[${Array.from({ length: n }, () => literal(randomUUID())).join(',')}]::uuid[]`;
+/** Two events in the commit functions' jsonb form, the second with bytes and every field. */
+const eventsJsonSample = JSON.stringify([
+  [9_000_000, 'x-1', 0, randomUUID(), 'T', '{"a":1}', null, 1],
+  [9_000_001, 'x-1', 1, randomUUID(), 'T', null, '{}', 2, '["a"]', 'c', 'r', 'b', 'm', 'AAE='],
+]);
 const texts = (values: string[]): string => `ARRAY[${values.map(literal).join(',')}]::text[]`;
 
 /** Each statement on the paths, with arguments as SQL constants. */
@@ -63,6 +69,13 @@ function statementsOf(storeSchema: string): [string, string, string[]][] {
     ],
     // The commit functions' checks of caller-chosen ids (plpgsql caches their plans too).
     ['commit: stored ids', storedIdsQuery(s, '$1::uuid[]'), [uuids(64)]],
+    // The commit functions' inserts of a commit's events, given as one jsonb array.
+    ['commit: events', insertEventsSql(s, '$1::jsonb'), [literal(eventsJsonSample)]],
+    [
+      'commit_rebased: events',
+      insertEventsSql(s, '$1::jsonb', '$2'),
+      [literal(eventsJsonSample), '3'],
+    ],
     [
       'commit_one: stored id',
       `SELECT 1 FROM ${s}.events WHERE event_id = $1::uuid AND left(stream_id, 6) <> '$link:'`,

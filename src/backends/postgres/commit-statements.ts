@@ -1,6 +1,7 @@
 import { encodeEvent, type EventRow } from '../event-codec.js';
 import type { CommitKeys, CommitPlan } from '../event-log.js';
-import { arrayLiteral, bytesLiteral, integer, literal } from './sql.js';
+import { eventsJson } from './events-json.js';
+import { arrayLiteral, integer, literal } from './sql.js';
 import { lastPositionOf, type NamedStatement, type StoreTables } from './statements.js';
 
 /** The SQL of a group commit: the locked path's two round trips and the fast path's call. */
@@ -63,20 +64,7 @@ const COMMIT_ARG_TYPES = [
   'bigint', // expected generation
   'text[]', // streams planned as absent
   'uuid[]', // event ids planned as absent
-  'bigint[]', // events: position
-  'text[]', // stream_id
-  'bigint[]', // version
-  'uuid[]', // event_id
-  'text[]', // event_type
-  'text[]', // data (JSON text)
-  'bytea[]', // data_bytes
-  'text[]', // metadata
-  'text[]', // tags
-  'text[]', // causation_id
-  'text[]', // correlation_id
-  'text[]', // data_content_type
-  'text[]', // metadata_content_type
-  'bigint[]', // epoch_us
+  'jsonb', // the events (events-json.ts)
   'text[]', // tags: tag
   'bigint[]', // position
   'text[]', // heads: stream_id
@@ -86,7 +74,7 @@ const COMMIT_ARG_TYPES = [
 ] as const;
 
 type TableValue = number | string | Buffer | null;
-type CommitArg = number | string | TableValue[];
+type CommitArg = number | string | (number | string)[];
 
 /**
  * An event's row in the column order of the store's events table, which keeps JSON data
@@ -98,7 +86,6 @@ function tableRow(row: EventRow): TableValue[] {
     ? [position, streamId, version, eventId, eventType, data, null, ...rest]
     : [position, streamId, version, eventId, eventType, null, data, ...rest];
 }
-const TABLE_ROW_INDEXES = Array.from({ length: 14 }, (_, i) => i);
 
 /** The arguments of `evdb_commit` for a plan, as JS values in the order of COMMIT_ARG_TYPES. */
 export function commitArgs(
@@ -119,8 +106,6 @@ export function commitArgs(
     if (!created.has(e.streamId)) created.set(e.streamId, e.position);
   }
   const heads = [...plan.heads];
-  const rows = events.map((e) => tableRow(encodeEvent(e)));
-  const columns = TABLE_ROW_INDEXES.map((i) => rows.map((row) => row[i] as TableValue));
   return [
     lockKey,
     storeKey,
@@ -129,7 +114,7 @@ export function commitArgs(
     expect.generation,
     expect.absentStreams,
     expect.absentIds,
-    ...columns,
+    eventsJson(events.map(encodeEvent)),
     tagNames,
     tagPositions,
     heads.map(([streamId]) => streamId),
@@ -261,14 +246,10 @@ export function commitCallSql(t: StoreTables, args: CommitArg[]): string {
 
 function constant(type: string, value: CommitArg): string {
   if (!Array.isArray(value)) {
-    return typeof value === 'number' ? `${integer(value)}::${type}` : literal(value);
+    return `${typeof value === 'number' ? integer(value) : literal(value)}::${type}`;
   }
   if (value.length === 0) return `'{}'::${type}`;
-  const element = (item: TableValue): string => {
-    if (item === null) return 'NULL';
-    if (typeof item === 'number') return integer(item);
-    if (typeof item === 'string') return literal(item);
-    return bytesLiteral(item);
-  };
+  const element = (item: number | string): string =>
+    typeof item === 'number' ? integer(item) : literal(item);
   return `ARRAY[${value.map(element).join(',')}]::${type}`;
 }

@@ -1,3 +1,4 @@
+import { EVENT_ARRAY_PARAMS } from './rebased-commit.js';
 import { literal } from './sql.js';
 
 /**
@@ -43,15 +44,14 @@ export function takeFencedLeaseFunction(s: string): string {
  * nothing, when the token is not the current one (another node took the lease, or it was
  * released); otherwise what `evdb_commit_rebased` answers.
  */
-export function fencedCommitFunction(s: string): string {
+export function fencedCommitFunction(s: string, eventsAs: 'arrays' | 'jsonb' = 'arrays'): string {
+  const jsonb = eventsAs === 'jsonb';
   return `
   CREATE FUNCTION evdb_commit_fenced(
     p_lease text, p_token bigint,
     p_lock1 integer, p_lock2 integer, p_store_key integer, p_last bigint, p_generation bigint,
     p_absent_streams text[], p_absent_ids uuid[],
-    e_position bigint[], e_stream text[], e_version bigint[], e_id uuid[], e_type text[],
-    e_data text[], e_bytes bytea[], e_metadata text[], e_tags text[], e_causation text[],
-    e_correlation text[], e_data_type text[], e_metadata_type text[], e_epoch bigint[],
+    ${jsonb ? 'p_events jsonb,' : EVENT_ARRAY_PARAMS}
     t_tag text[], t_position bigint[],
     h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[],
     k_stream text[], k_version bigint[]
@@ -63,8 +63,12 @@ export function fencedCommitFunction(s: string): string {
     END IF;
     RETURN ${s}.evdb_commit_rebased(p_lock1, p_lock2, p_store_key, p_last, p_generation,
       p_absent_streams, p_absent_ids,
-      e_position, e_stream, e_version, e_id, e_type, e_data, e_bytes, e_metadata, e_tags,
-      e_causation, e_correlation, e_data_type, e_metadata_type, e_epoch,
+      ${
+        jsonb
+          ? 'p_events,'
+          : `e_position, e_stream, e_version, e_id, e_type, e_data, e_bytes, e_metadata, e_tags,
+      e_causation, e_correlation, e_data_type, e_metadata_type, e_epoch,`
+      }
       t_tag, t_position, h_stream, h_version, h_position, h_created, k_stream, k_version);
   END
   $fn$;`;

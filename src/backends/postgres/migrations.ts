@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { fencedCommitFunction, takeFencedLeaseFunction } from './fenced-commit.js';
+import { insertEventsSql } from './events-json.js';
 import { rebasedCommitFunction } from './rebased-commit.js';
 import { ident, integer } from './sql.js';
 
@@ -48,8 +49,10 @@ function commitFunction(
   variant: 'many' | 'one',
   edition: 'first' | 'ids by lookup' = 'first',
   notify = true,
+  eventsAs: 'arrays' | 'jsonb' = 'arrays',
 ): string {
   const many = variant === 'many';
+  const jsonb = many && eventsAs === 'jsonb';
   const check = (condition: string, query: string): string =>
     `IF ${condition} THEN IF EXISTS (${query}) THEN RETURN 'stale'; END IF; END IF;`;
   const eventColumns =
@@ -63,11 +66,15 @@ function commitFunction(
   ${edition === 'first' ? 'CREATE' : 'CREATE OR REPLACE'} FUNCTION ${many ? 'evdb_commit' : 'evdb_commit_one'}(
     p_lock1 integer, p_lock2 integer, p_store_key integer, p_last bigint, p_generation bigint,
     ${many ? 'p_absent_streams text[], p_absent_ids uuid[]' : 'p_absent_stream text, p_absent_id uuid'},
-    e_position bigint${arrays}, e_stream text${arrays}, e_version bigint${arrays},
+    ${
+      jsonb
+        ? 'p_events jsonb,'
+        : `e_position bigint${arrays}, e_stream text${arrays}, e_version bigint${arrays},
     e_id uuid${arrays}, e_type text${arrays}, e_data text${arrays}, e_bytes bytea${arrays},
     e_metadata text${arrays}, e_tags text${arrays}, e_causation text${arrays},
     e_correlation text${arrays}, e_data_type text${arrays}, e_metadata_type text${arrays},
-    e_epoch bigint${arrays},
+    e_epoch bigint${arrays},`
+    }
     ${many ? 't_tag text[], t_position bigint[],' : `t_tag text[]${notify ? ',' : ''}`}
     ${many ? 'h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[]' : ''}
     ${notify ? `${many ? ',' : ''} p_channel text` : ''}
@@ -108,9 +115,14 @@ function commitFunction(
               "AND left(stream_id, 6) <> '$link:'",
           )
     }
-    ${many ? "IF cardinality(e_position) = 0 THEN RETURN 'ok'; END IF;" : ''}
-    INSERT INTO ${s}.events (${eventColumns})
-      ${many ? `SELECT * FROM unnest(${eventParams})` : `VALUES (${eventParams})`};
+    ${jsonb ? "IF jsonb_array_length(p_events) = 0 THEN RETURN 'ok'; END IF;" : ''}
+    ${many && !jsonb ? "IF cardinality(e_position) = 0 THEN RETURN 'ok'; END IF;" : ''}
+    ${
+      jsonb
+        ? insertEventsSql(s, 'p_events')
+        : `INSERT INTO ${s}.events (${eventColumns})
+      ${many ? `SELECT * FROM unnest(${eventParams})` : `VALUES (${eventParams})`}`
+    };
     IF cardinality(t_tag) > 0 THEN
       INSERT INTO ${s}.event_tags (tag, position)
         ${many ? 'SELECT * FROM unnest(t_tag, t_position)' : 'SELECT tag, e_position FROM unnest(t_tag) AS tag'};
@@ -123,7 +135,7 @@ function commitFunction(
       }
       ON CONFLICT (stream_id) DO UPDATE
         SET version = excluded.version, last_position = excluded.last_position;
-    n_last := ${many ? 'e_position[cardinality(e_position)]' : 'e_position'};
+    n_last := ${jsonb ? '(p_events->-1->>0)::bigint' : many ? 'e_position[cardinality(e_position)]' : 'e_position'};
     IF n_last / ${COUNTER_FOLD} > st.last_position / ${COUNTER_FOLD} THEN
       UPDATE ${s}.store_state SET
         event_count = event_count + (SELECT count(*) FROM ${s}.events
@@ -324,6 +336,16 @@ const STORE_MIGRATIONS: readonly ((schema: string) => string)[] = [
   () => `
   CREATE INDEX snapshots_by_time_key ON snapshots (created_us, stream_uuid, source_uuid, version);
   DROP INDEX snapshots_by_time;
+  `,
+  // The commit functions take a commit's events as one jsonb array (events-json.ts) instead of
+  // fourteen column arrays, which cost the server more than the insert itself.
+  (s) => `
+  DROP FUNCTION evdb_commit_fenced;
+  DROP FUNCTION evdb_commit_rebased;
+  DROP FUNCTION evdb_commit;
+  ${commitFunction(s, 'many', 'ids by lookup', false, 'jsonb')}
+  ${rebasedCommitFunction(s, COUNTER_FOLD, storedIdsQuery(s, 'p_absent_ids'), 'jsonb')}
+  ${fencedCommitFunction(s, 'jsonb')}
   `,
 ];
 

@@ -1,3 +1,10 @@
+import { insertEventsSql } from './events-json.js';
+
+/** The events as fourteen arrays, one per column: the function's first form. */
+export const EVENT_ARRAY_PARAMS = `e_position bigint[], e_stream text[], e_version bigint[], e_id uuid[], e_type text[],
+    e_data text[], e_bytes bytea[], e_metadata text[], e_tags text[], e_causation text[],
+    e_correlation text[], e_data_type text[], e_metadata_type text[], e_epoch bigint[],`;
+
 /**
  * `evdb_commit_rebased`: the commit of a process that is not the store's only writer, in one
  * statement that holds the store's lock only while it runs (never across a client round trip).
@@ -22,7 +29,9 @@ export function rebasedCommitFunction(
   s: string,
   counterFold: number,
   storedIdsQuery: string,
+  eventsAs: 'arrays' | 'jsonb' = 'arrays',
 ): string {
+  const jsonb = eventsAs === 'jsonb';
   const eventColumns =
     'position, stream_id, version, event_id, event_type, data, data_bytes, metadata, tags, ' +
     'causation_id, correlation_id, data_content_type, metadata_content_type, epoch_us';
@@ -36,9 +45,7 @@ export function rebasedCommitFunction(
   CREATE FUNCTION evdb_commit_rebased(
     p_lock1 integer, p_lock2 integer, p_store_key integer, p_last bigint, p_generation bigint,
     p_absent_streams text[], p_absent_ids uuid[],
-    e_position bigint[], e_stream text[], e_version bigint[], e_id uuid[], e_type text[],
-    e_data text[], e_bytes bytea[], e_metadata text[], e_tags text[], e_causation text[],
-    e_correlation text[], e_data_type text[], e_metadata_type text[], e_epoch bigint[],
+    ${jsonb ? 'p_events jsonb,' : EVENT_ARRAY_PARAMS}
     t_tag text[], t_position bigint[],
     h_stream text[], h_version bigint[], h_position bigint[], h_created bigint[],
     k_stream text[], k_version bigint[]
@@ -68,10 +75,16 @@ export function rebasedCommitFunction(
       RETURN -1;
     END IF;
     v_shift := st.last_position - p_last;
-    IF cardinality(e_position) = 0 THEN RETURN v_shift; END IF;
-    INSERT INTO ${s}.events (${eventColumns})
+    IF ${jsonb ? 'jsonb_array_length(p_events)' : 'cardinality(e_position)'} = 0 THEN
+      RETURN v_shift;
+    END IF;
+    ${
+      jsonb
+        ? insertEventsSql(s, 'p_events', 'v_shift')
+        : `INSERT INTO ${s}.events (${eventColumns})
       SELECT r_position + v_shift, ${rowColumns.replace('r_position, ', '')}
-      FROM unnest(${eventParams}) AS r(${rowColumns});
+      FROM unnest(${eventParams}) AS r(${rowColumns})`
+    };
     IF cardinality(t_tag) > 0 THEN
       INSERT INTO ${s}.event_tags (tag, position)
         SELECT r_tag, r_position + v_shift FROM unnest(t_tag, t_position) AS r(r_tag, r_position);
@@ -82,7 +95,7 @@ export function rebasedCommitFunction(
         AS r(r_stream, r_version, r_position, r_created)
       ON CONFLICT (stream_id) DO UPDATE
         SET version = excluded.version, last_position = excluded.last_position;
-    n_last := e_position[cardinality(e_position)] + v_shift;
+    n_last := ${jsonb ? '(p_events->-1->>0)::bigint' : 'e_position[cardinality(e_position)]'} + v_shift;
     IF n_last / ${counterFold} > st.last_position / ${counterFold} THEN
       UPDATE ${s}.store_state SET
         event_count = event_count + (SELECT count(*) FROM ${s}.events

@@ -3,7 +3,7 @@ import pg from 'pg';
 /**
  * SQL text helpers for the statements evdb sends without bind parameters (the simple-query
  * protocol runs several statements in one round trip only when they carry no parameters).
- * Every value goes through `literal`, `bytesLiteral` or `integer`; every name through `ident`.
+ * Every value goes through `literal` or `integer`; every name through `ident`.
  */
 
 /**
@@ -18,12 +18,6 @@ export function literal(value: string): string {
   }
   const quoted = value.replaceAll("'", "''");
   return value.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
-}
-
-/** A `bytea` value, as hex digits decoded by the server (no backslash, whatever the settings). */
-export function bytesLiteral(value: Uint8Array): string {
-  const hex = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
-  return `decode('${hex}','hex')`;
 }
 
 /** A safe integer, checked so that nothing but digits reaches the SQL text. */

@@ -315,7 +315,6 @@ class ClientCore {
     const spec: OperationSpec = OPERATIONS[op];
     const storeId = spec.params[0]?.name === 'storeId' ? args[0] : undefined;
     const pool = await this.poolFor(op, storeId);
-    const retry = resolveRetry(options.retry);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Ids are fixed once, before the first attempt, so that every attempt sends the same events:
     // a resend of an append that did commit is then a replay, not a duplicate.
@@ -329,6 +328,7 @@ class ClientCore {
         }),
       );
     }, timeoutMs);
+    let retry: Required<RetryOptions> | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
         let worker: Worker | undefined;
@@ -340,6 +340,8 @@ class ClientCore {
           const kind = failureKind(error);
           const retriable = kind === 'unsent' || (kind === 'unknown' && spec.idempotent);
           if (!retriable) throw error;
+          // Resolved on the first failure only: most calls never need it.
+          retry ??= resolveRetry(options.retry);
           if (attempt >= retry.retries) {
             publishRetryExhausted(() => ({
               operation: op,

@@ -8,6 +8,8 @@ import { prepareSystemWrite } from './prepare-writes.js';
 /** A group commit takes queued appends until one of these is reached; the rest wait for the next. */
 const MAX_UNITS_PER_COMMIT = 2_000;
 const MAX_EVENTS_PER_COMMIT = 20_000;
+/** The longest a commit waits for the appenders of the previous one (see `gatherFor`). */
+const MAX_GATHER_MS = 10;
 
 interface PendingAppend {
   unit: AppendUnit;
@@ -32,6 +34,16 @@ export class Store {
   private readonly committedListeners = new Set<(lastPosition: number) => void>();
   private readonly closers: (() => Promise<void>)[] = [];
   private fenceSource: (() => CommitFence | undefined) | undefined;
+  /**
+   * Appends in flight when the last commit ended: those it carried and those queued meanwhile.
+   * And how long it took (ms).
+   */
+  private lastInFlight = 0;
+  private lastCommitMs = 0;
+  /** The last commit let the event loop turn while it ran (its backend waits on I/O). */
+  private commitYields = false;
+  /** A commit waiting for more appends: starts it at once (see `gatherFor`). */
+  private gathered: { start: () => void; timer: NodeJS.Timeout } | undefined;
 
   constructor(
     readonly storeId: string,
@@ -75,6 +87,9 @@ export class Store {
     if (this.closed) return Promise.reject(closedError(this.storeId));
     return new Promise((resolve, reject) => {
       this.queue.push({ unit, fence: this.fenceSource?.(), resolve, reject });
+      if (this.gathered !== undefined && this.queue.length >= this.lastInFlight) {
+        this.gathered.start();
+      }
       this.schedule();
     });
   }
@@ -82,20 +97,51 @@ export class Store {
   private schedule(): void {
     if (this.scheduled || this.committing !== undefined) return;
     this.scheduled = true;
-    // setImmediate, not a microtask: appenders woken by the previous commit get to queue their
-    // next append first, so they share the next commit.
-    setImmediate(() => {
+    const start = (): void => {
+      if (this.gathered !== undefined) clearTimeout(this.gathered.timer);
+      this.gathered = undefined;
       this.scheduled = false;
       this.committing = this.commitQueued().finally(() => {
         this.committing = undefined;
         if (this.queue.length > 0) this.schedule();
       });
+    };
+    // setImmediate, not a microtask: appenders woken by the previous commit get to queue their
+    // next append first, so they share the next commit.
+    setImmediate(() => {
+      const wait = this.gatherFor();
+      if (wait === 0) start();
+      else this.gathered = { start, timer: setTimeout(start, wait) };
     });
+  }
+
+  /**
+   * How long (ms) the next commit waits for more appends before it starts: 0, unless the
+   * backend's commits wait on I/O (PostgreSQL) and fewer appends are queued than were in flight
+   * when the last commit ended. Then the appenders of the last commit are on their way back —
+   * through the network when they are a server's clients, whose calls arrive over some time —
+   * and a commit started now would make those arriving after it wait for the whole of it, then
+   * commit on their own: the appenders would split into groups taking turns, each commit
+   * carrying a part of them. So the commit waits until as many appends are queued as were in
+   * flight, or at most as long as the last commit took (what the late ones would have waited
+   * anyway), capped. A lone appender never waits; commits that block the thread (SQLite) never
+   * wait, since no append can arrive during them.
+   */
+  private gatherFor(): number {
+    if (!this.commitYields || this.closing !== undefined) return 0;
+    if (this.queue.length >= this.lastInFlight) return 0;
+    return Math.min(Math.ceil(this.lastCommitMs), MAX_GATHER_MS);
   }
 
   private async commitQueued(): Promise<void> {
     const group = this.takeGroup();
     const units = group.map((pending) => pending.unit);
+    // Whether the event loop turns while the backend commits (see `gatherFor`).
+    let turned = false;
+    const probe = setImmediate(() => {
+      turned = true;
+    });
+    const started = performance.now();
     try {
       const epochUs = this.nextEpochUs();
       let written = -1;
@@ -108,6 +154,10 @@ export class Store {
         },
         group[0]?.fence,
       );
+      clearImmediate(probe);
+      this.commitYields = turned;
+      this.lastCommitMs = performance.now() - started;
+      this.lastInFlight = group.length + this.queue.length;
       if (written >= 0) this.committed(written);
       group.forEach((pending, i) => {
         const outcome = outcomes[i];
@@ -117,6 +167,7 @@ export class Store {
         else pending.reject(outcome.error);
       });
     } catch (error) {
+      clearImmediate(probe);
       for (const pending of group) pending.reject(error);
     }
   }
@@ -205,6 +256,7 @@ export class Store {
       // What runs on the store first: subscriptions store checkpoints, and links may append.
       for (const closer of this.closers) await closer();
       this.closed = true;
+      this.gathered?.start();
       while (this.committing !== undefined || this.scheduled || this.queue.length > 0) {
         await (this.committing ?? new Promise((resolve) => setImmediate(resolve)));
       }

@@ -446,7 +446,8 @@ class ClientCore {
       const listed = (await this.run(
         'getWorkers',
         [storeId],
-        { retry: { retries: 1 }, timeoutMs: 10_000 },
+        // One retry per worker asked, so that dead ones among them cannot fail the lookup.
+        { retry: { retries: Math.max(1, askOf.length) }, timeoutMs: 10_000 },
         askOf,
       )) as WorkerInfo[];
       const reachable = listed.filter((info) => typeof info.url === 'string');
@@ -459,10 +460,11 @@ class ClientCore {
         ...(entry.owner === undefined ? {} : { writeOwner: entry.owner.url }),
         durationMs: Date.now() - started,
       }));
-    } catch {
-      // A store that does not exist (yet), or no server answering: keep the given URLs; the
-      // call itself reports what is wrong.
-      entry.workers = [];
+    } catch (error) {
+      // A store that does not exist (yet): route by the given URLs. No server answering: keep
+      // the workers last listed (some may still be up), without an owner. Either way the call
+      // itself reports what is wrong.
+      if (error instanceof EvdbError && error.code === 'not_found') entry.workers = [];
       entry.owner = undefined;
     }
     entry.fetchedAt = Date.now();

@@ -53,9 +53,9 @@ export interface ConnectOptions extends CallOptions {
   node?: string;
   /**
    * Route calls that address a store over the workers `getWorkers(storeId)` lists (asked of the
-   * given URLs, refreshed every `refreshMs`, default 5 000), local-first: workers on the
-   * caller's `node` (or on loopback) first, else round robin over all. The given URLs remain the
-   * fallback when no worker with a URL is listed. Appends go straight to the store's write
+   * workers known and the given URLs, refreshed every `refreshMs`, default 5 000), local-first:
+   * workers on the caller's `node` (or on loopback) first, else round robin over all. The given
+   * URLs remain the fallback when no worker with a URL is listed. Appends go straight to the store's write
    * owner (the worker listed with `writeOwner`, on a database shared by several nodes) while it
    * is up, which saves the hop through a node that would forward them to it; when an append
    * fails as `unavailable` the owner is forgotten and looked up again at once, and meanwhile

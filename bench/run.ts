@@ -21,7 +21,7 @@ Runs the evdb benchmarks and prints a Markdown table (the format of BENCHMARKS.m
   --only X    run one suite (ops-large, a 10 000 000-event export/import round trip, runs
               only when named)
   --parts A,B the parts of a suite to run: appends, ids, realistic, reads (sqlite, postgres);
-              sqlite, postgres (remote)`;
+              sqlite, postgres (remote); embedded, a, b, c (scale-out)`;
 
 const { values } = parseArgs({
   options: {

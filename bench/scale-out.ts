@@ -4,7 +4,7 @@ import pg from 'pg';
 import { postgres } from '../src/backends/postgres/index.js';
 import { openEvdb } from '../src/index.js';
 import { startPostgres } from '../test/support/postgres.js';
-import { progress, stats, verify, type BenchOptions, type Row, type Stats } from './lib.js';
+import { progress, stats, verify, wants, type BenchOptions, type Row, type Stats } from './lib.js';
 import { runScaleOutNodesBench } from './scale-out-nodes.js';
 
 /**
@@ -102,6 +102,8 @@ export async function runScaleOutBench(options: BenchOptions): Promise<Row[]> {
         meanLockWaiters: samples === 0 ? 0 : waiters / samples,
       };
     };
+    const served = await runScaleOutNodesBench(options, server, admin);
+    if (!wants(options, 'embedded')) return served;
     const one: Round[] = [];
     const three: Round[] = [];
     for (let round = 0; round < options.runs; round++) {
@@ -121,7 +123,6 @@ export async function runScaleOutBench(options: BenchOptions): Promise<Row[]> {
     progress(`1 process: ${describe(one)}`);
     progress(`3 processes: ${describe(three)}`);
     const rate = (rounds: Round[]): Stats => stats(rounds.map((r) => r.rate));
-    const served = await runScaleOutNodesBench(options, server, admin);
     return [
       {
         suite: 'scale-out',

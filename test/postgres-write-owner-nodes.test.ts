@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { subscribe as onChannel, unsubscribe as offChannel } from 'node:diagnostics_channel';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
 import { connect, type EvdbClient } from '../src/client.js';
 import type { EventRecord } from '../src/index.js';
+import { TELEMETRY_CHANNELS, type WorkerLookupEvent } from '../src/telemetry/channels.js';
 import { startServeNode, type ServeNode } from './support/serve-node.js';
 import { startPostgres, type TestPostgres } from './support/postgres.js';
 
@@ -240,5 +242,78 @@ describe('postgres: a write owner per store among serve nodes', () => {
     await writing;
     assert.equal(await ownerOf(viaOwner, storeId), newOwner);
     assertExactlyOnce(await readAll(viaThird, storeId), acknowledged);
+  });
+
+  it('a client with discoverWorkers sends appends straight to the write owner, and finds the next owner when it dies', async () => {
+    const [, owner, given, survivor] = nodes as [ServeNode, ServeNode, ServeNode, ServeNode];
+    const viaOwner = await client(owner.url);
+    const storeId = 'client-routed';
+    await viaOwner.createStore(storeId);
+    await viaOwner.appendEvents(storeId, 'first', [{ eventType: 'Counted', data: {} }]);
+    const ownerId = await ownerOf(viaOwner, storeId);
+    const viaGiven = await client(given.url);
+    await waitFor(
+      async () => (await ownerOf(viaGiven, storeId)) === ownerId,
+      'the owner hint',
+      TTL_MS * 4,
+    );
+    const lookups: WorkerLookupEvent[] = [];
+    const record = (message: unknown): void => {
+      const lookup = message as WorkerLookupEvent;
+      if (lookup.storeId === storeId) lookups.push(lookup);
+    };
+    onChannel(TELEMETRY_CHANNELS.workerLookup, record);
+    try {
+      // Given only one non-owner node's URL; the owner is learned from `getWorkers`.
+      const routed = await connect(given.url, {
+        transport: 'websocket',
+        WebSocket,
+        discoverWorkers: { refreshMs: 500 },
+        retry: { retries: 30, base: 50, max: 500 },
+        timeoutMs: 60_000,
+      });
+      clients.push(routed);
+      const acknowledged = new Map<string, string>();
+      let version = -1;
+      const append = async (through: EvdbClient): Promise<void> => {
+        const eventId = crypto.randomUUID();
+        await through.appendEvents(
+          storeId,
+          'routed',
+          [{ eventId, eventType: 'Counted', data: { version: version + 1 } }],
+          version,
+        );
+        version += 1;
+        acknowledged.set(eventId, 'routed');
+      };
+      await append(routed);
+      assert.equal(lookups.at(-1)?.writeOwner, owner.url, 'the lookup names the owner');
+      // The node the client was given is gone: appends without retries still all succeed, as
+      // they go to the owner and never to it (round robin over the workers would reach it).
+      await given.stop('SIGKILL');
+      const once = routed.withOptions({ retry: { retries: 0 } });
+      for (let i = 0; i < 20; i++) await append(once);
+
+      // The owner dies: the client forgets it, appends reach the survivor (which commits them,
+      // and owns the store once the lease runs out), and the next lookups name the survivor.
+      await owner.stop('SIGKILL');
+      await waitFor(
+        async () => {
+          await append(routed);
+          return lookups.at(-1)?.writeOwner === survivor.url;
+        },
+        'the new owner in a lookup',
+        TTL_MS * 10,
+      );
+      for (let i = 0; i < 20; i++) await append(once);
+      const written = (await readAll(routed, storeId)).filter((e) => e.streamId === 'routed');
+      assert.deepEqual(
+        written.map((e) => e.eventId),
+        [...acknowledged.keys()],
+        'every acknowledged append once, in order',
+      );
+    } finally {
+      offChannel(TELEMETRY_CHANNELS.workerLookup, record);
+    }
   });
 });

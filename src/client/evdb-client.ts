@@ -53,11 +53,13 @@ export interface ConnectOptions extends CallOptions {
   node?: string;
   /**
    * Route calls that address a store over the workers `getWorkers(storeId)` lists (asked of the
-   * given URLs, refreshed every `refreshMs`, default 5 000), local-first: workers on the
-   * caller's `node` (or on loopback) first, else round robin over all. The given URLs remain the
-   * fallback when no worker with a URL is listed. Appends go to the store's write owner (the
-   * worker listed with `writeOwner`, on a database shared by several nodes) while it is up; any
-   * other node would forward them to it. Default false: only the given URLs.
+   * workers known and the given URLs, refreshed every `refreshMs`, default 5 000), local-first:
+   * workers on the caller's `node` (or on loopback) first, else round robin over all. The given
+   * URLs remain the fallback when no worker with a URL is listed. Appends go straight to the store's write
+   * owner (the worker listed with `writeOwner`, on a database shared by several nodes) while it
+   * is up, which saves the hop through a node that would forward them to it; when an append
+   * fails as `unavailable` the owner is forgotten and looked up again at once, and meanwhile
+   * appends go over the other workers, which forward them. Default false: only the given URLs.
    */
   discoverWorkers?: boolean | { refreshMs?: number };
   /**
@@ -153,6 +155,8 @@ interface Worker {
 /** What `getWorkers` told about one store, and when. */
 interface Discovered {
   workers: Worker[];
+  /** The worker listed as the store's write owner, while its appends may go straight to it. */
+  owner: Worker | undefined;
   fetchedAt: number;
   refreshing: Promise<void> | undefined;
 }
@@ -311,10 +315,19 @@ class ClientCore {
       : this.workers;
   }
 
-  private async run(op: OperationName, args: unknown[], options: CallOptions): Promise<unknown> {
+  private async run(
+    op: OperationName,
+    args: unknown[],
+    options: CallOptions,
+    askOf?: Worker[],
+  ): Promise<unknown> {
     const spec: OperationSpec = OPERATIONS[op];
     const storeId = spec.params[0]?.name === 'storeId' ? args[0] : undefined;
-    const pool = await this.poolFor(op, storeId);
+    const pool = askOf ?? (await this.poolFor(op, storeId));
+    const ownerRouted =
+      this.discoveryMs !== undefined &&
+      typeof storeId === 'string' &&
+      (op === 'appendEvents' || op === 'appendBatch');
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // Ids are fixed once, before the first attempt, so that every attempt sends the same events:
     // a resend of an append that did commit is then a replay, not a duplicate.
@@ -333,9 +346,12 @@ class ClientCore {
       for (let attempt = 0; ; attempt++) {
         let worker: Worker | undefined;
         try {
-          worker = this.pick(pool);
+          worker = this.pick(ownerRouted ? this.writeTargets(storeId, pool) : pool);
           return await worker.transport.call(op, params, controller.signal);
         } catch (error) {
+          if (ownerRouted && error instanceof EvdbError && error.code === 'unavailable') {
+            this.ownerLost(storeId);
+          }
           if (controller.signal.aborted) throw controller.signal.reason;
           const kind = failureKind(error);
           const retriable = kind === 'unsent' || (kind === 'unknown' && spec.idempotent);
@@ -370,6 +386,27 @@ class ClientCore {
     }
   }
 
+  /**
+   * Where an append to `storeId` goes: straight to the store's write owner while it is listed
+   * and up, else over the pool (the node reached forwards it to the owner).
+   */
+  private writeTargets(storeId: string, pool: Worker[]): Worker[] {
+    const owner = this.discovered.get(storeId)?.owner;
+    return owner !== undefined && owner.downUntil <= Date.now() ? [owner] : pool;
+  }
+
+  /**
+   * An append failed as `unavailable` (its node, or the owner that node forwards to, did not
+   * answer): the owner may have changed, so forget it and ask `getWorkers` again; meanwhile
+   * appends go over the pool and are forwarded.
+   */
+  private ownerLost(storeId: string): void {
+    const entry = this.discovered.get(storeId);
+    if (entry === undefined || entry.fetchedAt === 0) return;
+    entry.owner = undefined;
+    void this.refresh(storeId, entry);
+  }
+
   private pick(pool: Worker[]): Worker {
     const now = Date.now();
     const up = pool.filter((w) => w.downUntil <= now);
@@ -383,39 +420,54 @@ class ClientCore {
   private async discoveredWorkers(storeId: string): Promise<Worker[]> {
     let entry = this.discovered.get(storeId);
     if (entry === undefined) {
-      entry = { workers: [], fetchedAt: 0, refreshing: undefined };
+      entry = { workers: [], owner: undefined, fetchedAt: 0, refreshing: undefined };
       this.discovered.set(storeId, entry);
     }
     if (Date.now() - entry.fetchedAt >= (this.discoveryMs as number)) {
-      const known = entry;
-      known.refreshing ??= this.discover(storeId, known).finally(() => {
-        known.refreshing = undefined;
-      });
+      const refreshing = this.refresh(storeId, entry);
       // The first time, wait for the answer; later, route by the last one meanwhile.
-      if (known.fetchedAt === 0) await known.refreshing;
+      if (entry.fetchedAt === 0) await refreshing;
     }
     return entry.workers.length > 0 ? entry.workers : this.workers;
+  }
+
+  /** Asks `getWorkers` again, once at a time per store. */
+  private refresh(storeId: string, entry: Discovered): Promise<void> {
+    entry.refreshing ??= this.discover(storeId, entry).finally(() => {
+      entry.refreshing = undefined;
+    });
+    return entry.refreshing;
   }
 
   private async discover(storeId: string, entry: Discovered): Promise<void> {
     const started = Date.now();
     try {
-      const listed = (await this.run('getWorkers', [storeId], {
-        retry: { retries: 1 },
-        timeoutMs: 10_000,
-      })) as WorkerInfo[];
-      entry.workers = listed
-        .filter((info) => typeof info.url === 'string')
-        .map((info) => this.worker(info.url, info.host));
+      // Asked of the workers already known as well as the given URLs, so that a refresh still
+      // gets through when the given nodes are the ones that went away.
+      const askOf = [...new Set([...entry.workers, ...this.workers])];
+      const listed = (await this.run(
+        'getWorkers',
+        [storeId],
+        // One retry per worker asked, so that dead ones among them cannot fail the lookup.
+        { retry: { retries: Math.max(1, askOf.length) }, timeoutMs: 10_000 },
+        askOf,
+      )) as WorkerInfo[];
+      const reachable = listed.filter((info) => typeof info.url === 'string');
+      entry.workers = reachable.map((info) => this.worker(info.url, info.host));
+      const owner = reachable.find((info) => info.writeOwner === true);
+      entry.owner = owner === undefined ? undefined : this.worker(owner.url, owner.host);
       publishWorkerLookup(() => ({
         storeId,
         workers: entry.workers.map((worker) => worker.url),
+        ...(entry.owner === undefined ? {} : { writeOwner: entry.owner.url }),
         durationMs: Date.now() - started,
       }));
-    } catch {
-      // A store that does not exist (yet), or no server answering: keep the given URLs; the
-      // call itself reports what is wrong.
-      entry.workers = [];
+    } catch (error) {
+      // A store that does not exist (yet): route by the given URLs. No server answering: keep
+      // the workers last listed (some may still be up), without an owner. Either way the call
+      // itself reports what is wrong.
+      if (error instanceof EvdbError && error.code === 'not_found') entry.workers = [];
+      entry.owner = undefined;
     }
     entry.fetchedAt = Date.now();
   }

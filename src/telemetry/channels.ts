@@ -135,6 +135,8 @@ export interface WorkerLookupEvent {
   storeId: string;
   /** The worker URLs found. */
   workers: string[];
+  /** The URL of the worker listed as the store's write owner, when one is. */
+  writeOwner?: string;
   durationMs: number;
 }
 

@@ -18,15 +18,20 @@ export interface ServeNode {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `evdb serve --port 0 <args>` with `env` added to a clean environment. */
+/**
+ * Starts `evdb serve --port 0 <args>` with `env` added to a clean environment, and `nodeFlags`
+ * given to Node itself (e.g. `--cpu-prof`, which `NODE_OPTIONS` does not take).
+ */
 export async function startServeNode(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = [],
 ): Promise<ServeNode> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', ...args], {
-    env: { ...cleanEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', CLI, 'serve', '--port', '0', ...args],
+    { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const exited = once(child, 'exit');
   const withKurrent = args.includes('--kurrent-port');
   let nodeId: string | undefined;

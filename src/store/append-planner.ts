@@ -234,7 +234,7 @@ class Tentative implements CommitView {
   readonly heads = new Map<string, StreamHead>();
   createdStreams = 0;
   /** Events planned in this commit (their content is derived only when an id is found). */
-  private readonly events = new Map<string, PlannedEvent>();
+  private events = new Map<string, PlannedEvent>();
 
   constructor(private readonly base: CommitView) {
     this.lastPosition = base.lastPosition;
@@ -261,7 +261,9 @@ class Tentative implements CommitView {
 
   mergeInto(target: Tentative): void {
     for (const [streamId, head] of this.heads) target.heads.set(streamId, head);
-    for (const [eventId, location] of this.events) target.events.set(eventId, location);
+    // The first unit merged into an empty commit hands its events over instead of copying them.
+    if (target.events.size === 0) target.events = this.events;
+    else for (const [eventId, location] of this.events) target.events.set(eventId, location);
     target.lastPosition = this.lastPosition;
     target.createdStreams += this.createdStreams;
   }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { isLinkStream, type PlannedEvent } from '../event-log.js';
 import { preparedOnUse, type Statement } from './statements.js';
 
 /**
@@ -75,14 +76,15 @@ export class EventIds {
    * After a commit: its events' ids join the tail, or, when it folded, the tail is empty and the
    * greatest indexed id is read again when next needed.
    */
-  committed(ids: readonly (readonly [string, number])[], folded: boolean): void {
+  committed(events: readonly PlannedEvent[], folded: boolean): void {
     if (folded) {
       this.tail = new Map();
       this.greatestIndexed = undefined;
       return;
     }
-    if (this.tail === undefined) return;
-    for (const [eventId, position] of ids) this.tail.set(eventId, position);
+    const tail = this.tail;
+    if (tail === undefined) return;
+    for (const e of events) if (!isLinkStream(e.streamId)) tail.set(e.eventId, e.position);
   }
 
   /** After events were removed, or a commit failed midway: read everything again when needed. */

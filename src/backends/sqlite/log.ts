@@ -11,6 +11,7 @@ import { decodeEvent, encodeEvent, type EventRow } from '../event-codec.js';
 import { isLinkStream } from '../event-log.js';
 import type {
   BackendCapabilities,
+  PlannedEvent,
   CommitKeys,
   CommitPlan,
   CommitView,
@@ -115,7 +116,7 @@ export class SqliteLog implements EventLog {
   ): Promise<T> {
     return guard(() => {
       const done = this.commitTransaction.immediate(plan);
-      this.eventIds.committed(done.ids, done.folded);
+      this.eventIds.committed(done.events, done.folded);
       return done.result as T;
     });
   }
@@ -136,11 +137,9 @@ export class SqliteLog implements EventLog {
     };
     const decided = plan(view);
     const { events, heads } = decided.plan;
-    const ids: [string, number][] = [];
     for (const e of events) {
       s.insertEvent.run(...encodeEvent(e), e.prevPosition < 0 ? null : e.prevPosition);
       for (const tag of e.tags) s.insertTag.run(tag, e.position);
-      if (!isLinkStream(e.streamId)) ids.push([e.eventId, e.position]);
     }
     // created_position of a new stream: a position its creating commit wrote, enough to tell
     // whether the stream was created after the counters' fold point.
@@ -157,7 +156,7 @@ export class SqliteLog implements EventLog {
     const folded =
       last !== undefined && last.position - counters.countedThrough >= FOLD_EVERY_POSITIONS;
     if (folded) this.foldCounters(counters, last.position);
-    return { result: decided.result, ids, folded };
+    return { result: decided.result, events, folded };
   }
 
   streamHead(streamId: string): Promise<StreamHead | undefined> {
@@ -559,9 +558,9 @@ function mergeByPosition(lists: EventRow[][], count: number): EventRecord[] {
 /** A row of the eventAt statement: where an event is, and its content. */
 type FoundEventRow = Omit<EventLocation, 'content'> & StoredContent;
 
-/** What a commit's transaction did: the planner's result, the ids it stored, whether it folded. */
+/** What a commit's transaction did: the planner's result, the events it stored, whether it folded. */
 interface CommitDone {
   result: unknown;
-  ids: [string, number][];
+  events: readonly PlannedEvent[];
   folded: boolean;
 }

@@ -68,7 +68,7 @@ test('a stream keeps its time order after the wall clock went back between two r
 /**
  * Turns a current store file back into the schema of the third migration (every event indexed
  * by stream, the time index, no `last_epoch_us`, `first_version` or `prev_position`, snapshots
- * indexed by time alone), as a store written by an earlier evdb would be, optionally with one
+ * indexed by time alone, ids indexed on the events), as a store written by an earlier evdb would be, optionally with one
  * event's time moved back.
  */
 function asThirdSchemaVersion(storeId: string, moveBack?: { streamId: string; version: number }) {
@@ -83,6 +83,9 @@ function asThirdSchemaVersion(storeId: string, moveBack?: { streamId: string; ve
       ALTER TABLE streams DROP COLUMN last_epoch_us;
       CREATE INDEX snapshots_by_time ON snapshots (created_us);
       DROP INDEX snapshots_by_time_key;
+      DROP TABLE event_ids;
+      CREATE UNIQUE INDEX events_by_id ON events (event_id)
+        WHERE substr(stream_id, 1, 6) <> '$link:';
       PRAGMA user_version = 3;
     `);
     if (moveBack !== undefined) {

@@ -110,13 +110,6 @@ export interface CommitView {
   readonly lastPosition: number;
   head(streamId: string): StreamHead | undefined;
   findEvent(eventId: string): EventLocation | undefined;
-  /**
-   * True when the commit's inserts themselves refuse a stored event id (a unique index) and the
-   * backend then plans the commit again with a view without this flag. The planner may then
-   * skip looking up the ids after the first of a lone write: the first still decides whether
-   * the write is a replay, and any later one that is stored fails the insert.
-   */
-  readonly idsCheckedOnInsert?: boolean;
 }
 
 /** What a group commit writes: new events, and the new heads of the streams they extend. */

@@ -56,13 +56,7 @@ export function planGroupCommit(
     const attempt = new Tentative(committed);
     try {
       const planned: PlannedEvent[] = [];
-      // A lone write's later ids may be left to the insert (idsCheckedOnInsert): whether such
-      // a write fails on a wrong version or a stored id, it fails the same way either way. In a
-      // batch another write's error could come first, so every id is looked up.
-      const lone = unit.writes.length === 1;
-      const results = unit.writes.map((write) =>
-        planWrite(attempt, write, epochUs, planned, lone && view.idsCheckedOnInsert === true),
-      );
+      const results = unit.writes.map((write) => planWrite(attempt, write, epochUs, planned));
       attempt.mergeInto(committed);
       events.push(...planned);
       outcomes.push({ ok: true, results });
@@ -82,7 +76,6 @@ function planWrite(
   write: PreparedWrite,
   epochUs: number,
   planned: PlannedEvent[],
-  insertChecksIds: boolean,
 ): AppendResult {
   const { streamId, expectedVersion, events } = write;
   const head = state.head(streamId);
@@ -111,7 +104,8 @@ function planWrite(
   let version = current;
   let prevPosition = head?.lastPosition ?? -1;
   for (const event of events) {
-    if (!event.idGenerated && lookUp && !(insertChecksIds && event !== first)) {
+    // The first id was looked up above.
+    if (!event.idGenerated && lookUp && event !== first) {
       const existing = state.findEvent(event.eventId);
       if (existing !== undefined) throw duplicateEventId(event.eventId, existing);
     }
@@ -237,15 +231,13 @@ function duplicateEventId(eventId: string, at: EventLocation, how = ''): EvdbErr
 /** Copy-on-write state over a view: a failed unit is dropped by discarding its layer. */
 class Tentative implements CommitView {
   lastPosition: number;
-  readonly idsCheckedOnInsert: boolean;
   readonly heads = new Map<string, StreamHead>();
   createdStreams = 0;
   /** Events planned in this commit (their content is derived only when an id is found). */
-  private readonly events = new Map<string, PlannedEvent>();
+  private events = new Map<string, PlannedEvent>();
 
   constructor(private readonly base: CommitView) {
     this.lastPosition = base.lastPosition;
-    this.idsCheckedOnInsert = base.idsCheckedOnInsert === true;
   }
 
   head(streamId: string): StreamHead | undefined {
@@ -269,7 +261,9 @@ class Tentative implements CommitView {
 
   mergeInto(target: Tentative): void {
     for (const [streamId, head] of this.heads) target.heads.set(streamId, head);
-    for (const [eventId, location] of this.events) target.events.set(eventId, location);
+    // The first unit merged into an empty commit hands its events over instead of copying them.
+    if (target.events.size === 0) target.events = this.events;
+    else for (const [eventId, location] of this.events) target.events.set(eventId, location);
     target.lastPosition = this.lastPosition;
     target.createdStreams += this.createdStreams;
   }

@@ -3,13 +3,15 @@
 // its commits, removals and status share the folded counters; apart, they would pass that state
 // from file to file. Its SQL is in statements.ts, the rest of the store in the other files here.
 import { statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { EvdbError } from '../../core/errors.js';
 import type { EventRecord, JsonObject, StoreConfig } from '../../core/types.js';
 import type { KeyRange } from '../../core/paging.js';
 import { decodeEvent, encodeEvent, type EventRow } from '../event-codec.js';
+import { isLinkStream } from '../event-log.js';
 import type {
   BackendCapabilities,
+  PlannedEvent,
   CommitKeys,
   CommitPlan,
   CommitView,
@@ -22,6 +24,7 @@ import type {
 } from '../event-log.js';
 import type { EventTypeCount, StreamFacts } from '../feature-storage.js';
 import { guard } from './errors.js';
+import { EventIds } from './event-ids.js';
 import { LEGACY_TIME_INDEX } from './migrations.js';
 import { SqliteSnapshots } from './snapshots.js';
 import {
@@ -59,15 +62,6 @@ interface HeadRow extends StreamHead {
   createdPosition: number;
 }
 
-/** An insert refused by events_by_id: a caller-chosen id that is already stored. */
-function isStoredIdConflict(error: unknown): boolean {
-  return (
-    error instanceof Database.SqliteError &&
-    error.code === 'SQLITE_CONSTRAINT_UNIQUE' &&
-    error.message.includes('events.event_id')
-  );
-}
-
 function toRecord(row: EventRow): EventRecord {
   return decodeEvent(...row);
 }
@@ -80,6 +74,7 @@ function toRecord(row: EventRow): EventRecord {
 export class SqliteLog implements EventLog {
   readonly capabilities: BackendCapabilities;
   private readonly statements: LogStatements;
+  private readonly eventIds: EventIds;
   private readonly tagQueries = new Map<number, Database.Statement>();
   /** Built once: better-sqlite3 transaction functions are costly to create per commit. */
   private readonly commitTransaction;
@@ -102,6 +97,7 @@ export class SqliteLog implements EventLog {
     };
     this.statements = logStatements(db);
     this.featureStatements = featureStatements(db);
+    this.eventIds = new EventIds(db);
     this.commitTransaction = db.transaction(this.runCommit.bind(this));
     this.timeIndexed =
       db
@@ -111,38 +107,30 @@ export class SqliteLog implements EventLog {
   }
 
   /**
-   * The view reads lazily inside the transaction, so the keys need no prefetch here. The first
-   * attempt leaves the ids after each lone write's first to the unique index events_by_id (a
-   * lookup per event cost appends of many events a tenth of their time); if the index refuses
-   * one, the transaction rolled back and the commit is planned again looking every id up.
+   * The view reads lazily inside the transaction, so the keys need no prefetch here. Once the
+   * transaction is committed, the ids it stored join the ids held in memory (event-ids.ts).
    */
   commit<T>(
     _keys: CommitKeys,
     plan: (view: CommitView) => { plan: CommitPlan; result: T },
   ): Promise<T> {
     return guard(() => {
-      try {
-        return this.commitTransaction.immediate(plan, true) as T;
-      } catch (error) {
-        if (!isStoredIdConflict(error)) throw error;
-      }
-      return this.commitTransaction.immediate(plan, false) as T;
+      const done = this.commitTransaction.immediate(plan);
+      this.eventIds.committed(done.events, done.folded);
+      return done.result as T;
     });
   }
 
-  private runCommit(
-    plan: (view: CommitView) => { plan: CommitPlan; result: unknown },
-    idsCheckedOnInsert: boolean,
-  ): unknown {
+  private runCommit(plan: (view: CommitView) => { plan: CommitPlan; result: unknown }): CommitDone {
     const s = this.statements;
     const counters = s.counters.get() as Counters;
     const view: CommitView = {
-      idsCheckedOnInsert,
       lastPosition: counters.lastPosition,
       head: (streamId) => s.head.get(streamId) as StreamHead | undefined,
       findEvent: (eventId) => {
-        const row = s.findEvent.get(eventId) as FoundEventRow | undefined;
-        if (row === undefined) return undefined;
+        const at = this.eventIds.positionOf(eventId);
+        if (at === undefined) return undefined;
+        const row = s.eventAt.get(at) as FoundEventRow;
         const { streamId, version, position, ...content } = row;
         return { streamId, version, position, content };
       },
@@ -165,10 +153,10 @@ export class SqliteLog implements EventLog {
       );
     }
     const last = events[events.length - 1];
-    if (last !== undefined && last.position - counters.countedThrough >= FOLD_EVERY_POSITIONS) {
-      this.foldCounters(counters, last.position);
-    }
-    return decided.result;
+    const folded =
+      last !== undefined && last.position - counters.countedThrough >= FOLD_EVERY_POSITIONS;
+    if (folded) this.foldCounters(counters, last.position);
+    return { result: decided.result, events, folded };
   }
 
   streamHead(streamId: string): Promise<StreamHead | undefined> {
@@ -293,6 +281,15 @@ export class SqliteLog implements EventLog {
     );
   }
 
+  /** Runs a removal; the ids held in memory are read again afterwards, whatever it removed. */
+  private removing(remove: () => number): number {
+    try {
+      return remove();
+    } finally {
+      this.eventIds.forget();
+    }
+  }
+
   deleteStream(streamId: string): Promise<number> {
     const s = this.statements;
     const run = this.db.transaction(() => {
@@ -307,12 +304,13 @@ export class SqliteLog implements EventLog {
       s.foldCounters.run(counters.lastPosition, counters.countedThrough, -counted, -streamCounted);
       return deleted;
     });
-    return guard(() => run.immediate());
+    return guard(() => this.removing(() => run.immediate()));
   }
 
   /**
    * Removes a stream's events below `beforeVersion` with their tag entries, and takes what the
-   * folded counters had counted of them out of the per-type counts. The caller's transaction adjusts the store counters by `counted`. Walks the stream
+   * folded counters had counted of them out of the per-type counts and their ids out of the id
+   * index. The caller's transaction adjusts the store counters by `counted`. Walks the stream
    * from its oldest stored events up, a few thousand at a time.
    */
   private removeEvents(
@@ -323,6 +321,7 @@ export class SqliteLog implements EventLog {
   ): { deleted: number; counted: number } {
     const f = this.featureStatements;
     const countedByType = new Map<string, number>();
+    const indexesIds = !isLinkStream(streamId);
     let deleted = 0;
     const last = Math.min(beforeVersion - 1, head.version);
     for (let low = head.firstVersion; low <= last;) {
@@ -331,11 +330,13 @@ export class SqliteLog implements EventLog {
       const rows = f.chainRemovals.all(this.anchorAt(streamId, head, high), low, high) as [
         number,
         string,
+        string,
         string | null,
       ][];
-      for (const [position, eventType, tags] of rows) {
+      for (const [position, eventId, eventType, tags] of rows) {
         if (position <= counters.countedThrough) {
           countedByType.set(eventType, (countedByType.get(eventType) ?? 0) + 1);
+          if (indexesIds) this.eventIds.removeIndexed(eventId);
         }
         if (tags !== null)
           for (const tag of JSON.parse(tags) as string[]) f.deleteTag.run(tag, position);
@@ -365,7 +366,7 @@ export class SqliteLog implements EventLog {
       s.foldCounters.run(counters.lastPosition, counters.countedThrough, -counted, 0);
       return deleted;
     });
-    return guard(() => run.immediate());
+    return guard(() => this.removing(() => run.immediate()));
   }
 
   readStreamByTime(
@@ -464,12 +465,14 @@ export class SqliteLog implements EventLog {
   readEventsById(eventIds: string[]): Promise<EventRecord[]> {
     const f = this.featureStatements;
     return guard(() => {
-      const rows = new Map<number, EventRow>();
+      const positions = new Set<number>();
       for (const eventId of eventIds) {
-        const row = f.eventById.get(eventId) as EventRow | undefined;
-        if (row !== undefined) rows.set(row[0], row);
+        const position = this.eventIds.positionOf(eventId);
+        if (position !== undefined) positions.add(position);
       }
-      return [...rows.values()].sort((a, b) => a[0] - b[0]).map(toRecord);
+      return [...positions]
+        .sort((a, b) => a - b)
+        .map((position) => toRecord(f.eventAt.get(position) as EventRow));
     });
   }
 
@@ -511,6 +514,7 @@ export class SqliteLog implements EventLog {
     const events = s.tailEvents.get(counters.countedThrough) as number;
     const streams = s.tailStreams.get(counters.countedThrough) as number;
     this.featureStatements.foldTypeCounts.run(counters.countedThrough);
+    this.eventIds.fold(counters.countedThrough, through);
     s.foldCounters.run(through, through, events, streams);
   }
 
@@ -551,5 +555,12 @@ function mergeByPosition(lists: EventRow[][], count: number): EventRecord[] {
   return merged.slice(0, count).map(toRecord);
 }
 
-/** A row of the findEvent statement: where an event is, and its content. */
+/** A row of the eventAt statement: where an event is, and its content. */
 type FoundEventRow = Omit<EventLocation, 'content'> & StoredContent;
+
+/** What a commit's transaction did: the planner's result, the events it stored, whether it folded. */
+interface CommitDone {
+  result: unknown;
+  events: readonly PlannedEvent[];
+  folded: boolean;
+}

@@ -110,13 +110,12 @@ export function logStatements(db: Database.Database) {
           'last_position = excluded.last_position, last_epoch_us = excluded.last_epoch_us',
       ),
     deleteHead: () => prepare('DELETE FROM streams WHERE stream_id = ?'),
-    // Outside link streams, with the condition of the partial index events_by_id.
-    findEvent: () =>
+    // The content of the event at a position: where an id was found (event-ids.ts).
+    eventAt: () =>
       prepare(
         'SELECT stream_id AS streamId, version, position, event_type AS eventType, data, metadata, ' +
           'tags, data_content_type AS dataContentType, ' +
-          'metadata_content_type AS metadataContentType FROM events ' +
-          "WHERE event_id = ? AND substr(stream_id, 1, 6) <> '$link:'",
+          'metadata_content_type AS metadataContentType FROM events WHERE position = ?',
       ),
     insertEvent: () =>
       prepare(
@@ -170,7 +169,7 @@ export function allTagsStatement(db: Database.Database, otherCount: number): Dat
 }
 
 /**
- * The statements of the store features. Causation, correlation and id lookups repeat the
+ * The statements of the store features. Causation and correlation lookups repeat the
  * conditions of their partial indexes word for word, so that SQLite uses them.
  */
 export function featureStatements(db: Database.Database) {
@@ -208,7 +207,7 @@ export function featureStatements(db: Database.Database) {
       select(
         `WHERE correlation_id = ? AND ${outsideLinks} AND position >= ? ORDER BY position LIMIT ?`,
       ),
-    eventById: () => select(`WHERE event_id = ? AND ${outsideLinks}`),
+    eventAt: () => select('WHERE position = ?'),
     typeCounts: () => prepare('SELECT event_type AS eventType, count FROM event_type_counts'),
     // NOT INDEXED: the tail is a range of positions (the table's own key); the planner would
     // rather walk the whole type index for the GROUP BY order, whose cost grows with the store.
@@ -226,10 +225,11 @@ export function featureStatements(db: Database.Database) {
     // (position, low, high): the events from the one at `position` back to `low`, up to `high`.
     chainRemovals: () =>
       prepare(
-        'WITH RECURSIVE chain AS (SELECT position, version, event_type, tags, prev_position ' +
-          'FROM events WHERE position = ? UNION ALL SELECT e.position, e.version, e.event_type, ' +
-          'e.tags, e.prev_position FROM chain c JOIN events e ON e.position = c.prev_position ' +
-          'WHERE c.version > ?) SELECT position, event_type, tags FROM chain WHERE version <= ?',
+        'WITH RECURSIVE chain AS (SELECT position, version, event_id, event_type, tags, ' +
+          'prev_position FROM events WHERE position = ? UNION ALL SELECT e.position, e.version, ' +
+          'e.event_id, e.event_type, e.tags, e.prev_position FROM chain c JOIN events e ' +
+          'ON e.position = c.prev_position WHERE c.version > ?) ' +
+          'SELECT position, event_id, event_type, tags FROM chain WHERE version <= ?',
       ).raw(),
     uncountType: () =>
       prepare('UPDATE event_type_counts SET count = count - ? WHERE event_type = ?'),

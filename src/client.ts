@@ -61,8 +61,10 @@ export type {
   LinkPage,
 } from './core/types.js';
 export type {
+  ArchivePage,
   CausationGraph,
   CausationNode,
+  ListArchivesOptions,
   MemoryStats,
   ScavengeResult,
   SchemaInfo,

@@ -112,10 +112,12 @@ export type { KvEntry } from './backends/kv-store.js';
 export { LINK_STREAM_PREFIX } from './backends/event-log.js';
 export type { FeatureApi } from './core/feature-api.js';
 export type {
+  ArchivePage,
   CausationGraph,
   CausationGraphOptions,
   CausationNode,
   EventTypeCount,
+  ListArchivesOptions,
   MemoryLevel,
   MemoryStats,
   ScavengeMatchingEntry,
@@ -148,7 +150,12 @@ export type { FlagNames } from './features/bit-flags.js';
 export { fileArchive } from './archive/file-archive.js';
 export type { FileArchiveOptions } from './archive/file-archive.js';
 export { memoryArchive } from './archive/memory-archive.js';
-export type { ArchiveBackend, ArchiveRange } from './archive/archive-backend.js';
+export { compareArchiveRanges } from './archive/archive-backend.js';
+export type {
+  ArchiveBackend,
+  ArchiveListQuery,
+  ArchiveRange,
+} from './archive/archive-backend.js';
 export type {
   SnapshotStorage,
   StoredSnapshot,

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import {
   fileArchive,
   memory,
+  memoryArchive,
   openEvdb,
   type ArchiveBackend,
   type ArchiveRange,
@@ -31,6 +32,28 @@ function record(streamId: string, version: number, data: EventRecord['data']): E
     timestamp: 1_700_000_000_000 + version,
     epochUs: 1_700_000_000_000_000 + version * 1000,
   };
+}
+
+/** Every key of a store's ranges, asked of the archive `limit` at a time. */
+async function listAll(
+  archive: ArchiveBackend,
+  storeId: string,
+  limit: number,
+  streamId?: string,
+): Promise<string[]> {
+  const keys: string[] = [];
+  let after: ArchiveRange | undefined;
+  for (;;) {
+    const page = await archive.listPage(storeId, { streamId, after, limit });
+    assert.ok(page.length <= limit);
+    keys.push(
+      ...page.map(
+        (range) => `${range.storeId}/${range.streamId}/${range.fromVersion}-${range.toVersion}`,
+      ),
+    );
+    after = page[page.length - 1];
+    if (page.length < limit || after === undefined) return keys;
+  }
 }
 
 /** Pages as a scavenge hands them over: produced asynchronously, one at a time. */
@@ -62,11 +85,14 @@ describe('file archive', () => {
     // Nothing escaped the archive's directory, whatever the ids held.
     assert.deepEqual(readdirSync(dir), ['shop']);
     const again = fileArchive({ dir });
-    const listed = await again.list('shop');
-    assert.deepEqual([...listed].sort(), ids.map((id) => `shop/${id}/3-5`).sort());
-    assert.deepEqual(await again.list('shop', 'a/b'), ['shop/a/b/3-5']);
-    assert.deepEqual(await again.list('shop', 'a'), []);
-    assert.deepEqual(await again.list('other'), []);
+    const byUtf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+    assert.deepEqual(
+      await listAll(again, 'shop', 2),
+      [...ids].sort(byUtf8).map((id) => `shop/${id}/3-5`),
+    );
+    assert.deepEqual(await listAll(again, 'shop', 10, 'a/b'), ['shop/a/b/3-5']);
+    assert.deepEqual(await listAll(again, 'shop', 10, 'a'), []);
+    assert.deepEqual(await listAll(again, 'other', 10), []);
     assert.equal((await again.read(`shop/${'x'.repeat(400)}/3-5`)).length, 3);
   });
 
@@ -78,7 +104,7 @@ describe('file archive', () => {
     await rejectsWith(archive.write(range, pagesOf(gap, 1)), 'unavailable');
     const short = [record('x', 0, 1), record('x', 1, 2)];
     await rejectsWith(archive.write(range, pagesOf(short, 1)), 'unavailable');
-    assert.deepEqual(await archive.list('s'), []);
+    assert.deepEqual(await archive.listPage('s', { limit: 10 }), []);
     assert.deepEqual(readdirSync(join(dir, 's', 'x')), []);
     await rejectsWith(archive.read('s/x/0-3'), 'not_found');
   });
@@ -95,13 +121,98 @@ describe('file archive', () => {
   });
 });
 
+describe('listing an archive a page at a time', () => {
+  const archives: [string, () => ArchiveBackend][] = [
+    ['file', () => fileArchive({ dir: mkdtempSync(join(root, 'pages-')) })],
+    ['memory', () => memoryArchive()],
+  ];
+  for (const [name, make] of archives) {
+    it(`${name}: pages in order by stream (UTF-8 bytes), then first and last version, whatever the page size`, async () => {
+      const archive = make();
+      const written: ArchiveRange[] = [];
+      // Streams written out of order; 'b' holds 0-2 and 0-4 (an archive written again after an
+      // interrupted scavenge), long ids go to hashed directories.
+      const plan: [string, number, number][] = [
+        ['b', 5, 9],
+        ['é', 0, 0],
+        ['a', 0, 1],
+        ['b', 0, 4],
+        ['y'.repeat(300), 0, 1],
+        ['b', 0, 2],
+        ['B', 3, 3],
+        ['x'.repeat(300), 2, 2],
+        ['a-1', 0, 0],
+      ];
+      for (const [streamId, fromVersion, toVersion] of plan) {
+        const range = { storeId: 'shop', streamId, fromVersion, toVersion };
+        const list = Array.from({ length: toVersion - fromVersion + 1 }, (_, i) =>
+          record(streamId, fromVersion + i, { i }),
+        );
+        await archive.write(range, pagesOf(list, 10));
+        written.push(range);
+      }
+      await archive.write(
+        { storeId: 'other', streamId: 'a', fromVersion: 0, toVersion: 0 },
+        pagesOf([record('a', 0, 1)], 1),
+      );
+      const expected = [
+        'shop/B/3-3',
+        'shop/a/0-1',
+        'shop/a-1/0-0',
+        'shop/b/0-2',
+        'shop/b/0-4',
+        'shop/b/5-9',
+        `shop/${'x'.repeat(300)}/2-2`,
+        `shop/${'y'.repeat(300)}/0-1`,
+        'shop/é/0-0',
+      ];
+      for (const limit of [1, 2, 3, 4, 100]) {
+        assert.deepEqual(await listAll(archive, 'shop', limit), expected, `limit ${limit}`);
+      }
+      assert.deepEqual(await listAll(archive, 'shop', 2, 'b'), [
+        'shop/b/0-2',
+        'shop/b/0-4',
+        'shop/b/5-9',
+      ]);
+      // A cursor from the middle of a stream goes on after it, in that stream and the next.
+      const after = { storeId: 'shop', streamId: 'b', fromVersion: 0, toVersion: 2 };
+      const next = await archive.listPage('shop', { after, limit: 2 });
+      assert.deepEqual(
+        next.map((range) => `${range.streamId}/${range.fromVersion}-${range.toVersion}`),
+        ['b/0-4', 'b/5-9'],
+      );
+      // The cursor's range need not exist any more.
+      const gone = { storeId: 'shop', streamId: 'a0', fromVersion: 7, toVersion: 8 };
+      assert.deepEqual(
+        (await archive.listPage('shop', { after: gone, limit: 1 })).map((r) => r.streamId),
+        ['b'],
+      );
+      assert.deepEqual(await archive.listPage('none', { limit: 5 }), []);
+    });
+  }
+
+  it('file: skips what is not an archived range (a stray file, a stream directory a write left before its first range)', async () => {
+    const dir = mkdtempSync(join(root, 'stray-'));
+    const archive = fileArchive({ dir });
+    await archive.write(
+      { storeId: 's', streamId: 'k', fromVersion: 0, toVersion: 0 },
+      pagesOf([record('k', 0, 1)], 1),
+    );
+    writeFileSync(join(dir, 's', 'notes.txt'), 'not a stream');
+    writeFileSync(join(dir, 's', 'k', '0-0.jsonl.gz.1234.tmp'), 'half written');
+    mkdirSync(join(dir, 's', `#${'0'.repeat(64)}`));
+    mkdirSync(join(dir, 's', 'empty'));
+    assert.deepEqual(await listAll(archive, 's', 1), ['s/k/0-0']);
+  });
+});
+
 describe('scavenge with an archive backend', () => {
   it('deletes nothing when the archive fails, and writes to a given backend', async () => {
     const written: string[] = [];
     const failing: ArchiveBackend = {
       write: () => Promise.reject(new Error('disk full')),
       read: () => Promise.resolve([]),
-      list: () => Promise.resolve([]),
+      listPage: () => Promise.resolve([]),
     };
     const recording: ArchiveBackend = {
       async write(range, pages) {
@@ -111,7 +222,7 @@ describe('scavenge with an archive backend', () => {
         return `${range.storeId}/${range.streamId}/${range.fromVersion}-${range.toVersion}`;
       },
       read: () => Promise.resolve([]),
-      list: () => Promise.resolve([]),
+      listPage: () => Promise.resolve([]),
     };
     const evdb = await openEvdb({ backend: memory() });
     try {

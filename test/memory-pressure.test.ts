@@ -152,7 +152,7 @@ describe('the store under memory pressure', () => {
           return `${range.storeId}/${range.streamId}/${range.fromVersion}-${range.toVersion}`;
         },
         read: () => Promise.resolve([]),
-        list: () => Promise.resolve([]),
+        listPage: () => Promise.resolve([]),
       };
       const scavenge = (beforeVersion: number): Promise<unknown> =>
         evdb.scavenge('shop', 's', { beforeVersion, requireSnapshot: false, archive: counting });

@@ -1,4 +1,5 @@
 import { invalidArgument } from '../core/errors.js';
+import { compareUtf8 } from '../core/paging.js';
 import type { EventRecord } from '../core/types.js';
 
 /** A scavenged range of one stream: the versions `fromVersion..toVersion`, both included. */
@@ -27,8 +28,36 @@ export interface ArchiveBackend {
   write(range: ArchiveRange, pages: AsyncIterable<EventRecord[]>): Promise<string>;
   /** The events of an archived range, in version order; `not_found` if there is none. */
   read(key: string): Promise<EventRecord[]>;
-  /** Keys of a store's archived ranges (of one stream if given), by stream, then version. */
-  list(storeId: string, streamId?: string): Promise<string[]>;
+  /**
+   * Up to `query.limit` of a store's archived ranges (of one stream if `query.streamId` is
+   * given), in listing order (`compareArchiveRanges`), starting after `query.after` if given.
+   * The store's listing is paged over this: an archive answers what a page needs, not its whole
+   * list, as far as its storage lets it (say in its docs what a page costs).
+   */
+  listPage(storeId: string, query: ArchiveListQuery): Promise<ArchiveRange[]>;
+}
+
+/** What `ArchiveBackend.listPage` is asked for. */
+export interface ArchiveListQuery {
+  /** Only the ranges of this stream. */
+  streamId?: string;
+  /** Only ranges after this one in listing order (a range of the same store). */
+  after?: ArchiveRange;
+  /** The most ranges to answer, at least 1. */
+  limit: number;
+}
+
+/**
+ * The listing order of archived ranges: by stream id in UTF-8 byte order, then by first
+ * version, then by last version (a range archived again after an interrupted scavenge may
+ * start where an older one did).
+ */
+export function compareArchiveRanges(a: ArchiveRange, b: ArchiveRange): number {
+  return (
+    compareUtf8(a.streamId, b.streamId) ||
+    a.fromVersion - b.fromVersion ||
+    a.toVersion - b.toVersion
+  );
 }
 
 export function archiveKey(range: ArchiveRange): string {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream, type Dirent } from 'node:fs';
+import { mkdir, open, opendir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,12 +8,16 @@ import { promisify } from 'node:util';
 import { createGzip, gunzip } from 'node:zlib';
 import { EvdbError, invalidArgument } from '../core/errors.js';
 import type { EventRecord, JsonValue } from '../core/types.js';
+import { compareUtf8 } from '../core/paging.js';
 import {
   archiveKey,
+  compareArchiveRanges,
   parseArchiveKey,
   type ArchiveBackend,
+  type ArchiveListQuery,
   type ArchiveRange,
 } from './archive-backend.js';
+import { SmallestItems } from './smallest-items.js';
 
 export interface FileArchiveOptions {
   /** The archive's root directory; created when the first range is written. */
@@ -149,26 +153,71 @@ class FileArchive implements ArchiveBackend {
     return events;
   }
 
-  async list(storeId: string, streamId?: string): Promise<string[]> {
+  /**
+   * One page of a store's ranges, read from its directories with `opendir` (entries stream in,
+   * never the whole listing at once). A directory's entries come in no useful order, so what a
+   * page costs is honest but not small: memory follows the page (the `limit` smallest entries
+   * are kept as they stream by), but time follows the store: every page reads every entry of
+   * the store's directory (one per stream with archives, plus reading the `stream-id` file of
+   * each stream whose id was too long for a directory name), then the entries of the streams
+   * the page takes ranges from. Walking all of a store with S archived streams in pages of L
+   * reads about S²/L directory entries.
+   */
+  async listPage(storeId: string, query: ArchiveListQuery): Promise<ArchiveRange[]> {
     const storeDir = join(this.dir, storeId);
-    const streamDirs = streamId === undefined ? await entries(storeDir) : [streamDirName(streamId)];
-    const found: { streamId: string; from: number; to: number }[] = [];
-    for (const dirName of streamDirs) {
-      const names = await entries(join(storeDir, dirName));
-      if (names.length === 0) continue;
-      const id = streamId ?? (await streamIdOf(storeDir, dirName));
-      for (const name of names) {
-        const range = /^(\d+)-(\d+)\.jsonl\.gz$/.exec(name);
-        if (range !== null)
-          found.push({ streamId: id, from: Number(range[1]), to: Number(range[2]) });
+    const page: ArchiveRange[] = [];
+    const rangesOf = async (streamId: string, dirName: string, after: ArchiveRange | undefined) => {
+      const ranges = new SmallestItems(query.limit - page.length, compareArchiveRanges);
+      for await (const entry of entriesOf(join(storeDir, dirName))) {
+        const match = RANGE_FILE.exec(entry.name);
+        if (match === null || !entry.isFile()) continue;
+        const range = {
+          storeId,
+          streamId,
+          fromVersion: Number(match[1]),
+          toVersion: Number(match[2]),
+        };
+        if (after === undefined || compareArchiveRanges(range, after) > 0) ranges.offer(range);
       }
+      page.push(...ranges.items);
+    };
+    if (query.streamId !== undefined) {
+      await rangesOf(query.streamId, streamDirName(query.streamId), query.after);
+      return page;
     }
-    found.sort((a, b) => compareUtf8(a.streamId, b.streamId) || a.from - b.from);
-    return found.map((f) =>
-      archiveKey({ storeId, streamId: f.streamId, fromVersion: f.from, toVersion: f.to }),
-    );
+    // Streams at or after the cursor's, the fewest that can fill the page (each archived stream
+    // holds a range), then more of them if some were empty.
+    let fromStream = query.after?.streamId;
+    let inclusive = true;
+    for (;;) {
+      const streams = new SmallestItems<{ streamId: string; dirName: string }>(
+        query.limit - page.length,
+        (a, b) => compareUtf8(a.streamId, b.streamId),
+      );
+      for await (const entry of entriesOf(storeDir)) {
+        if (!entry.isDirectory()) continue;
+        const streamId = await streamIdOf(storeDir, entry.name);
+        if (streamId === undefined) continue;
+        if (fromStream !== undefined) {
+          const order = compareUtf8(streamId, fromStream);
+          if (order < 0 || (order === 0 && !inclusive)) continue;
+        }
+        streams.offer({ streamId, dirName: entry.name });
+      }
+      for (const { streamId, dirName } of streams.items) {
+        await rangesOf(streamId, dirName, query.after);
+        if (page.length === query.limit) return page;
+      }
+      const last = streams.items[streams.items.length - 1];
+      if (!streams.truncated || last === undefined) return page;
+      fromStream = last.streamId;
+      inclusive = false;
+    }
   }
 }
+
+/** An archived range's file name: `<from>-<to>.jsonl.gz`. */
+const RANGE_FILE = /^(\d+)-(\d+)\.jsonl\.gz$/;
 
 /**
  * A reversible directory name for a stream id: every byte outside `[A-Za-z0-9_-]` is
@@ -185,18 +234,31 @@ function streamDirName(streamId: string): string {
   return '#' + createHash('sha256').update(streamId).digest('hex');
 }
 
-async function streamIdOf(storeDir: string, dirName: string): Promise<string> {
-  if (dirName.startsWith('#')) return readFile(join(storeDir, dirName, STREAM_ID_FILE), 'utf8');
-  return decodeURIComponent(dirName);
-}
-
-async function entries(dir: string): Promise<string[]> {
+/**
+ * The stream id a directory holds the ranges of; undefined for a hashed directory without its
+ * `stream-id` file (a write stopped before it, so the directory holds no range).
+ */
+async function streamIdOf(storeDir: string, dirName: string): Promise<string | undefined> {
+  if (!dirName.startsWith('#')) return decodeURIComponent(dirName);
   try {
-    return await readdir(dir);
+    return await readFile(join(storeDir, dirName, STREAM_ID_FILE), 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** A directory's entries as they are read (none if it is missing), not all at once. */
+async function* entriesOf(dir: string): AsyncGenerator<Dirent> {
+  let handle;
+  try {
+    handle = await opendir(dir, { bufferSize: 256 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  // Iterating a Dir closes it at the end, and when the loop leaves early.
+  yield* handle;
 }
 
 async function fsync(path: string): Promise<void> {
@@ -246,8 +308,4 @@ function decodeEvent(encoded: EncodedEvent): EventRecord {
         ? (data as JsonValue)
         : new Uint8Array(Buffer.from(dataBytes, 'base64')),
   };
-}
-
-function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }

@@ -2,10 +2,13 @@ import { EvdbError } from '../core/errors.js';
 import type { EventRecord } from '../core/types.js';
 import {
   archiveKey,
+  compareArchiveRanges,
   parseArchiveKey,
   type ArchiveBackend,
+  type ArchiveListQuery,
   type ArchiveRange,
 } from './archive-backend.js';
+import { SmallestItems } from './smallest-items.js';
 
 /**
  * An archive in this process's memory, as lasting as the memory backend it goes with: the
@@ -44,15 +47,15 @@ class MemoryArchive implements ArchiveBackend {
     return Promise.resolve(found.events.map((event) => structuredClone(event)));
   }
 
-  list(storeId: string, streamId?: string): Promise<string[]> {
-    const found = [...this.ranges.values()]
-      .map((entry) => entry.range)
-      .filter((r) => r.storeId === storeId && (streamId === undefined || r.streamId === streamId))
-      .sort(
-        (a, b) =>
-          Buffer.compare(Buffer.from(a.streamId), Buffer.from(b.streamId)) ||
-          a.fromVersion - b.fromVersion,
-      );
-    return Promise.resolve(found.map(archiveKey));
+  /** Looks at every range of the archive once a page (they are all in memory already). */
+  listPage(storeId: string, query: ArchiveListQuery): Promise<ArchiveRange[]> {
+    const page = new SmallestItems(query.limit, compareArchiveRanges);
+    for (const { range } of this.ranges.values()) {
+      if (range.storeId !== storeId) continue;
+      if (query.streamId !== undefined && range.streamId !== query.streamId) continue;
+      if (query.after !== undefined && compareArchiveRanges(range, query.after) <= 0) continue;
+      page.offer(range);
+    }
+    return Promise.resolve([...page.items]);
   }
 }

@@ -1,7 +1,9 @@
 import type {
+  ArchivePage,
   CausationGraph,
   CausationGraphOptions,
   EventTypeCount,
+  ListArchivesOptions,
   MemoryLevel,
   MemoryStats,
   ScavengeMatchingEntry,
@@ -118,8 +120,27 @@ export interface FeatureApi {
     pattern: string,
     options?: ScavengeMatchingOptions,
   ): Promise<ScavengeMatchingEntry[]>;
-  /** Keys of the store's archived ranges (of one stream if given). */
+  /**
+   * Keys of the store's archived ranges (of one stream if given). A store with more than
+   * 100 000 answers `invalid_argument`; page through them with `listArchivePage`.
+   *
+   * @deprecated Use `listArchivePage`, which pages.
+   */
   listArchives(storeId: string, streamId?: string): Promise<string[]>;
+  /**
+   * One page of the keys of the store's archived ranges (of one stream with `streamId`), by
+   * stream id in UTF-8 byte order, then by version. Pass the page's `next` as `after` to go on;
+   * `next` is null on the last page.
+   *
+   * @example
+   * let after: string | undefined;
+   * do {
+   *   const page = await evdb.listArchivePage('shop', { after, limit: 500 });
+   *   for (const key of page.archives) console.log(key);
+   *   after = page.next ?? undefined;
+   * } while (after !== undefined);
+   */
+  listArchivePage(storeId: string, options?: ListArchivesOptions): Promise<ArchivePage>;
   /** The events of an archived range; `not_found` if there is none. */
   readArchive(storeId: string, key: string): Promise<EventRecord[]>;
 

@@ -1,5 +1,5 @@
 import type { ErrorCode } from './errors.js';
-import type { Direction, JsonObject, JsonValue } from './types.js';
+import type { Direction, JsonObject, JsonValue, ListOptions } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Snapshots (SPEC §4)
@@ -73,6 +73,22 @@ export interface ScavengeOptions {
 export interface ScavengeMatchingOptions extends ScavengeOptions {
   /** Report what would be deleted, delete nothing. */
   dryRun?: boolean;
+}
+
+/** What `listArchivePage` lists. */
+export interface ListArchivesOptions extends ListOptions {
+  /** Only the ranges of this stream. */
+  streamId?: string;
+}
+
+/**
+ * A page of a store's archived ranges, by stream id in UTF-8 byte order, then by version: their
+ * keys, `<store>/<stream>/<from>-<to>`, as `readArchive` takes them.
+ */
+export interface ArchivePage {
+  archives: string[];
+  /** The cursor of the next page (`after`), or null when this page is the last. */
+  next: string | null;
 }
 
 export interface ScavengeResult {

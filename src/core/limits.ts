@@ -49,6 +49,8 @@ export const LIMITS = Object.freeze({
   maxUnpagedLinks: 100_000,
   /** The most schemas `listSchemas` answers in one array; past it, page with `listSchemaPage`. */
   maxUnpagedSchemas: 100_000,
+  /** The most keys `listArchives` answers in one array; past it, page with `listArchivePage`. */
+  maxUnpagedArchives: 100_000,
 });
 
 /** Events per page when a read does not say how many. */

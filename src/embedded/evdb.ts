@@ -6,9 +6,11 @@
 import type { EventStoreApi, LinkApi, SubscriptionApi } from '../core/api.js';
 import { invalidArgument } from '../core/errors.js';
 import type {
+  ArchivePage,
   CausationGraph,
   CausationGraphOptions,
   EventTypeCount,
+  ListArchivesOptions,
   MemoryLevel,
   MemoryStats,
   ScavengeMatchingEntry,
@@ -650,8 +652,13 @@ export class Evdb implements EventStoreApi, SubscriptionApi, LinkApi, ChannelCal
     return this.features.scavengeMatching(storeId, pattern, options);
   }
 
+  /** @deprecated Use `listArchivePage`, which pages. */
   listArchives(storeId: string, streamId?: string): Promise<string[]> {
     return this.features.listArchives(storeId, streamId);
+  }
+
+  listArchivePage(storeId: string, options?: ListArchivesOptions): Promise<ArchivePage> {
+    return this.features.listArchivePage(storeId, options);
   }
 
   readArchive(storeId: string, key: string): Promise<EventRecord[]> {

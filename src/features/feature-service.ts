@@ -5,9 +5,11 @@
 import { join } from 'node:path';
 import type { FeatureApi } from '../core/feature-api.js';
 import type {
+  ArchivePage,
   CausationGraph,
   CausationGraphOptions,
   EventTypeCount,
+  ListArchivesOptions,
   MemoryLevel,
   MemoryStats,
   ScavengeMatchingEntry,
@@ -36,6 +38,7 @@ import type { Store } from '../store/store.js';
 import { telemetry } from '../telemetry/publish.js';
 import { LIMITS } from '../core/limits.js';
 import { assertName, assertStreamId } from '../core/validation.js';
+import { listAllArchives, listArchivePage } from './archive-listing.js';
 import * as causation from './causation.js';
 import * as inspection from './inspection.js';
 import { MemoryMonitor, type MemoryPressureOptions } from './memory-monitor.js';
@@ -282,10 +285,14 @@ export class FeatureService implements FeatureApi {
   }
 
   async listArchives(storeId: string, streamId?: string): Promise<string[]> {
-    if (streamId !== undefined) assertStreamId(streamId);
     // The store must exist; its archives live apart from it.
     await this.use(storeId, () => undefined);
-    return this.defaultArchive.list(storeId, streamId);
+    return listAllArchives(this.defaultArchive, storeId, streamId);
+  }
+
+  async listArchivePage(storeId: string, options?: ListArchivesOptions): Promise<ArchivePage> {
+    await this.use(storeId, () => undefined);
+    return listArchivePage(this.defaultArchive, storeId, options);
   }
 
   async readArchive(storeId: string, key: string): Promise<EventRecord[]> {

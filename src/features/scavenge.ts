@@ -141,7 +141,9 @@ function scavengeOptions(raw: EmbeddedScavengeOptions | undefined): ResolvedOpti
   const options = optionsObject(raw);
   const { before, beforeVersion, keepVersions = 0, archive = false } = options;
   if (typeof archive !== 'boolean' && !isArchiveBackend(archive)) {
-    throw invalidArgument('archive must be true, false or an archive backend');
+    throw invalidArgument(
+      'archive must be true, false or an archive backend (write, read and listPage)',
+    );
   }
   return {
     before: before === undefined ? undefined : assertMicros('before', before),
@@ -160,7 +162,7 @@ function isArchiveBackend(value: unknown): value is ArchiveBackend {
     candidate !== null &&
     typeof candidate.write === 'function' &&
     typeof candidate.read === 'function' &&
-    typeof candidate.list === 'function'
+    typeof candidate.listPage === 'function'
   );
 }
 

@@ -5,6 +5,7 @@ import {
   EventList,
   Integer,
   JsonObject,
+  ListOptionFields,
   ListOptions,
   Micros,
   NonEmpty,
@@ -33,6 +34,11 @@ const Snapshot = Type.Object(
 const SnapshotRecord = Type.Object(
   { data: AnyJson, metadata: Type.Optional(JsonObject()) },
   { title: 'SnapshotRecord', additionalProperties: false },
+);
+
+const ListArchivesOptions = Type.Object(
+  { ...ListOptionFields, streamId: Type.Optional(StreamId) },
+  { title: 'ListArchivesOptions' },
 );
 
 const TemporalOptions = Type.Object(
@@ -213,11 +219,32 @@ export const FEATURE_OPERATIONS = {
     result: Type.Array(ScavengeMatchingEntry),
   },
   listArchives: {
-    summary: "Keys of the store's archived ranges (`<store>/<stream>/<from>-<to>`).",
+    summary:
+      "Keys of the store's archived ranges (`<store>/<stream>/<from>-<to>`), up to 100 000 (deprecated: page with listArchivePage).",
     role: 'read',
     idempotent: true,
     params: [P.storeId, optionalParam('streamId', StreamId)],
     result: Type.Array(Type.String()),
+  },
+  listArchivePage: {
+    summary:
+      "A page of the keys of the store's archived ranges (`<store>/<stream>/<from>-<to>`), by stream, then version.",
+    role: 'read',
+    idempotent: true,
+    params: [P.storeId, optionalParam('options', ListArchivesOptions)],
+    result: Type.Object(
+      { archives: Type.Array(Type.String()), next: Nullable(Type.String()) },
+      { title: 'ArchivePage' },
+    ),
+    http: {
+      method: 'GET',
+      path: '/stores/{storeId}/archives',
+      query: {
+        after: { param: 'options', field: 'after' },
+        limit: { param: 'options', field: 'limit' },
+        streamId: { param: 'options', field: 'streamId' },
+      },
+    },
   },
   readArchive: {
     role: 'read',
@@ -239,5 +266,6 @@ export const FEATURE_OPERATIONS = {
   | 'scavengeDryRun'
   | 'scavengeMatching'
   | 'listArchives'
+  | 'listArchivePage'
   | 'readArchive'
 >;

@@ -151,11 +151,7 @@ export { fileArchive } from './archive/file-archive.js';
 export type { FileArchiveOptions } from './archive/file-archive.js';
 export { memoryArchive } from './archive/memory-archive.js';
 export { compareArchiveRanges } from './archive/archive-backend.js';
-export type {
-  ArchiveBackend,
-  ArchiveListQuery,
-  ArchiveRange,
-} from './archive/archive-backend.js';
+export type { ArchiveBackend, ArchiveListQuery, ArchiveRange } from './archive/archive-backend.js';
 export type {
   SnapshotStorage,
   StoredSnapshot,

@@ -66,6 +66,7 @@ describe('route table', () => {
     assert.equal(at('GET', '/stores/shop/subscriptions'), 'listSubscriptionPage');
     assert.equal(at('GET', '/stores/shop/links'), 'listLinkPage');
     assert.equal(at('GET', '/stores/shop/schemas'), 'listSchemaPage');
+    assert.equal(at('GET', '/stores/shop/archives'), 'listArchivePage');
     assert.equal(at('GET', '/stores/shop/streams/a'), 'getEvents');
     assert.equal(at('POST', '/stores/shop/streams/a'), 'appendEvents');
     assert.equal(at('DELETE', '/stores/shop/streams/a'), 'deleteStream');
@@ -358,6 +359,7 @@ describe('server in-process', () => {
       scavengeDryRun: { ...streamArgs, options: { beforeVersion: 1, requireSnapshot: false } },
       scavengeMatching: { storeId: 'rpc', pattern: 'nothing-*', options: { dryRun: true } },
       listArchives: { storeId: 'rpc' },
+      listArchivePage: { storeId: 'rpc', options: { streamId: 't', limit: 1 } },
       readArchive: { storeId: 'rpc', key: 'rpc/t/0-0' },
       getEffects: { storeId: 'rpc', eventId: CAUSE_ID },
       getCause: { storeId: 'rpc', eventId: EFFECT_ID },

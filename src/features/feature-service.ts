@@ -37,7 +37,7 @@ import type { StoreRegistry } from '../store/store-registry.js';
 import type { Store } from '../store/store.js';
 import { telemetry } from '../telemetry/publish.js';
 import { LIMITS } from '../core/limits.js';
-import { assertName, assertStreamId } from '../core/validation.js';
+import { assertName } from '../core/validation.js';
 import { listAllArchives, listArchivePage } from './archive-listing.js';
 import * as causation from './causation.js';
 import * as inspection from './inspection.js';

@@ -169,6 +169,48 @@ export function describeScavenge(ctx: FeatureSuiteContext): void {
       await rejectsWith(api.readArchive(storeId, `other/plain/0-1`), 'invalid_argument');
     });
 
+    test('listArchivePage pages the archived ranges by stream, then version, as listArchives lists them', async (api) => {
+      const storeId = await ctx.newStore();
+      assert.deepEqual(await api.listArchivePage(storeId), { archives: [], next: null });
+      const archive = { requireSnapshot: false, archive: true } as const;
+      for (const streamId of ['b', 'a', 'é', 'a-1']) {
+        await api.appendEvents(storeId, streamId, events(6));
+        await api.scavenge(storeId, streamId, { ...archive, beforeVersion: 2 });
+      }
+      await api.scavenge(storeId, 'b', { ...archive, beforeVersion: 5 });
+      const sorted = ['a/0-1', 'a-1/0-1', 'b/0-1', 'b/2-4', 'é/0-1'].map((k) => `${storeId}/${k}`);
+      const whole = await api.listArchivePage(storeId);
+      assert.deepEqual(whole, { archives: sorted, next: null });
+      assert.deepEqual(whole.archives, await api.listArchives(storeId));
+      const first = await api.listArchivePage(storeId, { limit: 2 });
+      assert.deepEqual(first.archives, sorted.slice(0, 2));
+      assert.ok(first.next !== null);
+      // A range archived after the cursor is seen; one before it is not.
+      await api.appendEvents(storeId, 'c', events(3));
+      await api.scavenge(storeId, 'c', { ...archive, beforeVersion: 1 });
+      await api.appendEvents(storeId, '0', events(3));
+      await api.scavenge(storeId, '0', { ...archive, beforeVersion: 1 });
+      const second = await api.listArchivePage(storeId, { after: first.next, limit: 3 });
+      assert.deepEqual(second.archives, [...sorted.slice(2, 4), `${storeId}/c/0-0`]);
+      assert.ok(second.next !== null);
+      const last = await api.listArchivePage(storeId, { after: second.next, limit: 3 });
+      assert.deepEqual(last, { archives: [`${storeId}/é/0-1`], next: null });
+      assert.deepEqual(await api.listArchivePage(storeId, { streamId: 'b', limit: 1 }), {
+        archives: [`${storeId}/b/0-1`],
+        next: (await api.listArchivePage(storeId, { limit: 4 })).next,
+      });
+      assert.deepEqual(await api.listArchivePage(storeId, { streamId: 'missing' }), {
+        archives: [],
+        next: null,
+      });
+      await rejectsWith(api.listArchivePage(storeId, { limit: 0 }), 'invalid_argument');
+      await rejectsWith(api.listArchivePage(storeId, { after: 'b/0-1' }), 'invalid_argument');
+      const foreign = (await api.listArchivePage(storeId, { limit: 1 })).next as string;
+      const other = await ctx.newStore();
+      await rejectsWith(api.listArchivePage(other, { after: foreign }), 'invalid_argument');
+      await rejectsWith(api.listArchivePage('missing-store-x'), 'not_found');
+    });
+
     test('scavengeMatching scavenges matching streams and reports errors per stream', async (api) => {
       const storeId = await ctx.newStore();
       for (const streamId of ['order-1', 'order-2', 'order-3', 'cart-1']) {

@@ -143,6 +143,51 @@ describe('evdb against a server (--url)', () => {
     assert.equal(bad.code, 2);
   });
 
+  it('archives lists the archived ranges, every page or one page with the cursor of the next', async () => {
+    const on = ['--url', url];
+    const client = await connect(url);
+    await client.createStore('archived');
+    const streams = ['c', 'a', 'b/1', 'b'];
+    for (const streamId of streams) {
+      await client.appendEvents('archived', streamId, [
+        { eventType: 'T', data: 1 },
+        { eventType: 'T', data: 2 },
+        { eventType: 'T', data: 3 },
+      ]);
+    }
+    const archive = { beforeVersion: 2, requireSnapshot: false, archive: true } as const;
+    await client.scavengeMatching('archived', '*', archive);
+    await client.close();
+    const keys = ['a', 'b', 'b/1', 'c'].map((streamId) => `archived/${streamId}/0-1`);
+
+    const all = await evdb(['archives', 'archived', ...on]);
+    assert.equal(all.code, 0, all.stderr);
+    assert.deepEqual(all.stdout.trim().split('\n'), keys);
+    const json = await evdb(['archives', 'archived', '--json', ...on]);
+    assert.deepEqual(JSON.parse(json.stdout), keys);
+    const one = await evdb(['archives', 'archived', '--stream', 'b', '--json', ...on]);
+    assert.deepEqual(JSON.parse(one.stdout), ['archived/b/0-1']);
+
+    const first = await evdb(['archives', 'archived', '--limit', '3', ...on]);
+    assert.deepEqual(first.stdout.trim().split('\n'), keys.slice(0, 3));
+    const cursor = /--after (\S+)/.exec(first.stderr)?.[1];
+    assert.ok(cursor !== undefined, first.stderr);
+    const rest = await evdb([
+      'archives',
+      'archived',
+      '--limit',
+      '3',
+      '--after',
+      cursor,
+      '--json',
+      ...on,
+    ]);
+    assert.deepEqual(JSON.parse(rest.stdout), { archives: keys.slice(3), next: null });
+    const none = await evdb(['archives', 'missing', ...on]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /not_found/);
+  });
+
   it('tail prints an event appended after it started, until stopped by its pid', async () => {
     const tail = startCli(['tail', 'shop', '$all', '--json', '--url', url]);
     await tail.waitFor(/^evdb: following shop\/\$all from position 3$/, 'stderr');

@@ -1,7 +1,9 @@
 // Over 400 lines: the table of the client commands (one entry each, with its help text and its
 // argument parsing) reads best as one list; the helpers below it are shared by those entries.
 
+import { ARCHIVES_COMMAND } from './archives.js';
 import { CLUSTER_COMMAND } from './cluster.js';
+import { printPagedList } from './paged-list.js';
 import { readFileSync } from 'node:fs';
 import type { RemoteApi } from '../protocol/operations.js';
 import { EvdbError } from '../core/errors.js';
@@ -203,33 +205,19 @@ Options:
       const [storeId] = positionals(parsed, ['store'], help) as [string];
       const json = parsed.values.json === true;
       const filter = { prefix: str(parsed, 'prefix'), pattern: str(parsed, 'pattern') };
-      const limit = int(parsed, 'limit', help, 1);
-      let after = str(parsed, 'after');
-      if (limit !== undefined) {
-        const page = await store.listStreams(storeId, { ...filter, after, limit });
-        if (json) io.out(JSON.stringify(page));
-        else {
-          for (const stream of page.streams) io.out(stream);
-          if (page.next !== null) io.err(`evdb: more after this page: --after ${page.next}`);
-        }
-        return;
-      }
-      if (json) io.out('[');
-      let first = true;
-      do {
-        const page = await store.listStreams(storeId, { ...filter, after, limit: PAGE });
-        for (const stream of page.streams) {
-          if (!json) io.out(stream);
-          else {
-            io.out(`${first ? '' : ','}${JSON.stringify(stream)}`);
-            first = false;
-          }
-        }
-        after = page.next ?? undefined;
-      } while (after !== undefined);
-      if (json) io.out(']');
+      await printPagedList(io, {
+        name: 'streams',
+        json,
+        limit: int(parsed, 'limit', help, 1),
+        after: str(parsed, 'after'),
+        fetch: async (after, limit) => {
+          const page = await store.listStreams(storeId, { ...filter, after, limit });
+          return { items: page.streams, next: page.next };
+        },
+      });
     },
   },
+  archives: ARCHIVES_COMMAND,
   stats: {
     summary: "a store's counts: streams, events, snapshots, subscriptions, bytes on disk",
     usage: `evdb stats <store> [--json]

@@ -9,6 +9,9 @@ import { useLoad } from '../hooks.js';
 import { href, type Route } from '../router.js';
 import type { Session } from '../session.js';
 
+/** Archived ranges listed on one page. */
+const ARCHIVES_PER_PAGE = 100;
+
 export function MaintenancePage(props: {
   session: Session;
   storeId: string;
@@ -19,7 +22,17 @@ export function MaintenancePage(props: {
   const archive = route.query.get('archive') ?? undefined;
   const schemas = useLoad(() => client.listSchemas(storeId), [client, storeId]);
   const snapshots = useLoad(() => client.listAllSnapshots(storeId), [client, storeId]);
-  const archives = useLoad(() => client.listArchives(storeId), [client, storeId]);
+  // Archived ranges a page at a time (keyset paging on the key): a store with many archived
+  // streams costs the page, not the store.
+  const archivesAfter = route.query.get('archivesAfter') ?? undefined;
+  const archivesPage = Math.max(0, Number(route.query.get('archivesPage') ?? 0) || 0);
+  const archives = useLoad(
+    () => client.listArchivePage(storeId, { after: archivesAfter, limit: ARCHIVES_PER_PAGE }),
+    [client, storeId, archivesAfter],
+  );
+  const archivesNext = archives.value?.next ?? null;
+  /** The query that keeps the archive list on its page. */
+  const onArchivesPage = { archivesAfter, archivesPage: archivesPage || undefined };
   const archived = useLoad(
     async () => (archive === undefined ? undefined : client.readArchive(storeId, archive)),
     [client, storeId, archive],
@@ -106,12 +119,12 @@ export function MaintenancePage(props: {
         <h3 id="archives-heading">Archives</h3>
         <p>Ranges of events a scavenge moved to the archive before deleting them.</p>
         <LoadStatus state={archives} what="the archives" />
-        {archives.value?.length === 0 && <p class="empty">No archives.</p>}
+        {archives.value?.archives.length === 0 && <p class="empty">No archives.</p>}
         <ul class="archive-list">
-          {archives.value?.map((key) => (
+          {archives.value?.archives.map((key) => (
             <li key={key}>
               <a
-                href={href('maintenance', [storeId], { archive: key })}
+                href={href('maintenance', [storeId], { ...onArchivesPage, archive: key })}
                 aria-current={key === archive ? 'true' : undefined}
               >
                 {key}
@@ -119,6 +132,31 @@ export function MaintenancePage(props: {
             </li>
           ))}
         </ul>
+        {(archivesPage > 0 || archivesNext !== null) && (
+          <nav class="pager" aria-label="Archive pages">
+            {archivesPage > 0 ? (
+              // A keyset page knows the page after it, not the one before: go back in history.
+              <button type="button" onClick={() => history.back()}>
+                ← Previous
+              </button>
+            ) : (
+              <span />
+            )}
+            <span>Page {archivesPage + 1}</span>
+            {archivesNext !== null ? (
+              <a
+                href={href('maintenance', [storeId], {
+                  archivesAfter: archivesNext,
+                  archivesPage: archivesPage + 1,
+                })}
+              >
+                Next →
+              </a>
+            ) : (
+              <span />
+            )}
+          </nav>
+        )}
         {archive !== undefined && (
           <>
             <LoadStatus state={archived} what="the archived events" />

@@ -1,13 +1,18 @@
 // Schemas, snapshots, scavenges and archives, read-only: what is registered and stored, a
-// scavenge's dry run (what it would delete), and the archived ranges with their events.
+// scavenge's dry run (what it would delete), and the archived ranges with their events. Schemas
+// and snapshots are paged by the server, each list on its own.
 import type { ScavengeResult } from 'evdb/client';
 import { useState } from 'preact/hooks';
 import { EventTable } from '../components/event-table.js';
+import { KeysetPager, pageAt } from '../components/pager.js';
 import { LoadStatus } from '../components/status.js';
 import { errorMessage, fieldText, formatTime } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href, type Route } from '../router.js';
 import type { Session } from '../session.js';
+
+/** Schemas and snapshots a page. */
+const ROWS_PER_PAGE = 50;
 
 export function MaintenancePage(props: {
   session: Session;
@@ -17,8 +22,16 @@ export function MaintenancePage(props: {
   const { session, storeId, route } = props;
   const { client } = session;
   const archive = route.query.get('archive') ?? undefined;
-  const schemas = useLoad(() => client.listSchemas(storeId), [client, storeId]);
-  const snapshots = useLoad(() => client.listAllSnapshots(storeId), [client, storeId]);
+  const schemasAfter = pageAt(route, 'schemas').after;
+  const snapshotsAfter = pageAt(route, 'snapshots').after;
+  const schemas = useLoad(
+    () => client.listSchemaPage(storeId, { after: schemasAfter, limit: ROWS_PER_PAGE }),
+    [client, storeId, schemasAfter],
+  );
+  const snapshots = useLoad(
+    () => client.listSnapshotPage(storeId, { after: snapshotsAfter, limit: ROWS_PER_PAGE }),
+    [client, storeId, snapshotsAfter],
+  );
   const archives = useLoad(() => client.listArchives(storeId), [client, storeId]);
   const archived = useLoad(
     async () => (archive === undefined ? undefined : client.readArchive(storeId, archive)),
@@ -44,14 +57,14 @@ export function MaintenancePage(props: {
               </tr>
             </thead>
             <tbody>
-              {schemas.value?.length === 0 && (
+              {schemas.value?.schemas.length === 0 && (
                 <tr>
                   <td colSpan={6} class="empty">
                     No schemas registered.
                   </td>
                 </tr>
               )}
-              {schemas.value?.map((schema) => (
+              {schemas.value?.schemas.map((schema) => (
                 <tr key={schema.eventType}>
                   <th scope="row">{schema.eventType}</th>
                   <td class="num">{schema.version}</td>
@@ -64,6 +77,12 @@ export function MaintenancePage(props: {
             </tbody>
           </table>
         </div>
+        <KeysetPager
+          label="Schema pages"
+          route={route}
+          list="schemas"
+          next={schemas.value?.next ?? null}
+        />
       </section>
       <section aria-labelledby="snapshots-heading">
         <h3 id="snapshots-heading">Snapshots</h3>
@@ -80,14 +99,14 @@ export function MaintenancePage(props: {
               </tr>
             </thead>
             <tbody>
-              {snapshots.value?.length === 0 && (
+              {snapshots.value?.snapshots.length === 0 && (
                 <tr>
                   <td colSpan={4} class="empty">
                     No snapshots.
                   </td>
                 </tr>
               )}
-              {snapshots.value?.map((snapshot) => (
+              {snapshots.value?.snapshots.map((snapshot) => (
                 <tr
                   key={`${snapshot.sourceUuid}\u0000${snapshot.streamUuid}\u0000${snapshot.version}`}
                 >
@@ -100,6 +119,12 @@ export function MaintenancePage(props: {
             </tbody>
           </table>
         </div>
+        <KeysetPager
+          label="Snapshot pages"
+          route={route}
+          list="snapshots"
+          next={snapshots.value?.next ?? null}
+        />
       </section>
       <ScavengePreview session={session} storeId={storeId} />
       <section aria-labelledby="archives-heading">

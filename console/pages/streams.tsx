@@ -2,6 +2,7 @@
 import { ANY_VERSION, type EventRecord } from 'evdb/client';
 import { useState } from 'preact/hooks';
 import { EventTable } from '../components/event-table.js';
+import { KeysetPager, pageAt } from '../components/pager.js';
 import { LoadStatus } from '../components/status.js';
 import { errorMessage, fieldText, formatCount, formatTimeUs } from '../format.js';
 import { useLoad } from '../hooks.js';
@@ -18,8 +19,7 @@ export function StreamsPage(props: {
 }): preact.JSX.Element {
   const { session, storeId, route } = props;
   const search = route.query.get('q') ?? '';
-  const after = route.query.get('after') ?? undefined;
-  const page = Math.max(0, Number(route.query.get('page') ?? 0) || 0);
+  const { after, page } = pageAt(route);
   // One page from the server (keyset paging on the stream id): a store of millions of streams
   // costs the page, not the store. A search with `*` is a pattern, any other a prefix.
   const streams = useLoad(
@@ -33,7 +33,6 @@ export function StreamsPage(props: {
   );
   const stats = useLoad(() => session.client.storeStats(storeId), [session, storeId]);
   const shown = streams.value?.streams ?? [];
-  const next = streams.value?.next ?? null;
 
   const onSearch = (event: Event): void => {
     event.preventDefault();
@@ -81,26 +80,7 @@ export function StreamsPage(props: {
           </li>
         ))}
       </ul>
-      {(page > 0 || next !== null) && (
-        <nav class="pager" aria-label="Stream pages">
-          {page > 0 ? (
-            // A keyset page knows the page after it, not the one before: go back in history.
-            <button type="button" onClick={() => history.back()}>
-              ← Previous
-            </button>
-          ) : (
-            <span />
-          )}
-          <span>Page {page + 1}</span>
-          {next !== null ? (
-            <a href={href('streams', [storeId], { q: search, after: next, page: page + 1 })}>
-              Next →
-            </a>
-          ) : (
-            <span />
-          )}
-        </nav>
-      )}
+      <KeysetPager label="Stream pages" route={route} next={streams.value?.next ?? null} />
     </>
   );
 }

@@ -11,56 +11,65 @@ export interface Loaded<T> {
 
 /**
  * Runs `load` when `deps` change, and again every `intervalMs` when given (a poll waits for the
- * previous load to finish). A result from a load made for older `deps` is dropped.
+ * previous load to finish). A value loaded for other deps (another stream, another page) is
+ * never returned, not even in the render that first sees the new deps; a reload or a poll keeps
+ * the value until the next one arrives.
  */
 export function useLoad<T>(
   load: () => Promise<T>,
   deps: readonly unknown[],
   intervalMs?: number,
 ): Loaded<T> {
-  const [state, setState] = useState<{ value?: T; error?: string; loading: boolean }>({
-    loading: true,
-  });
+  const [state, setState] = useState<{
+    value?: T;
+    error?: string;
+    loading: boolean;
+    /** The deps the state was loaded for. */
+    deps?: readonly unknown[];
+  }>({ loading: true });
   const [tick, setTick] = useState(0);
   const latest = useRef(load);
   latest.current = load;
-  const shownFor = useRef<readonly unknown[]>(deps);
   useEffect(() => {
-    // A value loaded for other deps (another stream, another store) is not shown while the new
-    // one loads; a reload or a poll keeps the value on screen until the next one arrives.
-    const sameDeps =
-      shownFor.current.length === deps.length &&
-      shownFor.current.every((dep, i) => Object.is(dep, deps[i]));
-    shownFor.current = deps;
     let cancelled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const run = (): void => {
       latest.current().then(
         (value) => {
           if (cancelled) return;
-          setState({ value, loading: false });
+          setState({ value, loading: false, deps });
           if (intervalMs !== undefined) timer = setTimeout(run, intervalMs);
         },
         (error: unknown) => {
           if (cancelled) return;
-          setState((old) => ({ value: old.value, error: errorMessage(error), loading: false }));
+          setState((old) => ({
+            value: sameDeps(old.deps, deps) ? old.value : undefined,
+            error: errorMessage(error),
+            loading: false,
+            deps,
+          }));
           if (intervalMs !== undefined) timer = setTimeout(run, intervalMs);
         },
       );
     };
-    setState((old) => ({ value: sameDeps ? old.value : undefined, loading: true }));
+    setState((old) => ({ ...old, loading: true }));
     run();
     return () => {
       cancelled = true;
       clearTimeout(timer);
     };
   }, [...deps, tick, intervalMs]);
+  const current = sameDeps(state.deps, deps);
   return {
-    value: state.value,
-    error: state.error,
-    loading: state.loading,
+    value: current ? state.value : undefined,
+    error: current ? state.error : undefined,
+    loading: current ? state.loading : true,
     reload: () => setTick((n) => n + 1),
   };
+}
+
+function sameDeps(a: readonly unknown[] | undefined, b: readonly unknown[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((dep, i) => Object.is(dep, b[i]));
 }
 
 /** The state of a live view: `idle` until it has something to watch. */

@@ -264,7 +264,7 @@ describe(
     it('watches a channel live, publishes on it, and holds messages while paused', async (t) => {
       await page.getByRole('link', { name: 'Channels' }).click();
       await page.getByRole('heading', { name: 'Channels' }).waitFor();
-      await page.getByLabel('Channel', { exact: true }).selectOption('events');
+      await page.getByLabel('Channel').selectOption('events');
       // A topic the client refuses (an empty segment) is said, not swallowed.
       await page.getByLabel(/Topic pattern/).fill('orders..eu');
       await page.getByRole('button', { name: 'Watch' }).click();
@@ -315,7 +315,7 @@ describe(
       await shot(page, 'channels');
 
       // A signed-only channel offers no publishing: the console does not hold the secret.
-      await page.getByLabel('Channel', { exact: true }).selectOption('alerts');
+      await page.getByLabel('Channel').selectOption('alerts');
       await page.getByRole('button', { name: 'Watch' }).click();
       await page.getByText('Messages on alerts must be signed').waitFor();
       assert.equal(await page.locator('[data-write-action="publish"]').count(), 0);
@@ -405,6 +405,7 @@ describe(
       const total = all.snapshots.length;
       assert.ok(total > 50 && total <= 100, `${total} snapshots: two pages of 50`);
       await page.goto(`${serve.url}/ui#/maintenance/${SEED.store}`);
+      await page.reload(); // the view was open before the snapshots were recorded
       const rows = page.locator('section[aria-labelledby="snapshots-heading"] tbody tr');
       const sources = async (count: number): Promise<string[]> => {
         await rows.nth(count - 1).waitFor();

@@ -81,9 +81,9 @@ export function ChannelsPage(props: { session: Session; route: Route }): preact.
       <form class="toolbar" onSubmit={onWatch} key={`${channel}\u0000${topic}`}>
         <label>
           Channel
-          <select name="channel" defaultValue={channel}>
+          <select name="channel">
             {CHANNEL_NAMES.map((name) => (
-              <option key={name} value={name}>
+              <option key={name} value={name} selected={name === channel}>
                 {name} ({CHANNELS[name].priority})
               </option>
             ))}

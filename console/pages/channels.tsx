@@ -1,14 +1,8 @@
 // Channels: a live view of one channel's messages whose topics match a pattern, through the
 // client's channel subscription over the WebSocket, and publishing with a write token. Channels
 // keep nothing, so pausing holds what arrives until the resume instead of closing.
-import {
-  CHANNELS,
-  isEvdbError,
-  type ChannelMessage,
-  type ChannelName,
-  type JsonValue,
-} from 'evdb/client';
-import { useState } from 'preact/hooks';
+import { CHANNELS, isEvdbError, type ChannelMessage, type ChannelName } from 'evdb/client';
+import { JsonWriteForm } from '../components/json-write-form.js';
 import { LiveStatus, PauseButton } from '../components/live.js';
 import { errorMessage, fieldText, formatJson, formatTime } from '../format.js';
 import { useLiveFeed } from '../hooks.js';
@@ -192,7 +186,6 @@ function PublishForm(props: {
   topic: string;
 }): preact.JSX.Element {
   const { session, channel, topic } = props;
-  const [result, setResult] = useState<{ text: string; error: boolean } | undefined>();
   if (CHANNELS[channel].signature === 'required') {
     return (
       <p class="note">
@@ -201,51 +194,22 @@ function PublishForm(props: {
       </p>
     );
   }
-  const onSubmit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    const data = new FormData(event.currentTarget as HTMLFormElement);
-    try {
-      const message = JSON.parse(fieldText(data, 'message')) as JsonValue;
-      const published = await session.client.channels.publish(
-        channel,
-        fieldText(data, 'topic'),
-        message,
-      );
-      setResult({
-        text: `Published ${published.id} to ${published.localRecipients} subscriptions on this node.`,
-        error: false,
-      });
-    } catch (error) {
-      setResult({ text: errorMessage(refusal(error, channel, 'publish')), error: true });
-    }
-  };
   return (
-    <form
-      class="append-form"
-      onSubmit={(event) => void onSubmit(event)}
+    <JsonWriteForm
       key={`${channel}\u0000${topic}`}
-    >
-      <fieldset>
-        <legend>Publish a message on {channel}</legend>
-        <label>
-          Topic (no wildcards)
-          <input name="topic" required defaultValue={topic.includes('*') ? '' : topic} />
-        </label>
-        <label>
-          Message (JSON)
-          <textarea name="message" rows={4} required>
-            {'{}'}
-          </textarea>
-        </label>
-        <button type="submit" data-write-action="publish">
-          Publish
-        </button>
-        {result !== undefined && (
-          <p role={result.error ? 'alert' : 'status'} class={result.error ? 'error' : ''}>
-            {result.text}
-          </p>
-        )}
-      </fieldset>
-    </form>
+      legend={`Publish a message on ${channel}`}
+      text={{
+        name: 'topic',
+        label: 'Topic (no wildcards)',
+        initial: topic.includes('*') ? '' : topic,
+      }}
+      jsonLabel="Message (JSON)"
+      action={{ label: 'Publish', name: 'publish' }}
+      write={async (to, message) => {
+        const published = await session.client.channels.publish(channel, to, message);
+        return `Published ${published.id} to ${published.localRecipients} subscriptions on this node.`;
+      }}
+      describeError={(error) => errorMessage(refusal(error, channel, 'publish'))}
+    />
   );
 }

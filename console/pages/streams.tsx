@@ -1,10 +1,10 @@
 // Streams: search by id prefix or `*` pattern, paged; one stream's events, paged by version.
-import { ANY_VERSION, type EventRecord } from 'evdb/client';
-import { useState } from 'preact/hooks';
+import { ANY_VERSION } from 'evdb/client';
 import { EventTable } from '../components/event-table.js';
+import { JsonWriteForm } from '../components/json-write-form.js';
 import { KeysetPager, pageAt } from '../components/pager.js';
 import { LoadStatus } from '../components/status.js';
-import { errorMessage, fieldText, formatCount, formatTimeUs } from '../format.js';
+import { fieldText, formatCount, formatTimeUs } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href, navigate, type Route } from '../router.js';
 import type { Session } from '../session.js';
@@ -177,48 +177,22 @@ function AppendForm(props: {
   onAppended: () => void;
 }): preact.JSX.Element {
   const { session, storeId, streamId, onAppended } = props;
-  const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>();
-  const onSubmit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    try {
-      const parsed = JSON.parse(fieldText(data, 'data')) as EventRecord['data'];
-      const result = await session.client.appendEvents(
-        storeId,
-        streamId,
-        [{ eventType: fieldText(data, 'eventType'), data: parsed }],
-        ANY_VERSION,
-      );
-      setMessage({ text: `Appended at version ${result.version}.`, error: false });
-      onAppended();
-    } catch (error) {
-      setMessage({ text: errorMessage(error), error: true });
-    }
-  };
   return (
-    <form class="append-form" onSubmit={(event) => void onSubmit(event)}>
-      <fieldset>
-        <legend>Append an event</legend>
-        <label>
-          Event type
-          <input name="eventType" required />
-        </label>
-        <label>
-          Data (JSON)
-          <textarea name="data" rows={4} required>
-            {'{}'}
-          </textarea>
-        </label>
-        <button type="submit" data-write-action="append">
-          Append
-        </button>
-        {message !== undefined && (
-          <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>
-            {message.text}
-          </p>
-        )}
-      </fieldset>
-    </form>
+    <JsonWriteForm
+      legend="Append an event"
+      text={{ name: 'eventType', label: 'Event type' }}
+      jsonLabel="Data (JSON)"
+      action={{ label: 'Append', name: 'append' }}
+      write={async (eventType, data) => {
+        const result = await session.client.appendEvents(
+          storeId,
+          streamId,
+          [{ eventType, data }],
+          ANY_VERSION,
+        );
+        onAppended();
+        return `Appended at version ${result.version}.`;
+      }}
+    />
   );
 }

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { errorMessage, fieldText } from './format.js';
 import { useLoad } from './hooks.js';
 import { CausationPage } from './pages/causation.js';
+import { ChannelsPage } from './pages/channels.js';
 import { EventPage } from './pages/event.js';
 import { MaintenancePage } from './pages/maintenance.js';
 import { OverviewPage } from './pages/overview.js';
@@ -10,7 +11,7 @@ import { QueriesPage } from './pages/queries.js';
 import { StreamPage, StreamsPage } from './pages/streams.js';
 import { SubscriptionsPage } from './pages/subscriptions.js';
 import { TailPage } from './pages/tail.js';
-import { href, navigate, useRoute, type PageName, type Route } from './router.js';
+import { STORELESS_PAGES, href, navigate, useRoute, type PageName, type Route } from './router.js';
 import { closeSession, openSession, storedToken, type Session } from './session.js';
 
 /** The navigation: every page that needs a store takes the selected one. */
@@ -22,6 +23,7 @@ const NAV: { page: PageName; label: string; needsStore: boolean }[] = [
   { page: 'subscriptions', label: 'Subscriptions and links', needsStore: true },
   { page: 'causation', label: 'Causation', needsStore: true },
   { page: 'maintenance', label: 'Schemas, snapshots, archives', needsStore: true },
+  { page: 'channels', label: 'Channels', needsStore: false },
 ];
 
 /** Pages that belong under another page of the navigation. */
@@ -103,7 +105,7 @@ function Shell(props: { session: Session; onSignOut: () => void }): preact.JSX.E
   const { session, onSignOut } = props;
   const route = useRoute();
   const stores = useLoad(() => session.client.listStores(), [session]);
-  const storeId = route.page === 'overview' ? undefined : route.parts[0];
+  const storeId = STORELESS_PAGES.has(route.page) ? undefined : route.parts[0];
   const [lastStore, setLastStore] = useState<string | undefined>();
   useEffect(() => {
     if (storeId !== undefined) setLastStore(storeId);
@@ -128,7 +130,7 @@ function Shell(props: { session: Session; onSignOut: () => void }): preact.JSX.E
             onChange={(event) => {
               const next = event.currentTarget.value;
               setLastStore(next);
-              if (route.page !== 'overview') {
+              if (!STORELESS_PAGES.has(route.page)) {
                 navigate(href(NAV_PARENT[route.page] ?? route.page, [next]));
               }
             }}
@@ -179,6 +181,7 @@ function Page(props: {
 }): preact.JSX.Element {
   const { session, route, storeId } = props;
   if (route.page === 'overview') return <OverviewPage session={session} />;
+  if (route.page === 'channels') return <ChannelsPage session={session} route={route} />;
   if (storeId === undefined) {
     return <p class="empty">This server has no stores yet (or the token may use none).</p>;
   }
@@ -203,7 +206,7 @@ function Page(props: {
     case 'tail':
       return <TailPage session={session} storeId={storeId} route={route} />;
     case 'subscriptions':
-      return <SubscriptionsPage session={session} storeId={storeId} />;
+      return <SubscriptionsPage session={session} storeId={storeId} route={route} />;
     case 'causation':
       return <CausationPage session={session} storeId={storeId} id={second} />;
     case 'maintenance':

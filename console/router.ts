@@ -11,7 +11,8 @@ export type PageName =
   | 'tail'
   | 'subscriptions'
   | 'causation'
-  | 'maintenance';
+  | 'maintenance'
+  | 'channels';
 
 const PAGES: readonly PageName[] = [
   'overview',
@@ -23,7 +24,11 @@ const PAGES: readonly PageName[] = [
   'subscriptions',
   'causation',
   'maintenance',
+  'channels',
 ];
+
+/** Pages that show no store: their address has no store id. */
+export const STORELESS_PAGES: ReadonlySet<PageName> = new Set(['overview', 'channels']);
 
 export interface Route {
   page: PageName;
@@ -65,6 +70,14 @@ export function href(
   }
   const text = search.toString();
   return `#/${path}${text === '' ? '' : `?${text}`}`;
+}
+
+/** The address of the current view with some query parameters changed (undefined: removed). */
+export function hrefWith(
+  route: Route,
+  changes: Record<string, string | number | undefined>,
+): string {
+  return href(route.page, route.parts, { ...Object.fromEntries(route.query), ...changes });
 }
 
 export function navigate(to: string): void {

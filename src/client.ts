@@ -23,6 +23,19 @@ export type {
 export { TELEMETRY_CHANNELS } from './telemetry/channels.js';
 export type { RetryEvent } from './telemetry/channels.js';
 export { uuidv7 } from './core/ids.js';
+export { CHANNELS } from './core/channel-types.js';
+export type {
+  ChannelApi,
+  ChannelHandler,
+  ChannelMessage,
+  ChannelName,
+  ChannelPriority,
+  ChannelPublishOptions,
+  ChannelPublishResult,
+  ChannelSpec,
+  ChannelSubscribeOptions,
+  ChannelSubscription,
+} from './core/channel-types.js';
 export {
   NO_STREAM,
   ANY_VERSION,

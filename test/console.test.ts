@@ -198,7 +198,7 @@ describe(
       await page.getByText('20 streams starting with page- on page 3').waitFor();
       assert.deepEqual(await listed(), ids.slice(100));
       assert.equal(await pager.getByRole('link', { name: 'Next →' }).count(), 0, 'the last page');
-      await pager.getByRole('button', { name: '← Previous' }).click();
+      await pager.getByRole('link', { name: '← Previous' }).click();
       await page.getByText('on page 2').waitFor();
       assert.deepEqual(await listed(), ids.slice(50, 100));
       await page.getByLabel(/Stream id prefix or pattern/).fill('page-*7');
@@ -242,7 +242,7 @@ describe(
 
     it('tails $all live: an event appended now shows up', async (t) => {
       await page.getByRole('link', { name: 'Live tail' }).click();
-      await page.locator('[data-tail-state="live"]').waitFor();
+      await page.locator('[data-live-state="live"]').waitFor();
       const appending = Date.now();
       await admin.appendEvents('shop', 'order-99', [
         { eventType: 'OrderPlaced', data: { orderId: 'order-99', total: 990 } },
@@ -251,7 +251,7 @@ describe(
       // Reported, not asserted: timings belong to benchmarks.
       t.diagnostic(`the tail showed the event ${Date.now() - appending} ms after the append began`);
       await page.getByRole('button', { name: 'Pause' }).click();
-      await page.locator('[data-tail-state="paused"]').waitFor();
+      await page.locator('[data-live-state="paused"]').waitFor();
       // Appended while paused: it shows once resumed, since the tail resumes after the last event.
       await admin.appendEvents('shop', 'order-98', [
         { eventType: 'OrderPlaced', data: { orderId: 'order-98', total: 980 } },
@@ -259,6 +259,66 @@ describe(
       await page.getByRole('button', { name: 'Resume' }).click();
       await page.locator('tr.event-row', { hasText: 'order-98' }).waitFor({ timeout: 10_000 });
       await shot(page, 'tail');
+    });
+
+    it('watches a channel live, publishes on it, and holds messages while paused', async (t) => {
+      await page.getByRole('link', { name: 'Channels' }).click();
+      await page.getByRole('heading', { name: 'Channels' }).waitFor();
+      await page.getByLabel('Channel').selectOption('events');
+      // A topic the client refuses (an empty segment) is said, not swallowed.
+      await page.getByLabel(/Topic pattern/).fill('orders..eu');
+      await page.getByRole('button', { name: 'Watch' }).click();
+      await page.locator('[data-live-state="failed"]').waitFor();
+      await page
+        .getByRole('alert')
+        .getByText(/invalid_argument: invalid topic/)
+        .waitFor();
+
+      await page.getByLabel(/Topic pattern/).fill('orders.*');
+      await page.getByRole('button', { name: 'Watch' }).click();
+      assert.match(page.url(), /#\/channels\?channel=events&topic=orders\.\*$/);
+      await page.locator('[data-live-state="live"]').waitFor();
+      const publishing = Date.now();
+      await admin.channels.publish('events', 'orders.eu', { orderId: 'order-77', total: 770 });
+      const row = page.locator('tr.channel-message[data-topic="orders.eu"]');
+      await row.waitFor({ timeout: 10_000 });
+      // Reported, not asserted: timings belong to benchmarks.
+      t.diagnostic(`the page showed the message ${Date.now() - publishing} ms after the publish`);
+      await row.getByText('"orderId":"order-77"').waitFor();
+      // Not matched by the pattern: never shown.
+      await admin.channels.publish('events', 'orders.eu.late', { ignored: true });
+
+      // Published from the page itself, with the admin token.
+      await page.getByLabel('Topic (no wildcards)').fill('orders.us');
+      await page.getByLabel('Message (JSON)').fill('{"from": "console"}');
+      await page.locator('[data-write-action="publish"]').click();
+      await page
+        .getByRole('status')
+        .getByText(/^Published .* to 1 subscriptions/)
+        .waitFor();
+      await page.locator('tr.channel-message[data-topic="orders.us"]').waitFor();
+
+      // Paused, the page holds what arrives (channels keep nothing) and shows it on resume.
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await page.locator('[data-live-state="paused"]').waitFor();
+      await admin.channels.publish('events', 'orders.paused', { n: 1 });
+      await page.getByText('1 arrived while paused').waitFor();
+      assert.equal(await page.locator('tr[data-topic="orders.paused"]').count(), 0);
+      await page.getByRole('button', { name: 'Resume' }).click();
+      await page.locator('tr.channel-message[data-topic="orders.paused"]').waitFor();
+      const topics = await page.locator('tr.channel-message td:nth-child(2)').allInnerTexts();
+      assert.deepEqual(topics, ['orders.paused', 'orders.us', 'orders.eu'], 'newest first');
+      // Keyboard: the message opens from its summary.
+      await page.locator('tr.channel-message[data-topic="orders.paused"] summary').focus();
+      await page.keyboard.press('Enter');
+      await page.getByText('"n": 1').waitFor();
+      await shot(page, 'channels');
+
+      // A signed-only channel offers no publishing: the console does not hold the secret.
+      await page.getByLabel('Channel').selectOption('alerts');
+      await page.getByRole('button', { name: 'Watch' }).click();
+      await page.getByText('Messages on alerts must be signed').waitFor();
+      assert.equal(await page.locator('[data-write-action="publish"]').count(), 0);
     });
 
     it('shows the lagging subscription and the link', async () => {
@@ -328,6 +388,51 @@ describe(
       await shot(page, 'maintenance');
     });
 
+    it('pages through more snapshots than one page holds, forward and back', async () => {
+      for (let i = 0; i < 60; i++) {
+        await admin.recordSnapshot(
+          SEED.store,
+          `pager-${String(i).padStart(2, '0')}`,
+          'order-2',
+          0,
+          {
+            data: { i },
+          },
+        );
+      }
+      const all = await admin.listSnapshotPage(SEED.store, { limit: 1000 });
+      assert.equal(all.next, null);
+      const total = all.snapshots.length;
+      assert.ok(total > 50 && total <= 100, `${total} snapshots: two pages of 50`);
+      await page.goto(`${serve.url}/ui#/maintenance/${SEED.store}`);
+      await page.reload(); // the view was open before the snapshots were recorded
+      const rows = page.locator('section[aria-labelledby="snapshots-heading"] tbody tr');
+      const sources = async (count: number): Promise<string[]> => {
+        await rows.nth(count - 1).waitFor();
+        assert.equal(await rows.count(), count);
+        return rows.locator('td:nth-child(2)').allInnerTexts();
+      };
+      const first = await sources(50);
+      assert.deepEqual(
+        first,
+        all.snapshots.slice(0, 50).map((s) => s.sourceUuid),
+      );
+      const pager = page.getByRole('navigation', { name: 'Snapshot pages' });
+      await pager.getByRole('link', { name: 'Next →' }).click();
+      await pager.getByText('Page 2').waitFor();
+      assert.match(page.url(), /snapshotsAfter=.*snapshotsPage=1/);
+      assert.deepEqual(
+        await sources(total - 50),
+        all.snapshots.slice(50).map((s) => s.sourceUuid),
+      );
+      assert.equal(await pager.getByRole('link', { name: 'Next →' }).count(), 0, 'the last page');
+      // The schemas, a list of their own, stay on their first page.
+      assert.equal(await page.getByRole('navigation', { name: 'Schema pages' }).count(), 0);
+      await pager.getByRole('link', { name: '← Previous' }).click();
+      await pager.getByText('Page 1').waitFor();
+      assert.deepEqual(await sources(50), first);
+    });
+
     it('is driven by the keyboard', async () => {
       await page.goto(`${serve.url}/ui#/overview`);
       await page.reload();
@@ -356,7 +461,12 @@ describe(
     it('offers no write action to a read token, and the server refuses its writes', async () => {
       const reader = await signedIn(READER);
       assert.equal(await reader.locator('[data-role]').innerText(), 'read-only');
-      for (const view of ['#/stream/shop/order-1', '#/subscriptions/shop', '#/maintenance/shop']) {
+      for (const view of [
+        '#/stream/shop/order-1',
+        '#/subscriptions/shop',
+        '#/maintenance/shop',
+        '#/channels?channel=events&topic=orders.*',
+      ]) {
         await reader.goto(`${serve.url}/ui${view}`);
         await reader.locator('main table tbody tr').first().waitFor();
         assert.equal(
@@ -364,8 +474,13 @@ describe(
           0,
           `write actions on ${view}`,
         );
-        await shot(reader, `read-only-${view.split('/')[1] as string}`);
+        await shot(reader, `read-only-${/^#\/(\w+)/.exec(view)?.[1] as string}`);
       }
+      // The read token watches a channel (the read role is enough), with no way to publish.
+      await reader.locator('[data-live-state="live"]').waitFor();
+      await reader.locator('[data-read-only-channels]').waitFor();
+      await admin.channels.publish('events', 'orders.read', { seen: 'by a reader' });
+      await reader.locator('tr.channel-message[data-topic="orders.read"]').waitFor();
       // What the page could send with this token: the server refuses the write itself.
       const response = await fetch(`${serve.url}/stores/shop/streams/forbidden-1`, {
         method: 'POST',
@@ -378,6 +493,16 @@ describe(
       });
       const status = response.status;
       assert.equal(status, 403);
+      const publish = await fetch(`${serve.url}/channels/events/orders.read`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${READER}`,
+          'content-type': 'application/json',
+          origin: serve.url,
+        },
+        body: JSON.stringify({ message: { nope: true } }),
+      });
+      assert.equal(publish.status, 403, 'a read token publishes nothing');
       await reader.close();
     });
 

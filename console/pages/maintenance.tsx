@@ -1,16 +1,18 @@
 // Schemas, snapshots, scavenges and archives, read-only: what is registered and stored, a
-// scavenge's dry run (what it would delete), and the archived ranges with their events.
+// scavenge's dry run (what it would delete), and the archived ranges with their events. Schemas,
+// snapshots and archived ranges are paged by the server, each list on its own.
 import type { ScavengeResult } from 'evdb/client';
 import { useState } from 'preact/hooks';
 import { EventTable } from '../components/event-table.js';
+import { KeysetPager, pageAt } from '../components/pager.js';
 import { LoadStatus } from '../components/status.js';
 import { errorMessage, fieldText, formatTime } from '../format.js';
 import { useLoad } from '../hooks.js';
-import { href, type Route } from '../router.js';
+import { hrefWith, type Route } from '../router.js';
 import type { Session } from '../session.js';
 
-/** Archived ranges listed on one page. */
-const ARCHIVES_PER_PAGE = 100;
+/** Schemas, snapshots and archived ranges a page. */
+const ROWS_PER_PAGE = 50;
 
 export function MaintenancePage(props: {
   session: Session;
@@ -20,19 +22,21 @@ export function MaintenancePage(props: {
   const { session, storeId, route } = props;
   const { client } = session;
   const archive = route.query.get('archive') ?? undefined;
-  const schemas = useLoad(() => client.listSchemas(storeId), [client, storeId]);
-  const snapshots = useLoad(() => client.listAllSnapshots(storeId), [client, storeId]);
-  // Archived ranges a page at a time (keyset paging on the key): a store with many archived
-  // streams costs the page, not the store.
-  const archivesAfter = route.query.get('archivesAfter') ?? undefined;
-  const archivesPage = Math.max(0, Number(route.query.get('archivesPage') ?? 0) || 0);
+  const schemasAfter = pageAt(route, 'schemas').after;
+  const snapshotsAfter = pageAt(route, 'snapshots').after;
+  const archivesAfter = pageAt(route, 'archives').after;
+  const schemas = useLoad(
+    () => client.listSchemaPage(storeId, { after: schemasAfter, limit: ROWS_PER_PAGE }),
+    [client, storeId, schemasAfter],
+  );
+  const snapshots = useLoad(
+    () => client.listSnapshotPage(storeId, { after: snapshotsAfter, limit: ROWS_PER_PAGE }),
+    [client, storeId, snapshotsAfter],
+  );
   const archives = useLoad(
-    () => client.listArchivePage(storeId, { after: archivesAfter, limit: ARCHIVES_PER_PAGE }),
+    () => client.listArchivePage(storeId, { after: archivesAfter, limit: ROWS_PER_PAGE }),
     [client, storeId, archivesAfter],
   );
-  const archivesNext = archives.value?.next ?? null;
-  /** The query that keeps the archive list on its page. */
-  const onArchivesPage = { archivesAfter, archivesPage: archivesPage || undefined };
   const archived = useLoad(
     async () => (archive === undefined ? undefined : client.readArchive(storeId, archive)),
     [client, storeId, archive],
@@ -57,14 +61,14 @@ export function MaintenancePage(props: {
               </tr>
             </thead>
             <tbody>
-              {schemas.value?.length === 0 && (
+              {schemas.value?.schemas.length === 0 && (
                 <tr>
                   <td colSpan={6} class="empty">
                     No schemas registered.
                   </td>
                 </tr>
               )}
-              {schemas.value?.map((schema) => (
+              {schemas.value?.schemas.map((schema) => (
                 <tr key={schema.eventType}>
                   <th scope="row">{schema.eventType}</th>
                   <td class="num">{schema.version}</td>
@@ -77,6 +81,12 @@ export function MaintenancePage(props: {
             </tbody>
           </table>
         </div>
+        <KeysetPager
+          label="Schema pages"
+          route={route}
+          list="schemas"
+          next={schemas.value?.next ?? null}
+        />
       </section>
       <section aria-labelledby="snapshots-heading">
         <h3 id="snapshots-heading">Snapshots</h3>
@@ -93,14 +103,14 @@ export function MaintenancePage(props: {
               </tr>
             </thead>
             <tbody>
-              {snapshots.value?.length === 0 && (
+              {snapshots.value?.snapshots.length === 0 && (
                 <tr>
                   <td colSpan={4} class="empty">
                     No snapshots.
                   </td>
                 </tr>
               )}
-              {snapshots.value?.map((snapshot) => (
+              {snapshots.value?.snapshots.map((snapshot) => (
                 <tr
                   key={`${snapshot.sourceUuid}\u0000${snapshot.streamUuid}\u0000${snapshot.version}`}
                 >
@@ -113,6 +123,12 @@ export function MaintenancePage(props: {
             </tbody>
           </table>
         </div>
+        <KeysetPager
+          label="Snapshot pages"
+          route={route}
+          list="snapshots"
+          next={snapshots.value?.next ?? null}
+        />
       </section>
       <ScavengePreview session={session} storeId={storeId} />
       <section aria-labelledby="archives-heading">
@@ -124,7 +140,7 @@ export function MaintenancePage(props: {
           {archives.value?.archives.map((key) => (
             <li key={key}>
               <a
-                href={href('maintenance', [storeId], { ...onArchivesPage, archive: key })}
+                href={hrefWith(route, { archive: key })}
                 aria-current={key === archive ? 'true' : undefined}
               >
                 {key}
@@ -132,31 +148,12 @@ export function MaintenancePage(props: {
             </li>
           ))}
         </ul>
-        {(archivesPage > 0 || archivesNext !== null) && (
-          <nav class="pager" aria-label="Archive pages">
-            {archivesPage > 0 ? (
-              // A keyset page knows the page after it, not the one before: go back in history.
-              <button type="button" onClick={() => history.back()}>
-                ← Previous
-              </button>
-            ) : (
-              <span />
-            )}
-            <span>Page {archivesPage + 1}</span>
-            {archivesNext !== null ? (
-              <a
-                href={href('maintenance', [storeId], {
-                  archivesAfter: archivesNext,
-                  archivesPage: archivesPage + 1,
-                })}
-              >
-                Next →
-              </a>
-            ) : (
-              <span />
-            )}
-          </nav>
-        )}
+        <KeysetPager
+          label="Archive pages"
+          route={route}
+          list="archives"
+          next={archives.value?.next ?? null}
+        />
         {archive !== undefined && (
           <>
             <LoadStatus state={archived} what="the archived events" />

@@ -1,9 +1,10 @@
 // Streams: search by id prefix or `*` pattern, paged; one stream's events, paged by version.
-import { ANY_VERSION, type EventRecord } from 'evdb/client';
-import { useState } from 'preact/hooks';
+import { ANY_VERSION } from 'evdb/client';
 import { EventTable } from '../components/event-table.js';
+import { JsonWriteForm } from '../components/json-write-form.js';
+import { KeysetPager, pageAt } from '../components/pager.js';
 import { LoadStatus } from '../components/status.js';
-import { errorMessage, fieldText, formatCount, formatTimeUs } from '../format.js';
+import { fieldText, formatCount, formatTimeUs } from '../format.js';
 import { useLoad } from '../hooks.js';
 import { href, navigate, type Route } from '../router.js';
 import type { Session } from '../session.js';
@@ -18,8 +19,7 @@ export function StreamsPage(props: {
 }): preact.JSX.Element {
   const { session, storeId, route } = props;
   const search = route.query.get('q') ?? '';
-  const after = route.query.get('after') ?? undefined;
-  const page = Math.max(0, Number(route.query.get('page') ?? 0) || 0);
+  const { after, page } = pageAt(route);
   // One page from the server (keyset paging on the stream id): a store of millions of streams
   // costs the page, not the store. A search with `*` is a pattern, any other a prefix.
   const streams = useLoad(
@@ -33,7 +33,6 @@ export function StreamsPage(props: {
   );
   const stats = useLoad(() => session.client.storeStats(storeId), [session, storeId]);
   const shown = streams.value?.streams ?? [];
-  const next = streams.value?.next ?? null;
 
   const onSearch = (event: Event): void => {
     event.preventDefault();
@@ -81,26 +80,7 @@ export function StreamsPage(props: {
           </li>
         ))}
       </ul>
-      {(page > 0 || next !== null) && (
-        <nav class="pager" aria-label="Stream pages">
-          {page > 0 ? (
-            // A keyset page knows the page after it, not the one before: go back in history.
-            <button type="button" onClick={() => history.back()}>
-              ← Previous
-            </button>
-          ) : (
-            <span />
-          )}
-          <span>Page {page + 1}</span>
-          {next !== null ? (
-            <a href={href('streams', [storeId], { q: search, after: next, page: page + 1 })}>
-              Next →
-            </a>
-          ) : (
-            <span />
-          )}
-        </nav>
-      )}
+      <KeysetPager label="Stream pages" route={route} next={streams.value?.next ?? null} />
     </>
   );
 }
@@ -197,48 +177,22 @@ function AppendForm(props: {
   onAppended: () => void;
 }): preact.JSX.Element {
   const { session, storeId, streamId, onAppended } = props;
-  const [message, setMessage] = useState<{ text: string; error: boolean } | undefined>();
-  const onSubmit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const data = new FormData(form);
-    try {
-      const parsed = JSON.parse(fieldText(data, 'data')) as EventRecord['data'];
-      const result = await session.client.appendEvents(
-        storeId,
-        streamId,
-        [{ eventType: fieldText(data, 'eventType'), data: parsed }],
-        ANY_VERSION,
-      );
-      setMessage({ text: `Appended at version ${result.version}.`, error: false });
-      onAppended();
-    } catch (error) {
-      setMessage({ text: errorMessage(error), error: true });
-    }
-  };
   return (
-    <form class="append-form" onSubmit={(event) => void onSubmit(event)}>
-      <fieldset>
-        <legend>Append an event</legend>
-        <label>
-          Event type
-          <input name="eventType" required />
-        </label>
-        <label>
-          Data (JSON)
-          <textarea name="data" rows={4} required>
-            {'{}'}
-          </textarea>
-        </label>
-        <button type="submit" data-write-action="append">
-          Append
-        </button>
-        {message !== undefined && (
-          <p role={message.error ? 'alert' : 'status'} class={message.error ? 'error' : ''}>
-            {message.text}
-          </p>
-        )}
-      </fieldset>
-    </form>
+    <JsonWriteForm
+      legend="Append an event"
+      text={{ name: 'eventType', label: 'Event type' }}
+      jsonLabel="Data (JSON)"
+      action={{ label: 'Append', name: 'append' }}
+      write={async (eventType, data) => {
+        const result = await session.client.appendEvents(
+          storeId,
+          streamId,
+          [{ eventType, data }],
+          ANY_VERSION,
+        );
+        onAppended();
+        return `Appended at version ${result.version}.`;
+      }}
+    />
   );
 }

@@ -1,17 +1,23 @@
 // Subscriptions and links: definitions, checkpoints, lag in events and time, delivery rate
-// (how fast the checkpoint moves), and a chart of the lag.
+// (how fast the checkpoint moves), and a chart of the lag; both lists paged by the server.
 import type { LinkDefinition, LinkInfo, SubscriptionInfo, SubscriptionLag } from 'evdb/client';
 import { useRef, useState } from 'preact/hooks';
+import { KeysetPager, pageAt } from '../components/pager.js';
 import { LoadStatus } from '../components/status.js';
 import { TimeChart } from '../components/time-chart.js';
 import { errorMessage, formatCount, formatDuration, formatRate } from '../format.js';
 import { useLoad } from '../hooks.js';
-import { href } from '../router.js';
+import { href, type Route } from '../router.js';
 import type { Session } from '../session.js';
 
 const POLL_MS = 2_000;
 const SAMPLES = 90;
 const CHARTED = 7;
+/**
+ * Subscriptions (and links) a page: every row costs a call or two at every poll (its lag, the
+ * age of its oldest unprocessed event), so pages are shorter than elsewhere.
+ */
+const ROWS_PER_PAGE = 20;
 
 interface SubscriptionRow {
   info: SubscriptionInfo;
@@ -25,26 +31,37 @@ interface Sample {
   subscriptions: SubscriptionRow[];
   links: { definition: LinkDefinition; info: LinkInfo }[];
   head: number;
+  /** The cursors of the pages after the ones shown. */
+  nextSubscriptions: string | null;
+  nextLinks: string | null;
 }
 
 export function SubscriptionsPage(props: {
   session: Session;
   storeId: string;
+  route: Route;
 }): preact.JSX.Element {
-  const { session, storeId } = props;
+  const { session, storeId, route } = props;
   const { client } = session;
-  const history = useRef<Sample[]>([]);
+  const subscriptionsAfter = pageAt(route, 'subscriptions').after;
+  const linksAfter = pageAt(route, 'links').after;
+  /** The samples of the rows on screen: another store or page starts the chart again. */
+  const history = useRef<{ pages: string; samples: Sample[] }>({ pages: '', samples: [] });
+  const pages = [storeId, subscriptionsAfter ?? '', linksAfter ?? ''].join('\u0000');
+  if (history.current.pages !== pages) history.current = { pages, samples: [] };
   const [message, setMessage] = useState<string | undefined>();
   const state = useLoad(
     async (): Promise<Sample> => {
+      // Taken now: a load that ends after the page changed records into the old page's samples.
+      const record = history.current;
       const [subscriptions, links, status] = await Promise.all([
-        client.listStoreSubscriptions(storeId),
-        client.listLinks(storeId),
+        client.listSubscriptionPage(storeId, { after: subscriptionsAfter, limit: ROWS_PER_PAGE }),
+        client.listLinkPage(storeId, { after: linksAfter, limit: ROWS_PER_PAGE }),
         client.getStoreStatus(storeId),
       ]);
       const now = Date.now();
       const rows = await Promise.all(
-        subscriptions.map(async (info): Promise<SubscriptionRow> => {
+        subscriptions.subscriptions.map(async (info): Promise<SubscriptionRow> => {
           const lag = await client.subscriptionLag(storeId, info.name);
           const [oldest] =
             lag.lagEvents > 0 ? await client.readAllGlobal(storeId, lag.checkpoint + 1, 1) : [];
@@ -56,23 +73,30 @@ export function SubscriptionsPage(props: {
         }),
       );
       const linkRows = await Promise.all(
-        links.map(async (definition) => ({
+        links.links.map(async (definition) => ({
           definition,
           info: await client.linkInfo(storeId, definition.name),
         })),
       );
-      const sample = { at: now, subscriptions: rows, links: linkRows, head: status.lastPosition };
-      const list = history.current;
+      const sample: Sample = {
+        at: now,
+        subscriptions: rows,
+        links: linkRows,
+        head: status.lastPosition,
+        nextSubscriptions: subscriptions.next,
+        nextLinks: links.next,
+      };
+      const list = record.samples;
       if (list[0] !== undefined && (list.at(-1) as Sample).head > sample.head) list.length = 0;
       list.push(sample);
       if (list.length > SAMPLES) list.splice(0, list.length - SAMPLES);
       return sample;
     },
-    [client, storeId],
+    [client, storeId, subscriptionsAfter, linksAfter],
     POLL_MS,
   );
 
-  const samples = history.current;
+  const samples = history.current.samples;
   /** Positions per second the checkpoint moved over the last samples (up to ten seconds). */
   const rateOf = (position: (s: Sample) => number | undefined): number | undefined => {
     const last = samples.at(-1);
@@ -168,6 +192,12 @@ export function SubscriptionsPage(props: {
           </tbody>
         </table>
       </div>
+      <KeysetPager
+        label="Subscription pages"
+        route={route}
+        list="subscriptions"
+        next={sample?.nextSubscriptions ?? null}
+      />
       <TimeChart
         title="Subscription lag (events)"
         unit="events"
@@ -267,6 +297,7 @@ export function SubscriptionsPage(props: {
           </tbody>
         </table>
       </div>
+      <KeysetPager label="Link pages" route={route} list="links" next={sample?.nextLinks ?? null} />
       <p class="note">
         Delivery rate is how fast a checkpoint moves, in positions per second. The lag in time is
         the age of the first event after the checkpoint. The lease holder is the node delivering a

@@ -1,17 +1,17 @@
 // Live tail: a transient subscription to $all or one stream, optionally one event type. Pausing
 // closes the subscription and resuming opens it again after the last event shown, so nothing is
 // missed; only the newest events are kept.
-import type { EventRecord, Subscription } from 'evdb/client';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import type { EventRecord } from 'evdb/client';
+import { useRef } from 'preact/hooks';
 import { EventTable } from '../components/event-table.js';
-import { errorMessage, fieldText } from '../format.js';
+import { LiveStatus, PauseButton } from '../components/live.js';
+import { fieldText } from '../format.js';
+import { useLiveFeed } from '../hooks.js';
 import { href, navigate, type Route } from '../router.js';
 import type { Session } from '../session.js';
 
 /** Events kept in memory (and shown), newest first. */
 export const TAIL_LIMIT = 500;
-
-type TailState = 'connecting' | 'live' | 'paused' | 'failed';
 
 export function TailPage(props: {
   session: Session;
@@ -21,65 +21,27 @@ export function TailPage(props: {
   const { session, storeId, route } = props;
   const stream = route.query.get('stream') ?? '';
   const type = route.query.get('type') ?? '';
-  const [events, setEvents] = useState<EventRecord[]>([]);
-  const [paused, setPaused] = useState(false);
-  const [state, setState] = useState<TailState>('connecting');
-  const [problem, setProblem] = useState<string | undefined>();
-  /** Where to start again after a pause: after the last event received. */
-  const resumeAt = useRef<number | 'current'>('current');
-
-  // A new filter starts a new tail.
-  useEffect(() => {
-    resumeAt.current = 'current';
-    setEvents([]);
-  }, [storeId, stream, type]);
-
-  useEffect(() => {
-    if (paused) {
-      setState('paused');
-      return undefined;
-    }
-    let closed = false;
-    let subscription: Subscription | undefined;
-    setState('connecting');
-    setProblem(undefined);
-    const filter =
-      stream !== '' && type !== ''
-        ? { type: 'by_event_pattern' as const, selector: { streamId: stream, eventType: type } }
-        : type !== ''
-          ? { type: 'by_event_type' as const, selector: type }
-          : { type: 'by_stream' as const, selector: stream === '' ? '$all' : stream };
-    session.client
-      .subscribe(storeId, { ...filter, startFrom: resumeAt.current }, (batch) => {
+  /** Where to start again after a pause: after the last event received for this filter. */
+  const resume = useRef<{ filter: string; at: number } | undefined>(undefined);
+  const filterKey = [storeId, stream, type].join('\u0000');
+  const feed = useLiveFeed<EventRecord>(
+    (deliver) => {
+      const filter =
+        stream !== '' && type !== ''
+          ? { type: 'by_event_pattern' as const, selector: { streamId: stream, eventType: type } }
+          : type !== ''
+            ? { type: 'by_event_type' as const, selector: type }
+            : { type: 'by_stream' as const, selector: stream === '' ? '$all' : stream };
+      const startFrom = resume.current?.filter === filterKey ? resume.current.at : 'current';
+      return session.client.subscribe(storeId, { ...filter, startFrom }, (batch) => {
         const last = batch.at(-1);
-        if (last !== undefined) resumeAt.current = last.position + 1;
-        setEvents((old) => [...batch.slice().reverse(), ...old].slice(0, TAIL_LIMIT));
-      })
-      .then(
-        (sub) => {
-          subscription = sub;
-          if (closed) {
-            void sub.close();
-            return;
-          }
-          setState('live');
-          sub.done.catch((error: unknown) => {
-            if (closed) return;
-            setState('failed');
-            setProblem(errorMessage(error));
-          });
-        },
-        (error: unknown) => {
-          if (closed) return;
-          setState('failed');
-          setProblem(errorMessage(error));
-        },
-      );
-    return () => {
-      closed = true;
-      void subscription?.close();
-    };
-  }, [session, storeId, stream, type, paused]);
+        if (last !== undefined) resume.current = { filter: filterKey, at: last.position + 1 };
+        deliver(batch);
+      });
+    },
+    [session, storeId, stream, type],
+    { limit: TAIL_LIMIT, whilePaused: 'close' },
+  );
 
   const onFilter = (event: Event): void => {
     event.preventDefault();
@@ -107,24 +69,19 @@ export function TailPage(props: {
           <input name="type" defaultValue={type} />
         </label>
         <button type="submit">Apply filter</button>
-        <button type="button" aria-pressed={paused} onClick={() => setPaused(!paused)}>
-          {paused ? 'Resume' : 'Pause'}
-        </button>
+        <PauseButton feed={feed} />
       </form>
-      <p class="status" aria-live="polite">
-        <span class={`badge tail-${state}`} data-tail-state={state}>
-          {state}
-        </span>{' '}
+      <LiveStatus feed={feed}>
         {stream === '' ? '$all' : stream}
-        {type !== '' && `, type ${type}`}; {events.length} events shown (newest first, at most{' '}
+        {type !== '' && `, type ${type}`}; {feed.items.length} events shown (newest first, at most{' '}
         {TAIL_LIMIT}).
-      </p>
-      {problem !== undefined && (
-        <p class="error" role="alert">
-          {problem}
-        </p>
-      )}
-      <EventTable storeId={storeId} events={events} showStream caption="Events as they arrive" />
+      </LiveStatus>
+      <EventTable
+        storeId={storeId}
+        events={feed.items}
+        showStream
+        caption="Events as they arrive"
+      />
     </>
   );
 }

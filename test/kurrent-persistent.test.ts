@@ -224,6 +224,41 @@ describe('KurrentDB client 1.3.1 against evdb: persistent subscriptions', () => 
     await second.unsubscribe();
   });
 
+  it('leaves a replayed event parked when its consumer leaves before finishing it', async () => {
+    const stream = `ps-cut-${randomUUID()}`;
+    await client.appendToStream(stream, events(1));
+    await client.createPersistentSubscriptionToStream(
+      stream,
+      'cut',
+      persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START }),
+    );
+    const parkedCount = async () =>
+      (await client.getPersistentSubscriptionToStreamInfo(stream, 'cut')).stats.parkedMessageCount;
+    const first = client.subscribeToPersistentSubscriptionToStream(stream, 'cut');
+    const received = first[Symbol.asyncIterator]();
+    const [poison] = await take(received, 1);
+    await first.nack(PARK, 'poison', poison as PersistentSubscriptionToStreamResolvedEvent);
+    await eventually(async () => assert.equal(await parkedCount(), 1n));
+    // Replayed and handed out, then its consumer leaves without finishing it.
+    await client.replayParkedMessagesToStream(stream, 'cut');
+    const [replayed] = await take(received, 1);
+    assert.equal(Number(replayed?.event?.revision), 0);
+    await first.unsubscribe();
+    await eventually(async () => {
+      const info = await client.getPersistentSubscriptionToStreamInfo(stream, 'cut');
+      assert.equal(info.connections.length, 0);
+    });
+    assert.equal(await parkedCount(), 1n);
+    // Still parked, so a later replay hands it out again; finishing it unparks it.
+    const second = client.subscribeToPersistentSubscriptionToStream(stream, 'cut');
+    await client.replayParkedMessagesToStream(stream, 'cut');
+    const [again] = await take(second[Symbol.asyncIterator](), 1);
+    assert.equal(Number(again?.event?.revision), 0);
+    await second.ack(again as PersistentSubscriptionToStreamResolvedEvent);
+    await eventually(async () => assert.equal(await parkedCount(), 0n));
+    await second.unsubscribe();
+  });
+
   it('hands a retried event out again before the events after it', async () => {
     const stream = `ps-order-${randomUUID()}`;
     await client.appendToStream(stream, [

@@ -14,6 +14,7 @@ import type { Evdb } from '../../../embedded/evdb.js';
 import { compileFilter, type EventFilter } from '../filters.js';
 import { recordedEventToWire } from '../wire.js';
 import { evdbSubscriptionName, parkedStreamOf, type GroupConfig } from './group-config.js';
+import { readParked, truncateParked } from './parked.js';
 
 export interface Consumer {
   readonly id: string;
@@ -30,8 +31,11 @@ export interface Consumer {
 interface Delivery {
   event: EventRecord;
   retryCount: number;
-  /** Replayed from the parked stream: finishing it does not move the checkpoint. */
-  replay: boolean;
+  /**
+   * The version of its link in the parked stream when replayed from there: finishing it cuts
+   * the link off instead of moving the checkpoint.
+   */
+  parkedLink?: number;
   consumer?: Consumer;
   timer?: NodeJS.Timeout;
 }
@@ -46,6 +50,13 @@ export class GroupRunner {
   /** Positions pulled from evdb and not finished yet, ascending. */
   private readonly unfinished: number[] = [];
   private readonly finished = new Set<number>();
+  /** Parked links being replayed and not finished yet, ascending; and those finished. */
+  private readonly replaying: number[] = [];
+  private readonly replayFinished = new Set<number>();
+  /** The last parked link read by a replay (the next replay reads after it). */
+  private replayReadThrough = -1;
+  /** The cuts of the parked stream, one after another so that a later `$tb` never lands first. */
+  private cutting: Promise<void> = Promise.resolve();
   private subscription: Subscription | undefined;
   private iterator: AsyncIterator<EventRecord[]> | undefined;
   private pulling = false;
@@ -132,9 +143,26 @@ export class GroupRunner {
     });
   }
 
-  /** Queues events replayed from the parked stream (read and truncated by the caller). */
-  replay(events: EventRecord[]): void {
-    for (const event of events) this.queue.push({ event, retryCount: 0, replay: true });
+  /**
+   * Queues up to `limit` parked events again. Their links stay in the parked stream until each
+   * is finished, so what a replay has not finished when it stops is still parked.
+   */
+  async replayParked(limit: number): Promise<void> {
+    const links = await readParked(
+      this.evdb,
+      this.storeId,
+      this.parkedStream,
+      this.replayReadThrough,
+      limit,
+    );
+    for (const { version, event } of links) {
+      this.replayReadThrough = version;
+      this.replaying.push(version);
+      // A link to an event whose stream was deleted has nothing to hand out: finished at once.
+      if (event === undefined) this.replayFinished.add(version);
+      else this.queue.push({ event, retryCount: 0, parkedLink: version });
+    }
+    await this.cutReplayed();
     this.pump();
   }
 
@@ -197,7 +225,7 @@ export class GroupRunner {
   private async park(delivery: Delivery, reason: string): Promise<void> {
     const { event } = delivery;
     await this.evdb.appendSystem(this.storeId, {
-      streamId: parkedStreamOf(this.config.stream, this.config.group),
+      streamId: this.parkedStream,
       events: [
         {
           eventType: '$>',
@@ -211,9 +239,36 @@ export class GroupRunner {
   }
 
   private async finish(delivery: Delivery): Promise<void> {
-    if (delivery.replay) return;
+    if (delivery.parkedLink !== undefined) {
+      this.replayFinished.add(delivery.parkedLink);
+      await this.cutReplayed();
+      return;
+    }
     this.finished.add(delivery.event.position);
     await this.advance();
+  }
+
+  /** Cuts the finished prefix of the replayed links off the parked stream. */
+  private async cutReplayed(): Promise<void> {
+    let through: number | undefined;
+    for (;;) {
+      const first = this.replaying[0];
+      if (first === undefined || !this.replayFinished.has(first)) break;
+      this.replaying.shift();
+      this.replayFinished.delete(first);
+      through = first;
+    }
+    if (through === undefined) return;
+    const before = through + 1;
+    const cut = this.cutting.then(() =>
+      truncateParked(this.evdb, this.storeId, this.parkedStream, before),
+    );
+    this.cutting = cut.catch(() => undefined);
+    await cut;
+  }
+
+  private get parkedStream(): string {
+    return parkedStreamOf(this.config.stream, this.config.group);
   }
 
   /** Moves the evdb checkpoint to the end of the finished prefix of what was pulled. */
@@ -260,7 +315,7 @@ export class GroupRunner {
           this.finished.add(event.position);
           continue;
         }
-        this.queue.push({ event, retryCount: 0, replay: false });
+        this.queue.push({ event, retryCount: 0 });
       }
       await this.advance();
     } catch (error) {

@@ -31,13 +31,11 @@ import {
   notFound,
   evdbSubscriptionName,
   groupKey,
-  parkedStreamOf,
   settingsFromWire,
   type GroupConfig,
   type WireSettings,
 } from './group-config.js';
 import { groupInfo } from './group-info.js';
-import { takeParked } from './parked.js';
 import { GroupRunner, type Consumer, type NackAction } from './group-runner.js';
 
 const END_REVISION = '18446744073709551615';
@@ -291,7 +289,7 @@ export class PersistentSubscriptionsService {
       this.pendingReplays.set(key, Math.max(limit, this.pendingReplays.get(key) ?? 0));
       return EMPTY;
     }
-    runner.replay(await takeParked(this.evdb, storeId, parkedStreamOf(stream, group), limit));
+    await runner.replayParked(limit);
     return EMPTY;
   }
 
@@ -394,7 +392,7 @@ export class PersistentSubscriptionsService {
     const replay = this.pendingReplays.get(key);
     if (replay !== undefined) {
       this.pendingReplays.delete(key);
-      runner.replay(await takeParked(this.evdb, storeId, parkedStreamOf(stream, group), replay));
+      await runner.replayParked(replay);
     }
   }
 }

@@ -257,6 +257,13 @@ describe('postgres: a write owner per store among serve nodes', () => {
       'the owner hint',
       TTL_MS * 4,
     );
+    // A node lists itself in a new store at its next heartbeat: the client can only turn to the
+    // survivor later if the survivor is among the workers it learns now.
+    await waitFor(
+      async () => (await viaGiven.getWorkers(storeId)).some((w) => w.url === survivor.url),
+      'the survivor among the workers',
+      TTL_MS * 4,
+    );
     const lookups: WorkerLookupEvent[] = [];
     const record = (message: unknown): void => {
       const lookup = message as WorkerLookupEvent;

@@ -250,14 +250,7 @@ export class GroupRunner {
 
   /** Cuts the finished prefix of the replayed links off the parked stream. */
   private async cutReplayed(): Promise<void> {
-    let through: number | undefined;
-    for (;;) {
-      const first = this.replaying[0];
-      if (first === undefined || !this.replayFinished.has(first)) break;
-      this.replaying.shift();
-      this.replayFinished.delete(first);
-      through = first;
-    }
+    const through = takeFinishedPrefix(this.replaying, this.replayFinished);
     if (through === undefined) return;
     const before = through + 1;
     const cut = this.cutting.then(() =>
@@ -273,14 +266,7 @@ export class GroupRunner {
 
   /** Moves the evdb checkpoint to the end of the finished prefix of what was pulled. */
   private async advance(): Promise<void> {
-    let through: number | undefined;
-    for (;;) {
-      const first = this.unfinished[0];
-      if (first === undefined || !this.finished.has(first)) break;
-      this.unfinished.shift();
-      this.finished.delete(first);
-      through = first;
-    }
+    const through = takeFinishedPrefix(this.unfinished, this.finished);
     if (through !== undefined && this.subscription !== undefined) {
       await this.subscription.ack(through);
     }
@@ -372,5 +358,20 @@ export class GroupRunner {
       }, timeout);
       delivery.timer.unref();
     }
+  }
+}
+
+/**
+ * Takes the finished ones off the front of `pending` (ascending) and out of `finished`; returns
+ * the last taken, or undefined when the first pending one is not finished.
+ */
+function takeFinishedPrefix(pending: number[], finished: Set<number>): number | undefined {
+  let through: number | undefined;
+  for (;;) {
+    const first = pending[0];
+    if (first === undefined || !finished.has(first)) return through;
+    pending.shift();
+    finished.delete(first);
+    through = first;
   }
 }
